@@ -1,0 +1,28 @@
+# Two commands do the set-up on a fresh machine: `make dev` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.install-stamp
+
+.PHONY: dev test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[all,dev]'
+	touch $(STAMP)
+
+dev: $(STAMP)  ## run the local stack
+	$(BIN)/wxemu serve
+
+test: $(STAMP)  ## lint, type-check and run the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+bench: $(STAMP)  ## run the benchmarks (on demand, never in CI)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .wxapush .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,53 @@
+"""Shared test plumbing: service discovery for Redis, PostgreSQL and MariaDB.
+
+Tests that need a server ask for one of the ``*_url`` fixtures. When the server is absent they
+skip with a reason, unless ``WXAPUSH_REQUIRE_SERVICES=1`` (set by ``.ci/run``), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+SERVICES = {
+    "redis": ("WXAPUSH_TEST_REDIS", "redis://127.0.0.1:6379/15", 6379),
+    "postgresql": ("WXAPUSH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test", 5432),
+    "mysql": ("WXAPUSH_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test", 3306),
+}
+
+
+def _reachable(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def service_url(name: str) -> str:
+    """The URL of a test service, or skip (fail under WXAPUSH_REQUIRE_SERVICES=1) when it is down."""
+    env_var, default, port = SERVICES[name]
+    url = os.environ.get(env_var, default)
+    if not _reachable(port):
+        reason = f"{name} is not reachable on 127.0.0.1:{port} (set {env_var} or start it)"
+        if os.environ.get("WXAPUSH_REQUIRE_SERVICES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return service_url("redis")
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    return service_url("postgresql")
+
+
+@pytest.fixture
+def mysql_url() -> str:
+    return service_url("mysql")
