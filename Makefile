@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 dev: $(STAMP)  ## run the local stack
-	$(BIN)/wxemu serve
+	$(BIN)/wxapush dev
 
 test: $(STAMP)  ## lint, type-check and run the whole test suite
 	$(BIN)/ruff check .

@@ -1,0 +1,1 @@
+"""Endpoint handlers: one function per WeChat API (or control-plane action), ``Call`` -> dict."""

@@ -1,0 +1,67 @@
+"""The per-instance composition root: settings, store, client and tokens, built once, lazily.
+
+Nothing is built at import time: a cold start pays for the store and the HTTP session only when
+the first invocation needs them, and a function never imports a driver it does not use.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Optional
+
+from wxapush.config import Settings, get_settings
+from wxapush.store import Store, open_store
+from wxapush.wechat.client import Transport, WeChatClient
+from wxapush.wechat.tokens import TokenManager
+
+
+@dataclass
+class App:
+    """What one function instance shares between its invocations."""
+
+    settings: Settings
+    store: Store
+    transport: Transport
+    tokens: TokenManager
+    client: WeChatClient
+
+    @classmethod
+    def build(cls, settings: Settings) -> App:
+        store = open_store(settings.store_url)
+        transport = Transport(settings.api_base)
+        tokens = TokenManager(
+            appid=settings.appid,
+            secret=settings.resolve_appsecret,
+            mode=settings.token_mode,
+            cache=store.tokens,
+            transport=transport,
+        )
+        return cls(settings, store, transport, tokens, WeChatClient(transport, tokens))
+
+    def close(self) -> None:
+        self.transport.session.close()
+        self.store.close()
+
+
+_app: Optional[App] = None
+_lock = threading.Lock()
+
+
+def current_app() -> App:
+    """The instance's App, built on first use from the environment."""
+    global _app
+    if _app is None:
+        with _lock:
+            if _app is None:
+                _app = App.build(get_settings())
+    return _app
+
+
+def reset_app() -> None:
+    """Drop the instance's App (tests, or a changed environment)."""
+    global _app
+    with _lock:
+        if _app is not None:
+            _app.close()
+        _app = None

@@ -1,0 +1,298 @@
+"""Settings from the environment (DESIGN §3), read once per function instance.
+
+Only the ``WXAPUSH_*`` configuration comes from ``os.environ``; a caller's identity never does
+(see :mod:`wxapush.runtime`). A missing or malformed setting raises :class:`Misconfigured` whose
+``errmsg`` and ``setting`` name the variable, so a deployment mistake reads as one, not as a
+traceback. Secret values never appear in ``repr(settings)`` nor in any error.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import re
+from dataclasses import dataclass, fields
+from datetime import timedelta, timezone
+from datetime import tzinfo as TzInfo
+from typing import Callable, Mapping, Optional, Tuple, TypeVar
+from urllib.parse import urlsplit
+
+from wxapush.errors import Misconfigured
+
+__all__ = ["Settings", "get_settings", "load_settings", "reset_settings"]
+
+DEFAULT_API_BASE = "https://api.weixin.qq.com"
+TOKEN_MODES = ("stable", "classic")
+GRANT_POLICIES = ("track", "enforce", "off")
+MINIPROGRAM_STATES = ("formal", "trial", "developer")
+
+#: Fields whose values are secrets: shown as ``***`` by ``repr``.
+_SECRET_FIELDS = frozenset(
+    {"appsecret", "callback_token", "encoding_aes_key", "encoding_aes_key_previous", "admin_key"}
+)
+#: Fields holding URLs that may embed a password (``redis://:pw@host``).
+_URL_FIELDS = frozenset({"store_url", "cache_url"})
+
+# Store URL families the layer knows (a ``+driver`` suffix, as in SQLAlchemy URLs, is allowed).
+_STORE_SCHEMES = frozenset(
+    {"sqlite", "redis", "rediss", "postgresql", "postgres", "mysql", "mariadb"}
+)
+_CACHE_SCHEMES = frozenset({"redis", "rediss", "unix"})
+_SCHEME = re.compile(r"^([a-z][a-z0-9.-]*)(?:\+[a-z0-9_.-]+)?://", re.IGNORECASE)
+# EncodingAESKey: 43 characters of a-z A-Z 0-9 (wechat-api.md §7.1).
+_AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")
+# Tencent SSM secret reference: ``name`` or ``name@version``.
+_SSM_REF = re.compile(r"^[^@\s]+(?:@[^@\s]+)?$")
+_SHANGHAI = "Asia/Shanghai"
+
+
+@dataclass(frozen=True, repr=False)
+class Settings:
+    """One function instance's configuration; see DESIGN §3 for each variable."""
+
+    appid: str
+    appsecret: Optional[str] = None
+    appsecret_ssm: Optional[str] = None
+    api_base: str = DEFAULT_API_BASE
+    token_mode: str = "stable"
+    #: ``None``: the store module picks its default (a sqlite file under ``.wxapush/`` or /tmp).
+    store_url: Optional[str] = None
+    callback_token: Optional[str] = None
+    encoding_aes_key: Optional[str] = None
+    encoding_aes_key_previous: Optional[str] = None
+    admin_key: Optional[str] = None
+    cache_url: Optional[str] = None
+    callback_max_age: int = 300
+    grant_policy: str = "track"
+    #: Sends per second per app, shared by all instances; ``None``: no local limit.
+    rate_limit: Optional[float] = None
+    miniprogram_state: str = "formal"
+    tz: str = _SHANGHAI
+    log_retention_days: int = 30
+    idempotency_ttl: int = 86400
+
+    @property
+    def tzinfo(self) -> TzInfo:
+        """The zone of ``begin_date``/``end_date`` and of rendered times."""
+        return _zone(self.tz)
+
+    def resolve_appsecret(self) -> str:
+        """The AppSecret: the plain setting, or (the one seam for it) Tencent SSM.
+
+        Called lazily, at the first token fetch, so that a function that never needs the
+        secret never pays for SSM.
+        """
+        if self.appsecret:
+            return self.appsecret
+        if self.appsecret_ssm:
+            return _appsecret_from_ssm(self.appsecret_ssm)
+        raise Misconfigured("WXAPUSH_APPSECRET is not set", setting="WXAPUSH_APPSECRET")
+
+    def secrets(self) -> Tuple[str, ...]:
+        """Every secret value configured, for :func:`wxapush.errors.redact` in logs."""
+        values = (getattr(self, name) for name in sorted(_SECRET_FIELDS))
+        return tuple(v for v in values if v)
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _SECRET_FIELDS and value is not None:
+                shown = "'***'"
+            elif f.name in _URL_FIELDS and value is not None:
+                shown = repr(_hide_password(value))
+            else:
+                shown = repr(value)
+            parts.append(f"{f.name}={shown}")
+        return f"Settings({', '.join(parts)})"
+
+
+def _appsecret_from_ssm(ref: str) -> str:
+    # The SSM client (tencentcloud-sdk-python, imported lazily) arrives in a later issue.
+    raise Misconfigured(
+        "WXAPUSH_APPSECRET_SSM is set, but reading the AppSecret from Tencent SSM is not "
+        "supported yet; set WXAPUSH_APPSECRET instead",
+        setting="WXAPUSH_APPSECRET_SSM",
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _zone(name: str) -> TzInfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except ZoneInfoNotFoundError:
+        # Slim images (some SCF runtimes, python:slim) ship no tz database and no tzdata
+        # package. The default zone must still work: China has kept UTC+8 without daylight
+        # saving since 1991, so a fixed offset is exact for every date this layer handles.
+        # Only that zone gets the fallback: guessing any other would silently shift dates.
+        if name == _SHANGHAI:
+            return timezone(timedelta(hours=8), _SHANGHAI)
+        raise
+
+
+T = TypeVar("T")
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Settings from ``env`` (e.g. ``os.environ``); :class:`Misconfigured` names a bad variable.
+
+    An empty value counts as unset (the SCF console keeps variables with empty values).
+    """
+
+    def get(name: str) -> Optional[str]:
+        value = env.get(name)
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    def parse(name: str, default: T, convert: Callable[[str], T], expected: str) -> T:
+        raw = get(name)
+        if raw is None:
+            return default
+        try:
+            return convert(raw)
+        except ValueError:
+            pass
+        raise Misconfigured(f"{name} must be {expected}, got {raw!r}", setting=name)
+
+    def choice(name: str, default: str, allowed: Tuple[str, ...]) -> str:
+        def convert(raw: str) -> str:
+            if raw.lower() not in allowed:
+                raise ValueError(raw)
+            return raw.lower()
+
+        return parse(name, default, convert, "one of " + ", ".join(allowed))
+
+    appid = get("WXAPUSH_APPID")
+    if appid is None:
+        raise Misconfigured("WXAPUSH_APPID is not set", setting="WXAPUSH_APPID")
+    if any(c.isspace() for c in appid):
+        raise Misconfigured("WXAPUSH_APPID must not contain spaces", setting="WXAPUSH_APPID")
+
+    appsecret, ssm = get("WXAPUSH_APPSECRET"), get("WXAPUSH_APPSECRET_SSM")
+    if appsecret is None and ssm is None:
+        raise Misconfigured(
+            "WXAPUSH_APPSECRET is not set (or set WXAPUSH_APPSECRET_SSM to read it from SSM)",
+            setting="WXAPUSH_APPSECRET",
+        )
+    if appsecret is not None and ssm is not None:
+        # Two sources for one secret: refuse rather than guess which one is current.
+        raise Misconfigured(
+            "set only one of WXAPUSH_APPSECRET and WXAPUSH_APPSECRET_SSM",
+            setting="WXAPUSH_APPSECRET_SSM",
+        )
+    if ssm is not None and not _SSM_REF.match(ssm):
+        raise Misconfigured(
+            "WXAPUSH_APPSECRET_SSM must be a secret name or name@version",
+            setting="WXAPUSH_APPSECRET_SSM",
+        )
+
+    tz = get("WXAPUSH_TZ") or _SHANGHAI
+    try:
+        _zone(tz)
+    except (ValueError, OSError) as exc:  # ZoneInfoNotFoundError is a KeyError: caught below
+        raise Misconfigured(f"WXAPUSH_TZ {tz!r} is not a time zone", setting="WXAPUSH_TZ") from exc
+    except KeyError:
+        raise Misconfigured(
+            f"WXAPUSH_TZ {tz!r} is not a known time zone (is the tz database installed?)",
+            setting="WXAPUSH_TZ",
+        ) from None
+
+    for name in ("WXAPUSH_ENCODING_AES_KEY", "WXAPUSH_ENCODING_AES_KEY_PREVIOUS"):
+        value = get(name)
+        if value is not None and not _AES_KEY.match(value):
+            # Never echo the value: it is a secret.
+            raise Misconfigured(f"{name} must be 43 characters of a-z, A-Z, 0-9", setting=name)
+
+    return Settings(
+        appid=appid,
+        appsecret=appsecret,
+        appsecret_ssm=ssm,
+        api_base=parse("WXAPUSH_API_BASE", DEFAULT_API_BASE, _http_url, "an http(s):// URL"),
+        token_mode=choice("WXAPUSH_TOKEN_MODE", "stable", TOKEN_MODES),
+        store_url=_url_setting(get, "WXAPUSH_STORE", _STORE_SCHEMES),
+        callback_token=get("WXAPUSH_CALLBACK_TOKEN"),
+        encoding_aes_key=get("WXAPUSH_ENCODING_AES_KEY"),
+        encoding_aes_key_previous=get("WXAPUSH_ENCODING_AES_KEY_PREVIOUS"),
+        admin_key=get("WXAPUSH_ADMIN_KEY"),
+        cache_url=_url_setting(get, "WXAPUSH_CACHE", _CACHE_SCHEMES),
+        callback_max_age=parse(
+            "WXAPUSH_CALLBACK_MAX_AGE", 300, _int_at_least(0), "a whole number of seconds"
+        ),
+        grant_policy=choice("WXAPUSH_GRANT_POLICY", "track", GRANT_POLICIES),
+        rate_limit=parse("WXAPUSH_RATE_LIMIT", None, _positive_rate, "a number above 0"),
+        miniprogram_state=choice("WXAPUSH_MINIPROGRAM_STATE", "formal", MINIPROGRAM_STATES),
+        tz=tz,
+        log_retention_days=parse(
+            "WXAPUSH_LOG_RETENTION_DAYS", 30, _int_at_least(1), "a whole number of days (≥ 1)"
+        ),
+        idempotency_ttl=parse(
+            "WXAPUSH_IDEMPOTENCY_TTL", 86400, _int_at_least(1), "a whole number of seconds (≥ 1)"
+        ),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The instance's settings, read from ``os.environ`` once (a failure is not cached)."""
+    return load_settings(os.environ)
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests, or a changed environment)."""
+    get_settings.cache_clear()
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    def convert(raw: str) -> int:
+        if not raw.isdigit() or not raw.isascii():
+            raise ValueError(raw)
+        value = int(raw)
+        if value < low:
+            raise ValueError(raw)
+        return value
+
+    return convert
+
+
+def _positive_rate(raw: str) -> Optional[float]:
+    value = float(raw)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(raw)
+    return value
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(raw)
+    if parts.query or parts.fragment:
+        raise ValueError(raw)
+    # Endpoint paths are appended to it: "https://host/" + "/cgi-bin/token" must not double.
+    return raw.rstrip("/")
+
+
+def _url_setting(
+    get: Callable[[str], Optional[str]], name: str, schemes: frozenset[str]
+) -> Optional[str]:
+    raw = get(name)
+    if raw is None:
+        return None
+    match = _SCHEME.match(raw)
+    if match is None or match.group(1).lower() not in schemes:
+        allowed = ", ".join(f"{s}://" for s in sorted(schemes))
+        # The URL may hold a password: name the setting, not the value.
+        raise Misconfigured(f"{name} must be a URL starting with one of {allowed}", setting=name)
+    return raw
+
+
+def _hide_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

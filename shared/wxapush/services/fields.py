@@ -1,0 +1,62 @@
+"""Reading a request's fields: snake_case or camelCase, typed, with precise errors."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from wxapush.errors import InvalidRequest
+
+_MISSING = object()
+
+
+def pick(request: Mapping[str, Any], *names: str) -> Any:
+    """The value under the first of ``names`` present; the spellings must agree when both are."""
+    found = [(name, request[name]) for name in names if name in request]
+    if not found:
+        return None
+    first_name, value = found[0]
+    for name, other in found[1:]:
+        if other != value:
+            raise InvalidRequest(f"{first_name} and {name} disagree; send one of them")
+    return value
+
+
+def text(request: Mapping[str, Any], *names: str, required: bool = False) -> Optional[str]:
+    """A string field (empty counts as absent)."""
+    value = pick(request, *names)
+    if value is None or value == "":
+        if required:
+            raise InvalidRequest(f"{names[0]} is required")
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{names[0]} must be a string")
+    return value
+
+
+def integer(
+    request: Mapping[str, Any], *names: str, default: int, low: int, high: Optional[int] = None
+) -> int:
+    """An integer field within ``[low, high]``; digit strings are accepted (query strings)."""
+    value = pick(request, *names)
+    if value is None:
+        return default
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"{names[0]} must be an integer")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise InvalidRequest(f"{names[0]} must be {bound}")
+    return value
+
+
+def flag(request: Mapping[str, Any], *names: str) -> bool:
+    """A boolean field; ``"true"``/``"false"`` are accepted (query strings)."""
+    value = pick(request, *names)
+    if value is None:
+        return False
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"{names[0]} must be true or false")
+    return value

@@ -1,0 +1,93 @@
+"""refresh_code (timer): keep the token ahead of expiry, sync templates, prune old records.
+
+Each step runs even when another fails; the answer summarises every step. Templates come from
+``GET /wxaapi/newtmpl/gettemplate``
+(https://developers.weixin.qq.com/miniprogram/dev/server/API/mp-message-management/subscribe-message/api_getwxapubnewtemplate.html).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable
+
+from wxapush.app import App, current_app
+from wxapush.errors import Forbidden, UpstreamError, WxapushError, ok
+from wxapush.runtime import Invocation
+from wxapush.store.base import TemplateInfo
+from wxapush.wechat.keywords import parse_template_content
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_PATH = "/wxaapi/newtmpl/gettemplate"
+DAY = 86400.0
+
+
+def run(inv: Invocation) -> dict[str, Any]:
+    """Run every step; ``errcode`` is 0 only when all of them succeeded."""
+    if inv.caller.kind != "service":
+        raise Forbidden("refresh_code is for the timer and services only")
+    app = current_app()
+    steps: dict[str, Callable[[App, float], dict[str, Any]]] = {
+        "token": refresh_token,
+        "templates": sync_templates,
+        "prune": prune,
+    }
+    summary: dict[str, Any] = {}
+    first_error: WxapushError | None = None
+    for name, step in steps.items():
+        try:
+            summary[name] = dict(ok=True, **step(app, inv.deadline))
+        except WxapushError as error:
+            log.warning("refresh_code step %s failed: %s", name, error.slug)
+            summary[name] = {"ok": False, "error": error.slug, "errmsg": error.errmsg}
+            first_error = first_error or error
+    if first_error is not None:
+        first_error.extras.update(summary)
+        raise first_error
+    return ok(**summary)
+
+
+def refresh_token(app: App, deadline: float) -> dict[str, Any]:
+    """Fetch a token if the cached one is missing or inside the refresh margin."""
+    before = app.store.tokens.get_token(app.tokens.key)
+    record = app.tokens.get(deadline=deadline)
+    refreshed = before is None or before.token != record.token
+    return {"refreshed": refreshed, "expires_in": max(0, int(record.expires_at - time.time()))}
+
+
+def sync_templates(app: App, deadline: float) -> dict[str, Any]:
+    """Replace the registry with the app's templates, so validation knows every keyword."""
+    answer = app.client.call("GET", TEMPLATES_PATH, deadline=deadline)
+    items = answer.get("data")
+    if not isinstance(items, list):
+        raise UpstreamError("gettemplate answered without a data list", retryable=True)
+    templates = [template_info(item) for item in items if isinstance(item, dict)]
+    app.store.templates.replace_templates(app.settings.appid, templates, synced_at=time.time())
+    return {"count": len(templates)}
+
+
+def template_info(item: dict[str, Any]) -> TemplateInfo:
+    """One ``gettemplate`` entry as the registry stores it."""
+    enums: dict[str, tuple[str, ...]] = {}
+    for entry in item.get("keywordEnumValueList") or []:
+        code = str(entry.get("keywordCode", "")).removesuffix(".DATA")
+        enums[code] = tuple(str(value) for value in entry.get("enumValueList") or [])
+    content = str(item.get("content", ""))
+    return TemplateInfo(
+        template_id=str(item.get("priTmplId", "")),
+        title=str(item.get("title", "")),
+        type=int(item.get("type", 2)),
+        keywords=tuple(parse_template_content(content)),
+        enum_values=enums,
+        content=content,
+    )
+
+
+def prune(app: App, deadline: float) -> dict[str, Any]:
+    """Forget idempotency keys past their TTL and log records past the retention period."""
+    now, settings = time.time(), app.settings
+    return {
+        "idempotency_keys": app.store.log.expire_idempotency(now - settings.idempotency_ttl),
+        "log_records": app.store.log.prune(now - settings.log_retention_days * DAY),
+    }

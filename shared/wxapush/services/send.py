@@ -1,0 +1,191 @@
+"""send: one subscribe message, validated, idempotent and logged before and after the call.
+
+WeChat's API: https://developers.weixin.qq.com/miniprogram/dev/server/API/mp-message-management/subscribe-message/api_sendmessage.html
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from wxapush.app import App, current_app
+from wxapush.errors import Conflict, Forbidden, InvalidRequest, WxapushError, ok
+from wxapush.runtime import Invocation
+from wxapush.services import grants
+from wxapush.services.fields import pick, text
+from wxapush.services.validation import validate_send
+from wxapush.store.base import LogRecord, TemplateInfo, new_log_id
+from wxapush.wechat.errcodes import error_for_errcode
+
+SEND_PATH = "/cgi-bin/message/subscribe/send"
+MAX_IDEMPOTENCY_KEY = 128
+#: Accepted for compatibility with the retired template-message API, and ignored.
+LEGACY_FIELDS = {
+    "formId": "formId is ignored: WeChat retired form-id template messages on 2020-01-10",
+    "form_id": "form_id is ignored: WeChat retired form-id template messages on 2020-01-10",
+    "emphasisKeyword": "emphasisKeyword is ignored: subscribe messages have no emphasised keyword",
+    "emphasis_keyword": "emphasis_keyword is ignored: subscribe messages have no emphasised keyword",
+}
+
+
+@dataclass
+class SendRequest:
+    """A send request, normalised: snake_case, data items wrapped as ``{"value": …}``."""
+
+    touser: str
+    template_id: str
+    page: str | None
+    data: Any
+    miniprogram_state: str
+    lang: str
+    idempotency_key: str | None
+    warnings: list[str] = field(default_factory=list)
+
+    def payload(self) -> dict[str, Any]:
+        """The body WeChat receives."""
+        body: dict[str, Any] = {"touser": self.touser, "template_id": self.template_id}
+        if self.page is not None:
+            body["page"] = self.page
+        body.update(data=self.data, miniprogram_state=self.miniprogram_state, lang=self.lang)
+        return body
+
+    def payload_hash(self) -> str:
+        canonical = json.dumps(self.payload(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def run(inv: Invocation) -> dict[str, Any]:
+    """Send one message for ``inv.caller`` (a user may send only to itself)."""
+    app = current_app()
+    req = parse(inv.request, app.settings.miniprogram_state)
+    caller = inv.caller
+    if caller.kind == "user":
+        if req.touser and req.touser != caller.openid:
+            raise Forbidden("a mini-program user may send only to itself")
+        req.touser = caller.openid or ""
+    elif caller.kind != "service":
+        raise Forbidden("send is for services and mini-program users")
+    if not req.touser:
+        raise InvalidRequest("touser is required")
+    return Sender(app, inv.deadline).send(req)
+
+
+def parse(request: dict[str, Any], default_state: str) -> SendRequest:
+    """Read a send request in either spelling; the data shorthand ``{"thing1": "…"}`` is wrapped."""
+    key = text(request, "idempotency_key", "idempotencyKey")
+    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
+        raise InvalidRequest(f"idempotency_key is longer than {MAX_IDEMPOTENCY_KEY} characters")
+    data = pick(request, "data")
+    if data is None:
+        raise InvalidRequest("data is required")
+    if isinstance(data, dict):
+        data = {k: v if isinstance(v, dict) else {"value": v} for k, v in data.items()}
+    return SendRequest(
+        touser=text(request, "touser", "toUser") or "",
+        template_id=text(request, "template_id", "templateId", required=True) or "",
+        page=text(request, "page"),
+        data=data,
+        miniprogram_state=text(request, "miniprogram_state", "miniprogramState") or default_state,
+        lang=text(request, "lang") or "zh_CN",
+        idempotency_key=key,
+        warnings=[note for name, note in LEGACY_FIELDS.items() if name in request],
+    )
+
+
+class Sender:
+    """The send path: validate, claim the idempotency key, log, call WeChat, log the outcome."""
+
+    def __init__(self, app: App, deadline: float) -> None:
+        self.app = app
+        self.log = app.store.log
+        self.deadline = deadline
+
+    def send(self, req: SendRequest) -> dict[str, Any]:
+        template = self.app.store.templates.get_template(self.app.settings.appid, req.template_id)
+        refusal: WxapushError | None = None
+        try:
+            validate_send(req, template)
+        except WxapushError as error:
+            refusal = error
+        record, created = self.log.claim(self._record(req, refusal))
+        if not created:
+            return self._replay(record, req)
+        if refusal is None:
+            try:
+                grants.before_send(self.app, req.touser, req.template_id, template)
+            except WxapushError as error:
+                refusal = error
+                self._update(record, status="rejected", errcode=error.errcode, errmsg=error.errmsg)
+        if refusal is not None:
+            raise _with(refusal, log_id=record.log_id)
+        return self._deliver(req, record, template)
+
+    def _record(self, req: SendRequest, refusal: WxapushError | None) -> LogRecord:
+        now = time.time()
+        return LogRecord(
+            log_id=new_log_id(),
+            appid=self.app.settings.appid,
+            touser=req.touser,
+            template_id=req.template_id,
+            page=req.page,
+            data=req.data if isinstance(req.data, dict) else {"data": req.data},
+            miniprogram_state=req.miniprogram_state,
+            lang=req.lang,
+            status="pending" if refusal is None else "rejected",
+            created_at=now,
+            updated_at=now,
+            errcode=None if refusal is None else refusal.errcode,
+            errmsg=None if refusal is None else refusal.errmsg,
+            attempts=0 if refusal else 1,
+            idempotency_key=req.idempotency_key,
+            payload_hash=req.payload_hash() if req.idempotency_key else None,
+        )
+
+    def _replay(self, record: LogRecord, req: SendRequest) -> dict[str, Any]:
+        """A repeated idempotency key: the first outcome again, and nothing sent."""
+        if record.payload_hash != req.payload_hash():
+            raise Conflict("idempotency_key was already used with another payload")
+        if record.status == "pending":
+            raise Conflict(
+                "a send with this idempotency_key is in progress or was interrupted; "
+                f"see log {record.log_id}",
+                retryable=True,
+            )
+        if record.status in ("failed", "rejected"):
+            error = error_for_errcode(record.errcode or -1, record.errmsg or "")
+            raise _with(error, log_id=record.log_id, duplicate=True)
+        return ok(msgid=record.msgid, log_id=record.log_id, status=record.status, duplicate=True)
+
+    def _deliver(
+        self, req: SendRequest, record: LogRecord, template: TemplateInfo | None
+    ) -> dict[str, Any]:
+        try:
+            answer = self.app.client.call(
+                "POST", SEND_PATH, deadline=self.deadline, json=req.payload(), idempotent=False
+            )
+        except WxapushError as error:
+            changes: dict[str, Any] = {"errcode": error.errcode, "errmsg": error.errmsg}
+            if error.retryable:
+                # Nothing was sent: free the key so that the caller's retry really retries.
+                changes["idempotency_key"] = None
+            self._update(record, status="failed", **changes)
+            grants.after_failure(self.app, req.touser, req.template_id, template, error)
+            raise _with(error, log_id=record.log_id)
+        msgid = answer.get("msgid")
+        self._update(record, status="sent", msgid=msgid, errcode=0, errmsg="ok")
+        grants.after_success(self.app, req.touser, req.template_id, template)
+        result = ok(msgid=msgid, log_id=record.log_id, status="sent", duplicate=False)
+        if req.warnings:
+            result["warnings"] = req.warnings
+        return result
+
+    def _update(self, record: LogRecord, **changes: Any) -> None:
+        self.log.update(record.log_id, updated_at=time.time(), **changes)
+
+
+def _with(error: WxapushError, **extras: Any) -> WxapushError:
+    error.extras.update(extras)
+    return error

@@ -1,0 +1,323 @@
+"""The storage seams: records, the Protocols every backend implements, and helpers they share.
+
+Stdlib only, so that importing the seams never pulls in a driver. A backend (sqlite, redis, sql)
+implements :class:`Store` and passes ``tests/functional/store`` — the conformance suite is the
+executable form of the contracts written in the docstrings below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, fields
+from typing import Any, Dict, Mapping, Optional, Protocol, Sequence, Tuple
+
+STATUSES = ("pending", "sent", "delivered", "undelivered", "failed", "rejected")
+
+#: WeChat's msgid is a 64-bit integer; accept the unsigned range so no real id is ever refused.
+MSGID_MAX = 2**64 - 1
+
+
+class StoreURLError(ValueError):
+    """A store URL that cannot be opened: malformed, or naming an unknown scheme."""
+
+
+class BackendNotAvailableError(StoreURLError):
+    """The URL names a known backend that this installation does not provide (yet)."""
+
+
+class SchemaVersionError(RuntimeError):
+    """The database was written by a newer wxapush whose schema this version cannot read."""
+
+
+# --- tokens and locks ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """An access token and its absolute expiry, always stored and read together."""
+
+    token: str
+    expires_at: float  # unix seconds (absolute)
+    fetched_at: float
+
+
+class TokenCache(Protocol):
+    """Tokens shared by every instance, and the lock that makes their fetch single-flight."""
+
+    def get_token(self, key: str) -> Optional[TokenRecord]:
+        """The stored record, or None if absent. Expired records may be returned."""
+
+    def put_token(self, key: str, record: TokenRecord) -> None:
+        """Store token, expiry and fetch time as one record, in one atomic write."""
+
+    def invalidate_token(self, key: str, token: str) -> bool:
+        """Remove the record only if its token is still ``token``; True if removed."""
+
+    def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
+        """Take the lock for ``ttl`` seconds without blocking; True if taken.
+
+        A lock past its ttl is free. Not re-entrant: while held, every caller gets False,
+        its owner included.
+        """
+
+    def release_lock(self, name: str, owner: str) -> bool:
+        """Release the lock if ``owner`` holds it; True if released. Others' locks stay."""
+
+
+# --- the send log -------------------------------------------------------------------------------
+
+
+@dataclass
+class LogRecord:
+    """One message's trace; also the idempotency record when ``idempotency_key`` is set."""
+
+    log_id: str  # from new_log_id()
+    appid: str
+    touser: str
+    template_id: str
+    page: Optional[str]
+    data: Dict[str, Any]  # JSON-able
+    miniprogram_state: str
+    lang: str
+    status: str  # one of STATUSES
+    created_at: float  # unix seconds
+    updated_at: float
+    errcode: Optional[int] = None
+    errmsg: Optional[str] = None
+    msgid: Optional[int] = None  # WeChat's 64-bit msgid, exact
+    attempts: int = 0
+    idempotency_key: Optional[str] = None
+    payload_hash: Optional[str] = None  # detects a key reused with another payload
+
+
+LOG_FIELDS = tuple(f.name for f in fields(LogRecord))
+
+#: Fields ``SendLog.update`` may change. The identity, the partition and the sort key may not.
+UPDATABLE_FIELDS = frozenset(LOG_FIELDS) - {"log_id", "appid", "created_at"}
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """A page of one app's log between two instants, newest first."""
+
+    appid: str
+    since: float  # inclusive, unix seconds
+    until: float  # exclusive
+    touser: Optional[str] = None
+    template_id: Optional[str] = None
+    status: Optional[str] = None
+    offset: int = 0
+    count: int = 20
+
+
+class SendLog(Protocol):
+    """The durable record of every message, and the idempotency record of keyed sends."""
+
+    def claim(self, record: LogRecord) -> Tuple[LogRecord, bool]:
+        """Insert ``record``; return ``(record, True)``.
+
+        If ``record.idempotency_key`` is set and a record with the same (appid, key) exists,
+        write nothing and return ``(existing, False)``. Atomic across processes: of N concurrent
+        claims of one key exactly one returns True.
+        """
+
+    def update(self, log_id: str, **changes: Any) -> LogRecord:
+        """Apply ``changes`` (fields of UPDATABLE_FIELDS) and return the new record.
+
+        KeyError if ``log_id`` is absent; ValueError for a field that may not change or a bad
+        status. ``updated_at`` is not set implicitly: the caller passes it.
+        """
+
+    def get(self, log_id: str) -> Optional[LogRecord]:
+        """The record, or None."""
+
+    def find_by_msgid(self, appid: str, msgid: int) -> Optional[LogRecord]:
+        """The (newest) record of ``appid`` carrying WeChat's ``msgid``, or None."""
+
+    def query(self, q: LogQuery) -> Tuple[int, list[LogRecord]]:
+        """``(total matching, page)``; the page ordered by created_at desc, then log_id desc."""
+
+    def prune(self, older_than: float) -> int:
+        """Delete the records (of every app) created before ``older_than``; return how many."""
+
+    def expire_idempotency(self, older_than: float) -> int:
+        """Forget the idempotency keys of records created before ``older_than`` (the records
+        stay; the keys become free); return how many keys were forgotten."""
+
+
+# --- grants and templates -----------------------------------------------------------------------
+
+
+class GrantLedger(Protocol):
+    """How many one-time messages a user allowed, per (appid, openid, template_id)."""
+
+    def grant(self, appid: str, openid: str, template_id: str, count: int = 1) -> int:
+        """Add ``count`` (>= 1) and return the new balance."""
+
+    def revoke(self, appid: str, openid: str, template_id: str) -> None:
+        """Set the balance to 0 (reject, ban, 43101); a never-recorded key becomes recorded."""
+
+    def consume(self, appid: str, openid: str, template_id: str) -> bool:
+        """Atomically take one: True if the balance was > 0 (and is now one less)."""
+
+    def balance(self, appid: str, openid: str, template_id: str) -> Optional[int]:
+        """The balance, or None if nothing was ever recorded for this key."""
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    """A template of the app's account, as ``/wxaapi/newtmpl/gettemplate`` describes it."""
+
+    template_id: str
+    title: str
+    type: int  # 2 one-time, 3 long-term
+    keywords: Tuple[Tuple[str, str], ...]  # (code, type) in template order
+    enum_values: Mapping[str, Tuple[str, ...]]  # code -> allowed values
+    content: str = ""
+
+
+class TemplateRegistry(Protocol):
+    """The app's templates, synced by refresh_code, read by validation on every send."""
+
+    def replace_templates(
+        self, appid: str, templates: Sequence[TemplateInfo], synced_at: float
+    ) -> None:
+        """Atomically replace the app's whole set (readers see the old set or the new one)."""
+
+    def get_template(self, appid: str, template_id: str) -> Optional[TemplateInfo]:
+        """The template, or None."""
+
+    def list_templates(self, appid: str) -> list[TemplateInfo]:
+        """The app's templates in the order they were given to replace_templates."""
+
+    def synced_at(self, appid: str) -> Optional[float]:
+        """When the app's set was last replaced, or None if never."""
+
+
+class Store(Protocol):
+    """One backend's four seams, opened together by ``open_store``."""
+
+    # Read-only properties rather than attributes: a backend may then expose its own concrete
+    # classes (mypy treats protocol attributes as invariant, properties as covariant).
+    @property
+    def tokens(self) -> TokenCache: ...
+    @property
+    def log(self) -> SendLog: ...
+    @property
+    def grants(self) -> GrantLedger: ...
+    @property
+    def templates(self) -> TemplateRegistry: ...
+
+    def close(self) -> None:
+        """Release connections. Idempotent."""
+
+
+# --- helpers shared by backends -----------------------------------------------------------------
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_id_lock = threading.Lock()
+_id_state = [0, 0]  # last millisecond, last random part
+
+
+def _reset_id_state() -> None:
+    _id_state[:] = [0, 0]
+
+
+# A forked child must not continue the parent's sequence, or both could mint the same id.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_id_state)
+
+
+def new_log_id() -> str:
+    """A 26-character ULID-style id: 48-bit milliseconds + 80 random bits, Crockford base32.
+
+    Ids sort by creation time; within one process they are strictly increasing, even within one
+    millisecond or if the clock steps back.
+    """
+    ms = int(time.time() * 1000)
+    with _id_lock:
+        last_ms, last_rand = _id_state
+        if ms <= last_ms:
+            ms, rand = last_ms, last_rand + 1
+            if rand >= 2**80:  # 2**80 ids in one millisecond: borrow the next one
+                ms, rand = ms + 1, 0
+        else:
+            rand = int.from_bytes(os.urandom(10), "big")
+        _id_state[:] = [ms, rand]
+    value = (ms << 80) | rand
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+
+
+def check_msgid(msgid: Optional[int]) -> None:
+    if msgid is not None and (isinstance(msgid, bool) or not 0 <= msgid <= MSGID_MAX):
+        raise ValueError(f"msgid must be an integer in [0, 2**64), got {msgid!r}")
+
+
+def check_record(record: LogRecord) -> None:
+    """Refuse a record no backend could store faithfully."""
+    check_status(record.status)
+    check_msgid(record.msgid)
+    if not record.log_id:
+        raise ValueError("log_id is required")
+
+
+def check_changes(changes: Mapping[str, Any]) -> None:
+    """Refuse changes ``SendLog.update`` must not apply."""
+    bad = sorted(set(changes) - UPDATABLE_FIELDS)
+    if bad:
+        raise ValueError(f"cannot update field(s) {', '.join(bad)}")
+    if "status" in changes:
+        check_status(changes["status"])
+    check_msgid(changes.get("msgid"))
+
+
+def check_query(q: LogQuery) -> None:
+    if q.offset < 0 or q.count < 0:
+        raise ValueError("offset and count must not be negative")
+    if q.status is not None:
+        check_status(q.status)
+
+
+def dump_json(value: Any) -> str:
+    """Compact JSON that keeps non-ASCII text readable (and smaller) in the database."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def msgid_to_i64(msgid: Optional[int]) -> Optional[int]:
+    """Map the unsigned 64-bit msgid onto a signed BIGINT (two's complement), exactly."""
+    if msgid is None:
+        return None
+    return msgid - 2**64 if msgid >= 2**63 else msgid
+
+
+def msgid_from_i64(value: Optional[int]) -> Optional[int]:
+    if value is None:
+        return None
+    return value + 2**64 if value < 0 else value
+
+
+def template_to_json(t: TemplateInfo) -> Tuple[str, str]:
+    """(keywords, enum_values) as JSON text, for backends that store them as columns."""
+    enums = {code: list(values) for code, values in t.enum_values.items()}
+    return dump_json([list(k) for k in t.keywords]), dump_json(enums)
+
+
+def template_from_json(
+    template_id: str, title: str, type_: int, keywords: str, enum_values: str, content: str
+) -> TemplateInfo:
+    return TemplateInfo(
+        template_id=template_id,
+        title=title,
+        type=int(type_),
+        keywords=tuple((str(code), str(kind)) for code, kind in json.loads(keywords)),
+        enum_values={code: tuple(v) for code, v in json.loads(enum_values).items()},
+        content=content,
+    )
