@@ -27,6 +27,7 @@ ERRMSG: dict[int, str] = {
     41002: "appid missing",
     41004: "appsecret missing",
     41008: "missing code",
+    41030: "invalid page",
     42001: "access_token expired",
     43002: "require POST method",
     43101: "user refuse to accept the msg",

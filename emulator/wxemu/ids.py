@@ -56,7 +56,7 @@ def session_key() -> str:
 
 
 def msgid(now: float) -> int:
-    """A 64-bit message id, increasing and unique within the process (like ``1988810812324364291``)."""
+    """A 64-bit message id, increasing and unique in the process (``1988810812324364291``)."""
     with _msg_lock:
         seq = next(_msg_seq)
     return ((int(now * 1000) << 20) | (seq & 0xFFFFF)) & 0x7FFF_FFFF_FFFF_FFFF

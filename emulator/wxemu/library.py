@@ -73,7 +73,9 @@ def library() -> Library:
             t["type"],
             t["categoryId"],
             tuple(
-                Keyword(k["kid"], k["name"], k["example"], k["rule"], tuple(k.get("enumValueList", ())))
+                Keyword(
+                    k["kid"], k["name"], k["example"], k["rule"], tuple(k.get("enumValueList", ()))
+                )
                 for k in t["keywords"]
             ),
         )

@@ -19,7 +19,7 @@ ONE_TIME, LONG_TERM = 2, 3
 
 @dataclass
 class Token:
-    """An access token; ``kind`` is ``classic`` (/cgi-bin/token) or ``stable`` (/cgi-bin/stable_token)."""
+    """An access token; ``kind`` is ``classic`` (/cgi-bin/token) or ``stable`` (stable_token)."""
 
     value: str
     appid: str

@@ -7,7 +7,9 @@ the threaded server and in-process callers can share an :class:`Emulator`.
 
 from __future__ import annotations
 
+import sys
 import threading
+import traceback
 from collections import deque
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
@@ -207,8 +209,8 @@ class Emulator:
         for hook in list(self.message_hooks):
             try:
                 hook(app, message)
-            except Exception:  # noqa: BLE001 - an observer must never change the send's answer
-                pass
+            except Exception:  # an observer's failure must never change the send's answer
+                traceback.print_exc(file=sys.stderr)
 
     def messages(self, appid: Optional[str] = None, openid: Optional[str] = None) -> list[Message]:
         """Accepted messages, oldest first, optionally of one app and/or one user."""

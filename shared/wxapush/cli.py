@@ -9,6 +9,7 @@ in-process, in the direct shape, with the configuration of the environment.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import secrets
@@ -50,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start wxemu, serve every function over HTTP exactly as API-gateway events, "
         "fire refresh_code on its cron, and print what to try. Stops with Ctrl-C.",
     )
-    dev.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    dev.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
     dev.add_argument("--port", type=int, default=8700, help="gateway port (default: %(default)s)")
     dev.add_argument(
         "--wxemu-port", type=int, default=8710, help="wxemu port (default: %(default)s)"
@@ -124,8 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def direct(function: str, event: dict[str, Any], as_user: Optional[str] = None) -> dict[str, Any]:
     """Call a function's handler in the direct shape, as SCF Invoke would."""
-    from wxapush import runtime, services  # noqa: F401  (services imported by name below)
-    import importlib
+    from wxapush import runtime
 
     service = importlib.import_module(f"wxapush.services.{function}")
     environment = {"WX_OPENID": as_user, "WX_SOURCE": "wx_client"} if as_user else {}
@@ -198,12 +200,12 @@ def run_dev(args: argparse.Namespace) -> int:
     from wxemu.gateway import Gateway, load_handler
 
     cron = Cron(args.cron)
-    emulator = _start_wxemu(args.host, args.wxemu_port)
+    emulator = _Wxemu(args.host, args.wxemu_port)
     admin_key = args.admin_key or secrets.token_urlsafe(18)
     demo = emulator.demo
     os.environ.update(
-        WXAPUSH_APPID=demo.appid,
-        WXAPUSH_APPSECRET=demo.secret,
+        WXAPUSH_APPID=demo["appid"],
+        WXAPUSH_APPSECRET=demo["secret"],
         WXAPUSH_API_BASE=emulator.base_url,
         WXAPUSH_STORE=args.store,
         WXAPUSH_ADMIN_KEY=admin_key,
@@ -264,12 +266,23 @@ class _Timer(threading.Thread):
             last = now
 
 
-def _banner(gateway: str, wxemu: str, admin_key: str, demo: Any, args: argparse.Namespace) -> str:
+#: Values for the demo template of wxemu (商品名称, 快递单号, 发货时间, 订单金额).
+DEMO_DATA = {
+    "thing1": "手机保护壳",
+    "character_string2": "SF1234567890",
+    "date3": "2026-11-27 10:30",
+    "amount6": "¥128.00",
+}
+
+
+def _banner(
+    gateway: str, wxemu: str, admin_key: str, demo: dict[str, Any], args: argparse.Namespace
+) -> str:
     body = json.dumps(
         {
-            "touser": demo.openid,
-            "template_id": demo.template_id,
-            "data": demo.sample_data,
+            "touser": demo["openid"],
+            "template_id": demo["template_id"],
+            "data": DEMO_DATA,
             "idempotency_key": "order-1001-paid",
         },
         ensure_ascii=False,
@@ -280,21 +293,34 @@ wxapush dev — the local stack is up
   functions  {gateway}/<function>   (get_token, send, send_log, refresh_code)
   wxemu      {wxemu}   (WeChat OpenAPI emulator; control plane under /__wxemu__/)
   admin key  {admin_key}   (Authorization: Bearer … for service calls)
-  demo app   appid {demo.appid}   openid {demo.openid}
-             template {demo.template_id}
+  demo app   appid {demo["appid"]}   openid {demo["openid"]}
+             template {demo["template_id"]}
   store      {args.store}    timer  refresh_code on '{args.cron}'
 
 Send a message:
-  curl -s {gateway}/send -H 'Authorization: Bearer {admin_key}' -H 'Content-Type: application/json' \\
-    -d '{body}'
+  curl -s {gateway}/send -H 'Authorization: Bearer {admin_key}' \\
+    -H 'Content-Type: application/json' -d '{body}'
 
 Then read the log:
-  curl -s '{gateway}/send_log?begin_date={today}&end_date={today}' -H 'Authorization: Bearer {admin_key}'
+  curl -s '{gateway}/send_log?begin_date={today}&end_date={today}' \\
+    -H 'Authorization: Bearer {admin_key}'
 """
 
 
-def _start_wxemu(host: str, port: int) -> Any:
-    raise NotImplementedError
+class _Wxemu:
+    """wxemu serving in a thread of this process."""
+
+    def __init__(self, host: str, port: int) -> None:
+        from wxemu import demo
+        from wxemu.server import make_server
+
+        self.server = make_server(host, port)
+        self.base_url = self.server.base_url
+        self.demo = demo.describe()
+        threading.Thread(target=self.server.serve_forever, name="wxemu", daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.close()
 
 
 if __name__ == "__main__":

@@ -58,7 +58,12 @@ def get_pub_template_titles(call: Call) -> dict[str, Any]:
         raise WeChatError(200017)
     found = [t for t in library().templates if t.category_id in ids]
     page = found[start : start + limit]
-    return {"errcode": 0, "errmsg": "ok", "count": len(found), "data": [t.to_wechat() for t in page]}
+    return {
+        "errcode": 0,
+        "errmsg": "ok",
+        "count": len(found),
+        "data": [t.to_wechat() for t in page],
+    }
 
 
 def get_pub_template_keywords(call: Call) -> dict[str, Any]:

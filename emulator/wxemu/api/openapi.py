@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import ids
 from ..call import Call
 from ..errors import WeChatError
-from ..quota import RATE_LIMITS, DEFAULT_RATE_LIMIT, charge, daily_limit, used_today
+from ..quota import DEFAULT_RATE_LIMIT, RATE_LIMITS, charge, daily_limit, used_today
 
 #: clear_quota resets allowed per account (WeChat: 10 a month, shared with clear_quota/v2).
 QUOTA_CLEARS_MAX = 10
@@ -34,12 +35,11 @@ def code_to_session(call: Call) -> dict[str, Any]:
         raise WeChatError(41008)
     charge(app, call.path, call.emulator.clock)
     login = call.emulator.redeem_login_code(app.appid, code)
-    from .. import ids
-
     return {"session_key": ids.session_key(), "openid": login.openid}
 
 
 def _cgi_path(call: Call) -> str:
+    # Imported here: the route table imports this module.
     from ..routes import WECHAT_ROUTES
 
     cgi_path = call.json_object().get("cgi_path")

@@ -28,7 +28,7 @@ def _credentials(call: Call, params: dict[str, Any]) -> App:
 
 
 def _answer(call: Call, token: Token) -> dict[str, Any]:
-    remaining = int(token.expires_at - call.emulator.clock.now())
+    remaining = round(token.expires_at - call.emulator.clock.now())
     return {"access_token": token.value, "expires_in": remaining}
 
 

@@ -30,7 +30,9 @@ def before_send(app: App, openid: str, template_id: str, template: Optional[Temp
         raise NotSubscribed("no subscription grant left for this user and template")
 
 
-def after_success(app: App, openid: str, template_id: str, template: Optional[TemplateInfo]) -> None:
+def after_success(
+    app: App, openid: str, template_id: str, template: Optional[TemplateInfo]
+) -> None:
     """Under ``track``, a delivered one-time message used one grant."""
     if app.settings.grant_policy == "track" and _one_time(template):
         app.store.grants.consume(app.settings.appid, openid, template_id)

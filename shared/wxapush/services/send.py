@@ -23,11 +23,13 @@ from wxapush.wechat.errcodes import error_for_errcode
 SEND_PATH = "/cgi-bin/message/subscribe/send"
 MAX_IDEMPOTENCY_KEY = 128
 #: Accepted for compatibility with the retired template-message API, and ignored.
+_RETIRED = "is ignored: WeChat retired form-id template messages on 2020-01-10"
+_NO_EMPHASIS = "is ignored: subscribe messages have no emphasised keyword"
 LEGACY_FIELDS = {
-    "formId": "formId is ignored: WeChat retired form-id template messages on 2020-01-10",
-    "form_id": "form_id is ignored: WeChat retired form-id template messages on 2020-01-10",
-    "emphasisKeyword": "emphasisKeyword is ignored: subscribe messages have no emphasised keyword",
-    "emphasis_keyword": "emphasis_keyword is ignored: subscribe messages have no emphasised keyword",
+    "formId": _RETIRED,
+    "form_id": _RETIRED,
+    "emphasisKeyword": _NO_EMPHASIS,
+    "emphasis_keyword": _NO_EMPHASIS,
 }
 
 
@@ -91,7 +93,7 @@ def parse(request: dict[str, Any], default_state: str) -> SendRequest:
         miniprogram_state=text(request, "miniprogram_state", "miniprogramState") or default_state,
         lang=text(request, "lang") or "zh_CN",
         idempotency_key=key,
-        warnings=[note for name, note in LEGACY_FIELDS.items() if name in request],
+        warnings=[f"{name} {note}" for name, note in LEGACY_FIELDS.items() if name in request],
     )
 
 
@@ -173,7 +175,7 @@ class Sender:
                 changes["idempotency_key"] = None
             self._update(record, status="failed", **changes)
             grants.after_failure(self.app, req.touser, req.template_id, template, error)
-            raise _with(error, log_id=record.log_id)
+            raise _with(error, log_id=record.log_id) from None
         msgid = answer.get("msgid")
         self._update(record, status="sent", msgid=msgid, errcode=0, errmsg="ok")
         grants.after_success(self.app, req.touser, req.template_id, template)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time as dtime, timedelta, timezone, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import time as dtime
 from typing import Any
 
 from wxapush.app import current_app
@@ -68,8 +69,10 @@ def render(record: LogRecord, tz: tzinfo) -> dict[str, Any]:
 
 
 def iso(timestamp: float, tz: tzinfo) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).astimezone(tz).isoformat(
-        timespec="milliseconds"
+    return (
+        datetime.fromtimestamp(timestamp, timezone.utc)
+        .astimezone(tz)
+        .isoformat(timespec="milliseconds")
     )
 
 

@@ -97,14 +97,14 @@ def sqlite_path(url: str) -> str:
     if rest.startswith("//"):
         rest = rest[2:]
     path = unquote(rest)
-    if path == ":memory:" or path.startswith("file:"):
+    if path.lstrip("/") == ":memory:" or path.startswith("file:"):
         raise StoreURLError(
             "an in-memory sqlite store cannot be shared between connections; name a file"
         )
     if not path:
         return default_store_path()
     if os.path.isabs(path):
-        return os.path.normpath(path)
+        return os.path.normpath("/" + path.lstrip("/"))  # POSIX keeps a leading "//"
     return os.path.normpath(os.path.join(base_directory(), path))
 
 

@@ -257,7 +257,9 @@ def check_status(status: str) -> None:
 
 
 def check_msgid(msgid: Optional[int]) -> None:
-    if msgid is not None and (isinstance(msgid, bool) or not 0 <= msgid <= MSGID_MAX):
+    if msgid is None:
+        return
+    if isinstance(msgid, bool) or not isinstance(msgid, int) or not 0 <= msgid <= MSGID_MAX:
         raise ValueError(f"msgid must be an integer in [0, 2**64), got {msgid!r}")
 
 

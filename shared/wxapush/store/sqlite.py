@@ -4,7 +4,8 @@ Right for one machine (a laptop, one SCF instance's ``/tmp``); a fleet needs red
 WAL lets readers run beside the one writer; every write is a single statement or one short
 ``BEGIN IMMEDIATE`` transaction, so the lock is taken up front (no deadlock on upgrade) and held
 for microseconds. Connections come from a small per-process pool, each used by one thread at a time.
-SQL uses nothing newer than SQLite 3.8 (no UPSERT, no RETURNING): the runtime's library may be old.
+SQL needs nothing newer than SQLite 3.8.2 (partial indexes, WITHOUT ROWID; no UPSERT, no
+RETURNING): the runtime's library may be old.
 """
 
 from __future__ import annotations
@@ -48,12 +49,14 @@ MIGRATIONS = {
         " miniprogram_state TEXT NOT NULL, lang TEXT NOT NULL, status TEXT NOT NULL,"
         " created_at REAL NOT NULL, updated_at REAL NOT NULL, errcode INTEGER, errmsg TEXT,"
         " msgid INTEGER, attempts INTEGER NOT NULL DEFAULT 0, idempotency_key TEXT,"
-        " payload_hash TEXT)",
-        # NULL keys are distinct in a UNIQUE index, so unkeyed sends never collide.
-        "CREATE UNIQUE INDEX send_log_idem ON send_log (appid, idempotency_key)",
+        " payload_hash TEXT)",  # a rowid table: WITHOUT ROWID measured slower for queries
+        # Partial indexes (SQLite 3.8): an unkeyed claim, or one with no msgid yet, skips them,
+        # and every index skipped is a page fewer written per commit on the send path.
+        "CREATE UNIQUE INDEX send_log_idem ON send_log (appid, idempotency_key)"
+        " WHERE idempotency_key IS NOT NULL",
         "CREATE INDEX send_log_time ON send_log (appid, created_at DESC, log_id DESC)",
-        "CREATE INDEX send_log_user ON send_log (appid, touser, created_at DESC)",
-        "CREATE INDEX send_log_msgid ON send_log (appid, msgid)",
+        "CREATE INDEX send_log_user ON send_log (appid, touser, created_at DESC, log_id DESC)",
+        "CREATE INDEX send_log_msgid ON send_log (appid, msgid) WHERE msgid IS NOT NULL",
         "CREATE TABLE grants (appid TEXT NOT NULL, openid TEXT NOT NULL,"
         " template_id TEXT NOT NULL, balance INTEGER NOT NULL, updated_at REAL NOT NULL,"
         " PRIMARY KEY (appid, openid, template_id)) WITHOUT ROWID",
@@ -335,7 +338,9 @@ class SqliteSendLog:
     def find_by_msgid(self, appid: str, msgid: int) -> Optional[LogRecord]:
         with self._db.connection() as conn:
             row = conn.execute(
-                f"{_SELECT_LOG} WHERE appid = ? AND msgid = ? {_NEWEST_FIRST} LIMIT 1",
+                # INDEXED BY: without statistics the planner would walk send_log_time instead
+                f"{_SELECT_LOG} INDEXED BY send_log_msgid WHERE appid = ? AND msgid = ?"
+                f" {_NEWEST_FIRST} LIMIT 1",
                 (appid, msgid_to_i64(msgid)),
             ).fetchone()
         return None if row is None else _from_row(row)

@@ -1,1 +1,1 @@
-"""Everything that speaks WeChat: the OpenAPI client, tokens, keyword rules, templates, callbacks."""
+"""Everything that speaks WeChat: OpenAPI client, tokens, keyword rules, templates, callbacks."""

@@ -125,7 +125,10 @@ class Transport:
         remaining: float,
         idempotent: bool,
     ) -> dict[str, Any]:
-        timeout = (min(self.policy.connect_timeout, remaining), min(self.policy.read_timeout, remaining))
+        timeout = (
+            min(self.policy.connect_timeout, remaining),
+            min(self.policy.read_timeout, remaining),
+        )
         try:
             response = self.session.request(
                 method, self.api_base + path, params=params, json=body, timeout=timeout
@@ -136,7 +139,9 @@ class Transport:
             # A refused or reset connection before any answer; a reset mid-answer is ambiguous.
             if idempotent or _never_sent(exc):
                 raise _Retry("connection failed") from None
-            raise UpstreamError(f"{path}: connection lost, outcome unknown", retryable=False) from None
+            raise UpstreamError(
+                f"{path}: connection lost, outcome unknown", retryable=False
+            ) from None
         except requests.Timeout:
             if idempotent:
                 raise _Retry("read timeout") from None
@@ -197,6 +202,3 @@ class WeChatClient:
                 raise error_for_errcode(errcode, str(payload.get("errmsg", "")))
             return payload
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-

@@ -17,9 +17,9 @@ import uuid
 from typing import Callable
 
 from wxapush.errors import UpstreamError
-from wxapush.wechat.errcodes import error_for_errcode
 from wxapush.store.base import TokenCache, TokenRecord
 from wxapush.wechat.client import Transport
+from wxapush.wechat.errcodes import error_for_errcode
 
 #: Refresh this long before WeChat's expiry (WeChat overlaps old and new tokens for 5 minutes).
 REFRESH_MARGIN = 300.0
@@ -75,7 +75,7 @@ class TokenManager:
                 raise UpstreamError("timed out waiting for the access token", retryable=True)
 
     def invalidate(self, token: str) -> bool:
-        """Forget ``token`` if it is still the cached one (another instance may have replaced it)."""
+        """Forget ``token`` if it is still the cached one (another instance may have renewed it)."""
         return self.cache.invalidate_token(self.key, token)
 
     def _usable(self, record: TokenRecord) -> bool:
@@ -104,7 +104,9 @@ class TokenManager:
                 "appid": self.appid,
                 "secret": self._secret(),
             }
-            answer = self.transport.request("GET", "/cgi-bin/token", deadline=deadline, params=params)
+            answer = self.transport.request(
+                "GET", "/cgi-bin/token", deadline=deadline, params=params
+            )
         else:
             body = {
                 "grant_type": "client_credential",

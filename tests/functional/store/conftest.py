@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator
 
 import pytest
-
 from wxapush.store import Store, open_store
 
 

@@ -6,7 +6,6 @@ from dataclasses import replace
 from typing import Any, Optional
 
 import pytest
-
 from wxapush.store import LogQuery, LogRecord, Store, new_log_id
 
 APP = "wx0123456789abcdef"
@@ -21,6 +20,7 @@ def make(
     template_id: str = "TPL_A",
     status: str = "pending",
     key: Optional[str] = None,
+    page: Optional[str] = "pages/index/index?id=1",
     **more: Any,
 ) -> LogRecord:
     return LogRecord(
@@ -28,7 +28,7 @@ def make(
         appid=appid,
         touser=touser,
         template_id=template_id,
-        page="pages/index/index?id=1",
+        page=page,
         data={"thing1": {"value": "订单已发货"}, "number2": {"value": "42"}},
         miniprogram_state="formal",
         lang="zh_CN",
@@ -68,6 +68,21 @@ def test_a_claimed_key_returns_the_first_record_and_writes_nothing(store: Store)
     assert store.log.get(again.log_id) is None
 
 
+def test_update_can_free_a_key(store: Store) -> None:
+    """send frees the key of a send that failed retryably, so that a retry really retries."""
+    first = make(key="retry-me")
+    store.log.claim(first)
+    freed = store.log.update(first.log_id, status="failed", errcode=-1, idempotency_key=None)
+    assert freed.idempotency_key is None
+    assert store.log.claim(make(key="retry-me"))[1] is True
+
+
+def test_update_without_changes_returns_the_record(store: Store) -> None:
+    record = make()
+    store.log.claim(record)
+    assert store.log.update(record.log_id) == record
+
+
 def test_keys_are_per_app(store: Store) -> None:
     assert store.log.claim(make(key="k"))[1] is True
     assert store.log.claim(make(key="k", appid="wxother"))[1] is True
@@ -99,7 +114,7 @@ def test_update_of_an_absent_record_is_a_key_error(store: Store) -> None:
 
 
 @pytest.mark.parametrize(
-    "changes", [{"status": "lost"}, {"log_id": "x"}, {"appid": "wx"}, {"nope": 1}]
+    "changes", [{"status": "lost"}, {"appid": "wx"}, {"created_at": 1.0}, {"nope": 1}]
 )
 def test_update_refuses_bad_changes(store: Store, changes: dict[str, Any]) -> None:
     record = make()
@@ -163,16 +178,19 @@ def test_query_filters_and_app_isolation(store: Store) -> None:
     for r in records:
         store.log.claim(r)
     ids = [r.log_id for r in records]
-    window = {"appid": APP, "since": T0, "until": T0 + 100}
-    assert page_ids(store, LogQuery(**window)) == (3, [ids[2], ids[1], ids[0]])
-    assert page_ids(store, LogQuery(**window, touser="oA")) == (2, [ids[1], ids[0]])
-    assert page_ids(store, LogQuery(**window, template_id="T1")) == (2, [ids[2], ids[0]])
-    assert page_ids(store, LogQuery(**window, status="sent")) == (2, [ids[2], ids[0]])
-    assert page_ids(store, LogQuery(**window, touser="oA", template_id="T1", status="sent")) == (
+
+    def window(**filters: Any) -> LogQuery:
+        return LogQuery(APP, T0, T0 + 100, **filters)
+
+    assert page_ids(store, window()) == (3, [ids[2], ids[1], ids[0]])
+    assert page_ids(store, window(touser="oA")) == (2, [ids[1], ids[0]])
+    assert page_ids(store, window(template_id="T1")) == (2, [ids[2], ids[0]])
+    assert page_ids(store, window(status="sent")) == (2, [ids[2], ids[0]])
+    assert page_ids(store, window(touser="oA", template_id="T1", status="sent")) == (
         1,
         [ids[0]],
     )
-    assert page_ids(store, LogQuery(**window, status="delivered")) == (0, [])
+    assert page_ids(store, window(status="delivered")) == (0, [])
 
 
 def test_paging_is_stable_and_newest_first_with_equal_times(store: Store) -> None:

@@ -1,0 +1,220 @@
+"""The control plane under ``/__wxemu__/``: set-up and inspection for tests and demos.
+
+Plain JSON in and out; mistakes answer HTTP 400 (404 for an unknown app) with ``{"error": …}``.
+Every action is documented, with examples, in docs/wxemu.md.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+from .. import demo
+from ..call import Call, ControlError
+from ..errors import WeChatError
+from ..models import Fault
+from ..quota import daily_limit, used_today
+
+
+def _body(call: Call) -> dict[str, Any]:
+    if not call.body.strip():
+        return {}
+    try:
+        parsed = json.loads(call.body)
+    except ValueError:
+        raise ControlError(400, "the body is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise ControlError(400, "the body must be a JSON object")
+    return parsed
+
+
+def _str(body: dict[str, Any], name: str, required: bool = True) -> Optional[str]:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ControlError(400, f"{name} must be a non-empty string")
+    return value
+
+
+def _int(body: dict[str, Any], name: str, default: Optional[int] = None) -> int:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ControlError(400, f"{name} must be an integer")
+    return value
+
+
+def _appid(call: Call, body: dict[str, Any]) -> str:
+    appid = _str(body, "appid")
+    assert appid is not None
+    if appid not in call.emulator.apps:
+        raise ControlError(404, f"no app {appid}")
+    return appid
+
+
+def reset(call: Call) -> dict[str, Any]:
+    """Forget all state, rewind the clock, re-seed the demo app."""
+    call.emulator.reset()
+    return {"ok": True, "demo": demo.describe() if call.emulator.seed_demo else None}
+
+
+def get_demo(call: Call) -> dict[str, Any]:
+    return {"demo": demo.describe() if call.emulator.seed_demo else None}
+
+
+def add_app(call: Call) -> dict[str, Any]:
+    """``{appid?, secret?}`` -> the app's credentials (values left out are generated)."""
+    body = _body(call)
+    app = call.emulator.add_app(_str(body, "appid", False), _str(body, "secret", False))
+    return {"appid": app.appid, "secret": app.secret}
+
+
+def list_apps(call: Call) -> dict[str, Any]:
+    with call.emulator.lock:
+        apps = [
+            {"appid": a.appid, "secret": a.secret, "templates": sorted(a.templates)}
+            for a in call.emulator.apps.values()
+        ]
+    return {"apps": apps}
+
+
+def add_template(call: Call) -> dict[str, Any]:
+    """``{appid, title, content, type, keywordEnumValueList?, example?, priTmplId?}``.
+
+    Answers ``{priTmplId}``.
+    """
+    body = _body(call)
+    appid = _appid(call, body)
+    enums: dict[str, list[str]] = {}
+    raw_enums = body.get("keywordEnumValueList") or []
+    if not isinstance(raw_enums, list):
+        raise ControlError(400, "keywordEnumValueList must be a list")
+    for item in raw_enums:
+        code = item.get("keywordCode") if isinstance(item, dict) else None
+        values = item.get("enumValueList") if isinstance(item, dict) else None
+        if not isinstance(code, str) or not isinstance(values, list):
+            raise ControlError(
+                400, "each keywordEnumValueList item needs keywordCode and enumValueList"
+            )
+        enums[code] = [str(v) for v in values]
+    try:
+        template = call.emulator.add_template(
+            appid,
+            _str(body, "title") or "",
+            _str(body, "content") or "",
+            _int(body, "type", 2),
+            enum_values=enums,
+            example=str(body.get("example") or ""),
+            pri_tmpl_id=_str(body, "priTmplId", False),
+        )
+    except ValueError as exc:
+        raise ControlError(400, str(exc)) from None
+    return {"priTmplId": template.pri_tmpl_id}
+
+
+def add_subscription(call: Call) -> dict[str, Any]:
+    """``{appid, openid, template_id, count?}``: grant sends (and make the openid known)."""
+    body = _body(call)
+    appid = _appid(call, body)
+    openid = _str(body, "openid") or ""
+    template_id = _str(body, "template_id") or ""
+    count = _int(body, "count", 1)
+    if count < 0:
+        raise ControlError(400, "count must be ≥ 0")
+    try:
+        left = call.emulator.grant(appid, openid, template_id, count)
+    except WeChatError:
+        raise ControlError(404, f"app {appid} has no template {template_id}") from None
+    return {"appid": appid, "openid": openid, "template_id": template_id, "remaining": left}
+
+
+def list_messages(call: Call) -> dict[str, Any]:
+    """``?appid=&openid=`` -> accepted messages, oldest first."""
+    appid = call.query.get("appid") or None
+    if appid and appid not in call.emulator.apps:
+        raise ControlError(404, f"no app {appid}")
+    found = call.emulator.messages(appid, call.query.get("openid") or None)
+    return {"messages": [m.to_dict() for m in found]}
+
+
+def add_fault(call: Call) -> dict[str, Any]:
+    """``{path, errcode?, errmsg?, status?, delay_ms?, times?}``: the next calls to path fail so."""
+    body = _body(call)
+    path = _str(body, "path") or ""
+    errcode = body.get("errcode")
+    status = body.get("status")
+    delay_ms = _int(body, "delay_ms", 0)
+    if errcode is None and status is None and delay_ms <= 0:
+        raise ControlError(400, "a fault needs errcode, status or delay_ms")
+    if errcode is not None and (isinstance(errcode, bool) or not isinstance(errcode, int)):
+        raise ControlError(400, "errcode must be an integer")
+    if status is not None and (not isinstance(status, int) or not 100 <= status <= 599):
+        raise ControlError(400, "status must be an HTTP status code")
+    times = _int(body, "times", 1)
+    if times < 1:
+        raise ControlError(400, "times must be ≥ 1")
+    errmsg = body.get("errmsg")
+    fault = Fault(
+        path, times, errcode, errmsg if isinstance(errmsg, str) else None, status, delay_ms
+    )
+    call.emulator.add_fault(fault)
+    return list_faults(call)
+
+
+def list_faults(call: Call) -> dict[str, Any]:
+    with call.emulator.lock:
+        faults = [f.to_dict() for queue in call.emulator.faults.values() for f in queue]
+    return {"faults": faults}
+
+
+def clear_faults(call: Call) -> dict[str, Any]:
+    with call.emulator.lock:
+        call.emulator.faults.clear()
+    return {"faults": []}
+
+
+def get_clock(call: Call) -> dict[str, Any]:
+    clock = call.emulator.clock
+    return {"now": clock.now(), "offset": clock.offset}
+
+
+def advance_clock(call: Call) -> dict[str, Any]:
+    """``{advance: seconds}`` -> the emulator's new time."""
+    advance = _body(call).get("advance")
+    if isinstance(advance, bool) or not isinstance(advance, (int, float)) or advance < 0:
+        raise ControlError(400, "advance must be a number of seconds ≥ 0")
+    with call.emulator.lock:
+        call.emulator.clock.advance(float(advance))
+    return get_clock(call)
+
+
+def add_login_code(call: Call) -> dict[str, Any]:
+    """``{appid, openid?}`` -> a ``wx.login`` code for ``/sns/jscode2session`` (5 min, one use)."""
+    body = _body(call)
+    appid = _appid(call, body)
+    login = call.emulator.mint_login_code(appid, _str(body, "openid", False))
+    return {"code": login.code, "openid": login.openid, "expires_in": 300}
+
+
+def set_quota(call: Call) -> dict[str, Any]:
+    """``{appid, cgi_path, daily_limit}``: change one API's daily limit for one app."""
+    from ..routes import WECHAT_ROUTES  # the route table imports this module
+
+    body = _body(call)
+    appid = _appid(call, body)
+    cgi_path = _str(body, "cgi_path") or ""
+    if cgi_path not in WECHAT_ROUTES:
+        raise ControlError(400, f"{cgi_path} is not an API wxemu serves")
+    limit = _int(body, "daily_limit")
+    if limit < 0:
+        raise ControlError(400, "daily_limit must be ≥ 0")
+    with call.emulator.lock:
+        app = call.emulator.apps[appid]
+        app.daily_limits[cgi_path] = limit
+        used = used_today(app, cgi_path, call.emulator.clock)
+        return {
+            "appid": appid,
+            "cgi_path": cgi_path,
+            "daily_limit": daily_limit(app, cgi_path),
+            "used": used,
+        }

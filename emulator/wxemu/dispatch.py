@@ -1,0 +1,109 @@
+"""The one entry point for a request, shared by in-process callers and the HTTP server.
+
+``dispatch`` finds the route, applies queued faults, checks method and token, counts the call
+against the app's daily quota, runs the handler under the state lock and renders the answer the
+way WeChat does: HTTP 200, ``Content-Type: application/json; encoding=utf-8``, and on error
+``{"errcode": N, "errmsg": "<text> rid: xxxxxxxx-xxxxxxxx-xxxxxxxx"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from typing import Any, Mapping, Union
+from urllib.parse import parse_qsl
+
+from . import ids
+from .call import Call, ControlError
+from .errors import WeChatError
+from .quota import charge
+from .routes import CONTROL_PREFIX, CONTROL_ROUTES, WECHAT_ROUTES
+from .state import Emulator
+
+Response = tuple[int, dict[str, str], bytes]
+
+JSON_TYPE = "application/json; encoding=utf-8"
+_HEADERS = {"Content-Type": JSON_TYPE}
+
+
+def dispatch(
+    emulator: Emulator,
+    method: str,
+    path: str,
+    query: Union[str, Mapping[str, str]],
+    headers: Mapping[str, str],
+    body: bytes,
+) -> Response:
+    """Answer one request: ``(status, headers, body)``.
+
+    ``query`` is the raw query string or an already parsed mapping (first value wins, as
+    WeChat's front end reads it).
+    """
+    method = method.upper()
+    params = _parse_query(query) if isinstance(query, str) else query
+    call = Call(emulator, method, path, params, headers, body)
+    if path.startswith(CONTROL_PREFIX):
+        return _control(call)
+    route = WECHAT_ROUTES.get(path)
+    if route is None:
+        # WeChat answers unknown paths with an HTTP 404; the JSON body is wxemu's own.
+        return _render(404, {"errcode": 404, "errmsg": f"wxemu: no API at {path}"}, emulator, True)
+    fault = emulator.take_fault(path)
+    if fault is not None:
+        if fault.delay_ms > 0:
+            time.sleep(fault.delay_ms / 1000)
+        if fault.status is not None:
+            text = f"<html><body>{fault.status}</body></html>".encode()
+            return fault.status, {"Content-Type": "text/html"}, text
+        if fault.errcode is not None:
+            return _error(emulator, WeChatError(fault.errcode, fault.errmsg))
+    try:
+        with emulator.lock:
+            if route.post_only and method != "POST":
+                raise WeChatError(43002)
+            if route.needs_token:
+                call.app = emulator.authenticate(params.get("access_token"))
+                charge(call.app, path, emulator.clock)
+            result = route.handler(call)
+    except WeChatError as exc:
+        return _error(emulator, exc)
+    except Exception:  # WeChat answers its own failures as -1 system error
+        traceback.print_exc(file=sys.stderr)
+        return _error(emulator, WeChatError(-1))
+    for work in call.after:
+        work()
+    return _render(200, result, emulator, False)
+
+
+def _control(call: Call) -> Response:
+    handler = CONTROL_ROUTES.get((call.method, call.path))
+    try:
+        if handler is None:
+            known = any(path == call.path for _, path in CONTROL_ROUTES)
+            raise ControlError(
+                405 if known else 404, f"no control action {call.method} {call.path}"
+            )
+        result = handler(call)
+    except ControlError as exc:
+        return _render(exc.status, {"error": exc.message}, call.emulator, False)
+    return _render(200, result, call.emulator, False)
+
+
+def _error(emulator: Emulator, exc: WeChatError) -> Response:
+    return _render(200, {"errcode": exc.errcode, "errmsg": exc.errmsg}, emulator, True)
+
+
+def _render(status: int, payload: dict[str, Any], emulator: Emulator, rid: bool) -> Response:
+    if rid:
+        payload["errmsg"] = f"{payload['errmsg']} rid: {ids.rid(emulator.clock.now())}"
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return status, dict(_HEADERS), text.encode("utf-8")
+
+
+def _parse_query(query: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        params.setdefault(key, value)
+    return params

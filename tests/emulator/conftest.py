@@ -1,0 +1,71 @@
+"""Fixtures for wxemu's own tests: one threaded server per module, reset before each test."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from wxemu import demo
+from wxemu.testing import RunningServer, running_server
+
+RID_RE = re.compile(r"^(?P<text>.*) rid: (?P<t>[0-9a-f]{8})-[0-9a-f]{8}-[0-9a-f]{8}$", re.S)
+
+
+@pytest.fixture(scope="module")
+def _server() -> Iterator[RunningServer]:
+    with running_server() as server:
+        yield server
+
+
+@pytest.fixture
+def wxemu(_server: RunningServer) -> RunningServer:
+    """A running wxemu (real HTTP on 127.0.0.1), freshly reset with its demo app."""
+    _server.reset()
+    return _server
+
+
+@pytest.fixture
+def http(wxemu: RunningServer) -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+@pytest.fixture
+def token(wxemu: RunningServer) -> str:
+    """A classic access token of the demo app."""
+    return wxemu.token()
+
+
+def assert_wechat_error(
+    response: requests.Response, errcode: int, errmsg: str, server: RunningServer
+) -> None:
+    """WeChat's error shape: HTTP 200, JSON, errcode, errmsg + `` rid: <time hex>-…``."""
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json; encoding=utf-8"
+    body: dict[str, Any] = response.json()
+    assert body["errcode"] == errcode, body
+    match = RID_RE.match(body["errmsg"])
+    assert match is not None, body["errmsg"]
+    assert match["text"] == errmsg
+    assert abs(int(match["t"], 16) - server.emulator.clock.now()) <= 5
+
+
+def send_body(**overrides: Any) -> dict[str, Any]:
+    """A valid subscribe message to the demo user with the demo one-time template."""
+    body: dict[str, Any] = {
+        "touser": demo.OPENID,
+        "template_id": demo.TEMPLATE_ID,
+        "page": "pages/order/detail?id=42",
+        "data": {
+            "thing1": {"value": "手机保护壳"},
+            "character_string2": {"value": "SF1234567890"},
+            "date3": {"value": "2024年5月20日 10:30"},
+            "amount6": {"value": "¥128.00"},
+        },
+    }
+    body.update(overrides)
+    return body

@@ -1,0 +1,125 @@
+"""open_store: URL forms, the default path rule, errors for other schemes, lazy imports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from wxapush.store import (
+    BackendNotAvailableError,
+    StoreURLError,
+    default_store_path,
+    open_store,
+    sqlite_path,
+)
+from wxapush.store.sqlite import SqliteStore
+
+
+@pytest.fixture
+def local(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A writable cwd, not on SCF."""
+    monkeypatch.delenv("TENCENTCLOUD_RUNENV", raising=False)
+    monkeypatch.delenv("SCF_RUNTIME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_default_path_is_under_the_current_directory(local: Path) -> None:
+    assert default_store_path() == str(local / ".wxapush" / "wxapush.db")
+
+
+@pytest.mark.parametrize("var", ["TENCENTCLOUD_RUNENV", "SCF_RUNTIME"])
+def test_default_path_is_under_tmp_on_scf(
+    local: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory, var: str
+) -> None:
+    monkeypatch.setenv(var, "SCF")
+    fake_tmp = tmp_path_factory.mktemp("tmp")
+    monkeypatch.setattr("tempfile.tempdir", str(fake_tmp))
+    assert default_store_path() == str(fake_tmp / ".wxapush" / "wxapush.db")
+
+
+def test_default_path_leaves_an_unwritable_cwd(
+    local: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("os.access", lambda path, mode: False)
+    assert not default_store_path().startswith(str(local))
+
+
+def test_open_default_creates_the_file_owner_only(local: Path) -> None:
+    store = open_store(None)
+    try:
+        assert isinstance(store, SqliteStore)
+        assert store.path == str(local / ".wxapush" / "wxapush.db")
+        assert os.stat(store.path).st_mode & 0o077 == 0
+    finally:
+        store.close()
+    again = open_store("")
+    assert isinstance(again, SqliteStore) and again.path == store.path
+    again.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///data/wx.db", "/data/wx.db"),
+        ("sqlite:////data/wx.db", "/data/wx.db"),  # SQLAlchemy's absolute spelling
+        ("sqlite:///data/my%20store.db", "/data/my store.db"),
+        ("SQLITE:///data/wx.db", "/data/wx.db"),
+    ],
+)
+def test_absolute_sqlite_urls(url: str, expected: str) -> None:
+    assert sqlite_path(url) == expected
+
+
+@pytest.mark.parametrize("url", ["sqlite:rel/wx.db", "sqlite://rel/wx.db"])
+def test_relative_sqlite_urls_resolve_against_the_base_directory(local: Path, url: str) -> None:
+    assert sqlite_path(url) == str(local / "rel" / "wx.db")
+
+
+def test_bare_sqlite_url_is_the_default_path(local: Path) -> None:
+    assert sqlite_path("sqlite://") == default_store_path()
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:///:memory:", "sqlite:///x.db?mode=ro", "nothing", "://x", "ftp://host/x"]
+)
+def test_bad_urls_are_store_url_errors(url: str) -> None:
+    with pytest.raises(StoreURLError) as raised:
+        open_store(url)
+    assert isinstance(raised.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/0",
+        "rediss://h/0",
+        "postgresql://u@h/db",
+        "postgresql+psycopg://u@h/db",
+        "mysql://u@h/db",
+    ],
+)
+def test_shared_backends_are_not_available_yet(url: str) -> None:
+    with pytest.raises(BackendNotAvailableError, match="not available yet") as raised:
+        open_store(url)
+    assert repr(url.split(":")[0]) in str(raised.value)
+    assert isinstance(raised.value, ValueError)
+
+
+def test_unknown_scheme_names_it() -> None:
+    with pytest.raises(StoreURLError, match="'mongodb'"):
+        open_store("mongodb://h/db")
+
+
+def test_importing_the_store_loads_no_driver() -> None:
+    code = (
+        "import sys, wxapush.store, wxapush.store.base;"
+        "bad = [m for m in ('redis', 'sqlalchemy', 'psycopg', 'pymysql', 'sqlite3',"
+        " 'wxapush.store.sqlite') if m in sys.modules];"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
