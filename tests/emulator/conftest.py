@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,3 +74,52 @@ def send_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+class ServeProcess:
+    """``wxemu serve --port 0`` as a child process; ``base_url`` and ``banner`` from its output."""
+
+    def __init__(self) -> None:
+        wxemu_script = Path(sys.executable).with_name("wxemu")
+        command = [str(wxemu_script)] if wxemu_script.exists() else [sys.executable, "-m", "wxemu"]
+        self.process = subprocess.Popen(
+            [*command, "serve", "--host", "127.0.0.1", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.banner: list[str] = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            self.banner.append(line.rstrip("\n"))
+            if line.startswith("Stop with"):
+                break
+        match = re.search(r"listening on (http://\S+)", "\n".join(self.banner))
+        if match is None:
+            self.process.kill()
+            raise RuntimeError(f"wxemu serve did not start: {self.banner}")
+        self.base_url = match.group(1)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Send ``sig`` and wait for the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+
+@pytest.fixture(scope="module")
+def serve_process() -> Iterator[ServeProcess]:
+    """A ``wxemu serve`` child process for the module; stopped with SIGTERM at the end."""
+    process = ServeProcess()
+    try:
+        yield process
+    finally:
+        process.stop()

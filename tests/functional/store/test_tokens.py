@@ -58,9 +58,11 @@ def test_readers_never_see_a_torn_record(store: Store) -> None:
     torn: list[TokenRecord] = []
 
     def write() -> None:
-        for i in range(300):
-            store.tokens.put_token(KEY, TokenRecord(f"t{i}", float(i), float(i) / 2))
-        stop.set()
+        try:
+            for i in range(300):
+                store.tokens.put_token(KEY, TokenRecord(f"t{i}", float(i), float(i) / 2))
+        finally:
+            stop.set()
 
     def read() -> None:
         while not stop.is_set():
@@ -70,12 +72,12 @@ def test_readers_never_see_a_torn_record(store: Store) -> None:
             ):
                 torn.append(got)
 
-    threads = [threading.Thread(target=write), threading.Thread(target=read)]
+    threads = [threading.Thread(target=f, daemon=True) for f in (write, read)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
-    assert not torn
+    assert stop.is_set() and not torn
 
 
 def test_lock_is_exclusive_and_not_reentrant(store: Store) -> None:
@@ -99,7 +101,7 @@ def test_release_of_a_lock_never_taken(store: Store) -> None:
 
 
 def test_a_lock_past_its_ttl_is_free(store: Store) -> None:
-    assert store.tokens.acquire_lock("fetch", "dead", ttl=0.3)
+    assert store.tokens.acquire_lock("fetch", "dead", ttl=1.0)
     assert store.tokens.acquire_lock("fetch", "b", ttl=60) is False
     deadline = time.monotonic() + 10  # poll: the assertion is that it frees, not when exactly
     while not store.tokens.acquire_lock("fetch", "b", ttl=60):
