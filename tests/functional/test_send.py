@@ -138,7 +138,9 @@ def test_token_invalidated_elsewhere_costs_exactly_one_more_fetch(
     }
     for _ in range(2):
         wxemu.advance(31)
-        assert "access_token" in wxemu.http.post(wxemu.url("/cgi-bin/stable_token"), json=body).json()
+        assert (
+            "access_token" in wxemu.http.post(wxemu.url("/cgi-bin/stable_token"), json=body).json()
+        )
     wxemu.advance(301)
     before = token_fetches(wxemu)
     assert invoke("send", send_event())["errcode"] == 0
