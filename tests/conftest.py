@@ -27,7 +27,7 @@ def _reachable(port: int) -> bool:
 
 
 def service_url(name: str) -> str:
-    """The URL of a test service, or skip (fail under WXAPUSH_REQUIRE_SERVICES=1) when it is down."""
+    """A test service's URL; skip when it is down (fail under WXAPUSH_REQUIRE_SERVICES=1)."""
     env_var, default, port = SERVICES[name]
     url = os.environ.get(env_var, default)
     if not _reachable(port):

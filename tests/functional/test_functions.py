@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from types import SimpleNamespace
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
 from wxapush.app import current_app, reset_app
 from wxapush.config import reset_settings
 from wxapush.services import refresh_code
