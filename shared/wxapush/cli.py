@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -215,7 +215,7 @@ def run_dev(args: argparse.Namespace) -> int:
     gateway = Gateway((args.host, args.port), handlers)
     gateway.start()
     timer = _Timer(cron, lambda moment: _fire_timer(handlers["refresh_code"], moment))
-    timer.fire(datetime.now())
+    timer.fire(datetime.now(timezone.utc))
     timer.start()
     print(_banner(gateway.base_url, emulator.base_url, admin_key, demo, args), flush=True)
     try:
@@ -260,7 +260,7 @@ class _Timer(threading.Thread):
             time.sleep(0.2)
             now = int(time.time())
             for second in range(last + 1, now + 1):
-                moment = datetime.utcfromtimestamp(second)
+                moment = datetime.fromtimestamp(second, timezone.utc)
                 if self.cron.matches(moment):
                     self.fire(moment)
             last = now
@@ -283,7 +283,7 @@ def _banner(
             "touser": demo["openid"],
             "template_id": demo["template_id"],
             "data": DEMO_DATA,
-            "idempotency_key": "order-1001-paid",
+            "idempotency_key": f"demo-order-{int(time.time())}",
         },
         ensure_ascii=False,
     )
@@ -301,6 +301,7 @@ Send a message:
   curl -s {gateway}/send -H 'Authorization: Bearer {admin_key}' \\
     -H 'Content-Type: application/json' -d '{body}'
 
+Send it again: the answer says "duplicate": true, and nothing is sent twice.
 Then read the log:
   curl -s '{gateway}/send_log?begin_date={today}&end_date={today}' \\
     -H 'Authorization: Bearer {admin_key}'
