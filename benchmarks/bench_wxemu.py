@@ -1,24 +1,32 @@
 """How fast wxemu answers subscribe sends: in-process dispatch vs. loopback HTTP.
 
 Run on demand: ``.venv/bin/python benchmarks/bench_wxemu.py [--seconds N]``. Loopback only,
-bounded in count and time. Prints sends/s for in-process ``dispatch``, for one keep-alive
-``requests.Session``, and for a few concurrent keep-alive clients, and the HTTP/in-process ratio.
+bounded in count and time. The HTTP figures are measured against ``wxemu serve`` in its own
+process (as the local stack runs it), so client and server do not share a GIL. Prints sends/s
+for in-process ``dispatch``; for one keep-alive ``requests.Session``; for one keep-alive
+``http.client`` connection (a thin client, closer to the server's own capacity); for a few
+concurrent keep-alive ``requests`` clients, each in its own process; and the HTTP/in-process ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
-import threading
+import multiprocessing
+import os
+import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 import requests
-
 from wxemu import demo
 from wxemu.dispatch import dispatch
 from wxemu.state import Emulator
-from wxemu.testing import running_server
 
 SEND = "/cgi-bin/message/subscribe/send"
 MAX_SENDS = 200_000
@@ -50,8 +58,8 @@ def _rate(run_one: Callable[[], None], seconds: float) -> tuple[int, float]:
 def in_process(seconds: float) -> float:
     emulator = Emulator()
     query = f"grant_type=client_credential&appid={demo.APPID}&secret={demo.SECRET}"
-    token = json.loads(dispatch(emulator, "GET", "/cgi-bin/token", query, {}, b"")[2])["access_token"]
-    params = {"access_token": token}
+    answer = dispatch(emulator, "GET", "/cgi-bin/token", query, {}, b"")[2]
+    params = {"access_token": json.loads(answer)["access_token"]}
 
     def one() -> None:
         status, _, body = dispatch(emulator, "POST", SEND, params, {}, BODY)
@@ -62,53 +70,116 @@ def in_process(seconds: float) -> float:
     return count / elapsed
 
 
-def over_http(base_url: str, token: str, seconds: float, clients: int) -> float:
-    counts = [0] * clients
-    errors: list[str] = []
-    barrier = threading.Barrier(clients + 1)
-    url = f"{base_url}{SEND}?access_token={token}"
+def with_requests(url: str, seconds: float) -> tuple[int, float]:
+    with requests.Session() as session:
+        session.post(url, data=BODY)  # open the keep-alive connection first
 
-    def client(index: int) -> None:
-        with requests.Session() as session:
-            session.post(url, data=BODY)  # open the keep-alive connection
-            barrier.wait()
+        def one() -> None:
+            answer = session.post(url, data=BODY)
+            if b'"errcode":0' not in answer.content:
+                raise RuntimeError(answer.text)
 
-            def one() -> None:
-                answer = session.post(url, data=BODY)
-                if b'"errcode":0' not in answer.content:
-                    errors.append(answer.text)
+        return _rate(one, seconds)
 
-            counts[index], _ = _rate(one, seconds)
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise RuntimeError(errors[0])
-    return sum(counts) / elapsed
+def with_http_client(url: str, seconds: float) -> float:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
+    target = f"{parts.path}?{parts.query}"
+
+    def one() -> None:
+        conn.request("POST", target, body=BODY)
+        if b'"errcode":0' not in conn.getresponse().read():
+            raise RuntimeError("send refused")
+
+    count, elapsed = _rate(one, seconds)
+    conn.close()
+    return count / elapsed
+
+
+def _client_process(
+    url: str, seconds: float, start_at: float, out: multiprocessing.Queue[int]
+) -> None:
+    time.sleep(max(start_at - time.time(), 0))
+    count, _ = with_requests(url, seconds)
+    out.put(count)
+
+
+def concurrent(url: str, seconds: float, clients: int) -> float:
+    out: multiprocessing.Queue[int] = multiprocessing.Queue()
+    start_at = time.time() + 1.0
+    procs = [
+        multiprocessing.Process(target=_client_process, args=(url, seconds, start_at, out))
+        for _ in range(clients)
+    ]
+    for proc in procs:
+        proc.start()
+    total = sum(out.get(timeout=seconds + 60) for _ in procs)
+    for proc in procs:
+        proc.join(timeout=10)
+    return total / seconds
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_server() -> tuple[subprocess.Popen[str], str]:
+    script = Path(sys.executable).with_name("wxemu")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "wxemu"]
+    proc = subprocess.Popen([*command, "serve", "--port", "0"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    match = re.search(r"listening on (http://\S+)", first)
+    if match is None:
+        proc.kill()
+        raise RuntimeError(f"wxemu serve did not start: {first!r}")
+    return proc, match.group(1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each phase")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients (processes)")
     args = parser.parse_args()
     seconds = min(max(args.seconds, 0.5), 30.0)
+    clients = min(max(args.clients, 1), 16)
 
     dispatch_rate = in_process(seconds)
-    print(f"in-process dispatch       {dispatch_rate:10,.0f} sends/s")
-    with running_server() as server:
-        token = server.token()
-        single = over_http(server.base_url, token, seconds, 1)
-        print(f"HTTP, 1 keep-alive client {single:10,.0f} sends/s")
-        multi = over_http(server.base_url, token, seconds, 4)
-        print(f"HTTP, 4 keep-alive clients{multi:10,.0f} sends/s")
-        accepted = len(server.emulator.messages())
-    print(f"ratio HTTP(1)/in-process  {single / dispatch_rate:10.1%}")
+    print(f"in-process dispatch                 {dispatch_rate:10,.0f} sends/s")
+    server, base_url = start_server()
+    try:
+        params = {"grant_type": "client_credential", "appid": demo.APPID, "secret": demo.SECRET}
+        token = requests.get(f"{base_url}/cgi-bin/token", params=params).json()["access_token"]
+        url = f"{base_url}{SEND}?access_token={token}"
+        cpu_before = cpu_seconds(server.pid)
+        count, elapsed = with_requests(url, seconds)
+        server_cpu = cpu_seconds(server.pid) - cpu_before
+        single = count / elapsed
+        print(f"HTTP, 1 keep-alive requests.Session {single:10,.0f} sends/s")
+        if server_cpu:
+            busy = server_cpu / elapsed
+            print(
+                f"  server CPU {server_cpu / count * 1e6:,.0f} µs/send, busy {busy:.0%} of one core"
+                " (the rest of the time is the client's)"
+            )
+        thin = with_http_client(url, seconds)
+        print(f"HTTP, 1 keep-alive http.client      {thin:10,.0f} sends/s")
+        multi = concurrent(url, seconds, clients)
+        print(
+            f"HTTP, {clients} keep-alive requests clients {multi:8,.0f} sends/s (one process each)"
+        )
+        accepted = len(requests.get(f"{base_url}/__wxemu__/messages").json()["messages"])
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    print(f"ratio HTTP (requests) / in-process  {single / dispatch_rate:10.1%}")
+    print(f"ratio HTTP (http.client) / in-proc  {thin / dispatch_rate:10.1%}")
     print(f"messages accepted over HTTP: {accepted:,}")
 
 

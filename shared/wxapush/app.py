@@ -7,13 +7,18 @@ the first invocation needs them, and a function never imports a driver it does n
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Optional
 
 from wxapush.config import Settings, get_settings
 from wxapush.store import Store, open_store
+from wxapush.store.base import TemplateInfo
 from wxapush.wechat.client import Transport, WeChatClient
 from wxapush.wechat.tokens import TokenManager
+
+#: How long an instance trusts its copy of a template (refresh_code syncs every few minutes).
+TEMPLATE_TTL = 60.0
 
 
 @dataclass
@@ -25,6 +30,7 @@ class App:
     transport: Transport
     tokens: TokenManager
     client: WeChatClient
+    _templates: dict[str, tuple[float, Optional[TemplateInfo]]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings) -> App:
@@ -38,6 +44,21 @@ class App:
             transport=transport,
         )
         return cls(settings, store, transport, tokens, WeChatClient(transport, tokens))
+
+    def template(self, template_id: str) -> Optional[TemplateInfo]:
+        """The registry's entry for ``template_id``, remembered for ``TEMPLATE_TTL`` seconds.
+
+        The registry changes only when refresh_code syncs it, so a send need not read the store.
+        """
+        now = time.monotonic()
+        seen = self._templates.get(template_id)
+        if seen is None or now - seen[0] > TEMPLATE_TTL:
+            info = self.store.templates.get_template(self.settings.appid, template_id)
+            seen = self._templates[template_id] = (now, info)
+        return seen[1]
+
+    def forget_templates(self) -> None:
+        self._templates.clear()
 
     def close(self) -> None:
         self.transport.session.close()

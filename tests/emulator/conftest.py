@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import requests
-
 from wxemu import demo
 from wxemu.testing import RunningServer, running_server
 

@@ -8,7 +8,6 @@ import sys
 
 import pytest
 import requests
-
 from wxemu import demo
 
 from .conftest import ServeProcess
@@ -45,7 +44,10 @@ def test_serve_reseeds_demo_app_after_reset(serve_process):
 
 def test_help_explains_the_command():
     out = subprocess.run(
-        [sys.executable, "-m", "wxemu", "serve", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "wxemu", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "--host" in out and "--port" in out and "8710" in out
     top = subprocess.run(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from wxemu import demo
 from wxemu.testing import ControlPlaneError
 
@@ -33,7 +32,9 @@ def test_demo_endpoint(wxemu, http):
 
 
 def test_apps_create_with_given_or_generated_credentials(wxemu, http):
-    given = http.post(wxemu.url("/__wxemu__/apps"), json={"appid": "wx1111222233334444", "secret": "s1"})
+    given = http.post(
+        wxemu.url("/__wxemu__/apps"), json={"appid": "wx1111222233334444", "secret": "s1"}
+    )
     assert given.json() == {"appid": "wx1111222233334444", "secret": "s1"}
     generated = http.post(wxemu.url("/__wxemu__/apps"), json={}).json()
     assert generated["appid"].startswith("wx") and len(generated["appid"]) == 18
@@ -51,7 +52,9 @@ def test_templates_and_subscriptions(wxemu, http):
             "title": "洗衣机故障提醒",
             "content": "完成时间:{{time1.DATA}}\n所在位置:{{enum_string2.DATA}}\n",
             "type": 3,
-            "keywordEnumValueList": [{"keywordCode": "enum_string2.DATA", "enumValueList": ["客厅"]}],
+            "keywordEnumValueList": [
+                {"keywordCode": "enum_string2.DATA", "enumValueList": ["客厅"]}
+            ],
         },
     ).json()
     pri = created["priTmplId"]
@@ -60,7 +63,12 @@ def test_templates_and_subscriptions(wxemu, http):
         wxemu.url("/__wxemu__/subscriptions"),
         json={"appid": app["appid"], "openid": "oX" + "0" * 26, "template_id": pri, "count": 2},
     ).json()
-    assert granted == {"appid": app["appid"], "openid": "oX" + "0" * 26, "template_id": pri, "remaining": 2}
+    assert granted == {
+        "appid": app["appid"],
+        "openid": "oX" + "0" * 26,
+        "template_id": pri,
+        "remaining": 2,
+    }
     token = wxemu.token(app["appid"], app["secret"])
     body = {
         "touser": "oX" + "0" * 26,
@@ -76,9 +84,17 @@ def test_templates_and_subscriptions(wxemu, http):
     [
         ("templates", {"appid": "wxnope", "title": "t", "content": "{{thing1.DATA}}"}, 404),
         ("templates", {"appid": demo.APPID, "title": "t", "content": "no keywords"}, 400),
-        ("templates", {"appid": demo.APPID, "title": "t", "content": "{{thing1.DATA}}", "type": 4}, 400),
+        (
+            "templates",
+            {"appid": demo.APPID, "title": "t", "content": "{{thing1.DATA}}", "type": 4},
+            400,
+        ),
         ("subscriptions", {"appid": demo.APPID, "openid": "o", "template_id": "nope"}, 404),
-        ("subscriptions", {"appid": demo.APPID, "openid": "o", "template_id": demo.TEMPLATE_ID, "count": -1}, 400),
+        (
+            "subscriptions",
+            {"appid": demo.APPID, "openid": "o", "template_id": demo.TEMPLATE_ID, "count": -1},
+            400,
+        ),
         ("faults", {"path": SEND}, 400),
         ("faults", {"path": SEND, "errcode": -1, "times": 0}, 400),
         ("clock", {"advance": -5}, 400),
@@ -119,9 +135,12 @@ def test_fault_errcode_for_next_n_calls(wxemu, http, token):
     for _ in range(2):
         r = http.post(wxemu.url(SEND), params={"access_token": token}, json=send_body())
         assert_wechat_error(r, 45009, "reach max api daily quota limit", wxemu)
-    assert http.post(wxemu.url(SEND), params={"access_token": token}, json=send_body()).json()[
-        "errcode"
-    ] == 0
+    assert (
+        http.post(wxemu.url(SEND), params={"access_token": token}, json=send_body()).json()[
+            "errcode"
+        ]
+        == 0
+    )
 
 
 def test_fault_errcode_with_custom_errmsg_and_system_error(wxemu, http, token):

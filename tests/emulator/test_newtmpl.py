@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 import requests
-
 from wxemu import demo
 from wxemu.testing import RunningServer
 
@@ -66,7 +65,12 @@ def test_getpubtemplatetitles_errors(wxemu, http, token, params, errcode, errmsg
 def test_getpubtemplatekeywords(wxemu, http, token):
     body = get(wxemu, http, token, "getpubtemplatekeywords", tid=1001).json()
     assert body["errcode"] == 0 and body["count"] == 6
-    assert body["data"][0] == {"kid": 1, "name": "商品名称", "example": "手机保护壳", "rule": "thing"}
+    assert body["data"][0] == {
+        "kid": 1,
+        "name": "商品名称",
+        "example": "手机保护壳",
+        "rule": "thing",
+    }
     rules = {k["rule"] for k in body["data"]}
     assert {"thing", "character_string", "date", "name", "phone_number", "amount"} <= rules
 
@@ -80,7 +84,11 @@ def test_getpubtemplatekeywords_unknown_tid_200014(wxemu, http, token, tid):
 
 def test_addtemplate_then_gettemplate_and_send_with_it(wxemu, http, token):
     added = post(
-        wxemu, http, token, "addtemplate", {"tid": "5001", "kidList": [4, 2], "sceneDesc": "洗衣提醒"}
+        wxemu,
+        http,
+        token,
+        "addtemplate",
+        {"tid": "5001", "kidList": [4, 2], "sceneDesc": "洗衣提醒"},
     ).json()
     assert added["errcode"] == 0 and added["errmsg"] == "ok"
     pri_tmpl_id = added["priTmplId"]
@@ -126,8 +134,11 @@ def test_gettemplate_lists_the_demo_templates(wxemu, http, token):
         ({"tid": 1001, "kidList": [1, 77]}, 200020, "invalid kidList"),
         ({"tid": 1001, "kidList": [1, 1]}, 200020, "invalid kidList"),
         ({"tid": 1001, "kidList": "1,2"}, 200020, "invalid kidList"),
-        ({"tid": 1001, "kidList": [1, 2], "sceneDesc": "一二三四五六七八九十一二三四五六"}, 200021,
-         "invalid sceneDesc"),
+        (
+            {"tid": 1001, "kidList": [1, 2], "sceneDesc": "一二三四五六七八九十一二三四五六"},
+            200021,
+            "invalid sceneDesc",
+        ),
     ],
 )
 def test_addtemplate_errors(wxemu, http, token, body, errcode, errmsg):
@@ -140,9 +151,10 @@ def test_addtemplate_scene_desc_of_15_chars_is_fine(wxemu, http, token):
 
 
 def test_addtemplate_duplicate_200022(wxemu, http, token):
-    assert post(wxemu, http, token, "addtemplate", {"tid": 1001, "kidList": [1, 3]}).json()[
-        "errcode"
-    ] == 0
+    assert (
+        post(wxemu, http, token, "addtemplate", {"tid": 1001, "kidList": [1, 3]}).json()["errcode"]
+        == 0
+    )
     response = post(wxemu, http, token, "addtemplate", {"tid": 1001, "kidList": [3, 1]})
     assert_wechat_error(
         response, 200022, "template with the same title and keywords already exists", wxemu

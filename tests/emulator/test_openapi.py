@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from wxemu import demo
 
 from .conftest import assert_wechat_error, send_body
@@ -83,7 +82,9 @@ def test_jscode2session_errors(wxemu, http, overrides, errcode, errmsg):
 
 
 def quota(wxemu, http, token, cgi_path):
-    return http.post(wxemu.url(QUOTA_GET), params={"access_token": token}, json={"cgi_path": cgi_path})
+    return http.post(
+        wxemu.url(QUOTA_GET), params={"access_token": token}, json={"cgi_path": cgi_path}
+    )
 
 
 def test_quota_get_counts_calls(wxemu, http, token):
@@ -133,11 +134,16 @@ def test_token_daily_limit_45009(wxemu, http):
 def test_clear_quota_resets_counters(wxemu, http, token):
     wxemu.set_daily_limit(demo.APPID, SEND, 1)
     http.post(wxemu.url(SEND), params={"access_token": token}, json=send_body())
-    assert http.post(wxemu.url(SEND), params={"access_token": token}, json=send_body()).json()[
-        "errcode"
-    ] == 45009
+    assert (
+        http.post(wxemu.url(SEND), params={"access_token": token}, json=send_body()).json()[
+            "errcode"
+        ]
+        == 45009
+    )
     cleared = http.post(
-        wxemu.url("/cgi-bin/clear_quota"), params={"access_token": token}, json={"appid": demo.APPID}
+        wxemu.url("/cgi-bin/clear_quota"),
+        params={"access_token": token},
+        json={"appid": demo.APPID},
     )
     assert cleared.json() == {"errcode": 0, "errmsg": "ok"}
     r = http.post(wxemu.url(SEND), params={"access_token": token}, json=send_body())
@@ -165,7 +171,9 @@ def test_clear_quota_other_appid_40013(wxemu, http, token):
 def test_clear_api_quota_resets_one_path(wxemu, http, token):
     http.post(wxemu.url(SEND), params={"access_token": token}, json=send_body())
     r = http.post(
-        wxemu.url("/cgi-bin/openapi/quota/clear"), params={"access_token": token}, json={"cgi_path": SEND}
+        wxemu.url("/cgi-bin/openapi/quota/clear"),
+        params={"access_token": token},
+        json={"cgi_path": SEND},
     )
     assert r.json() == {"errcode": 0, "errmsg": "ok"}
     assert quota(wxemu, http, token, SEND).json()["quota"]["used"] == 0

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 import requests
-
 from wxemu import demo
 from wxemu.testing import RunningServer
 

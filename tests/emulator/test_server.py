@@ -37,7 +37,9 @@ def test_chunked_request_body(wxemu, token):
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
     payload = json.dumps(send_body()).encode()
     conn.request(
-        "POST", f"{SEND}?access_token={token}", body=iter([payload[:10], payload[10:]]),
+        "POST",
+        f"{SEND}?access_token={token}",
+        body=iter([payload[:10], payload[10:]]),
         encode_chunked=True,
     )
     assert json.loads(conn.getresponse().read())["errcode"] == 0
@@ -65,7 +67,9 @@ def test_concurrent_clients_never_overspend_grants(wxemu, token):
 
         with requests.Session() as s:
             for _ in range(20):
-                r = s.post(wxemu.url(SEND), params={"access_token": token}, json=send_body(touser=user))
+                r = s.post(
+                    wxemu.url(SEND), params={"access_token": token}, json=send_body(touser=user)
+                )
                 with lock:
                     results.append(r.json()["errcode"])
 

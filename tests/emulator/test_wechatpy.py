@@ -15,7 +15,6 @@ import requests
 from wechatpy.client import WeChatClient
 from wechatpy.client.api import WeChatWxa
 from wechatpy.exceptions import APILimitedException, WeChatClientException
-
 from wxemu import demo
 
 from .conftest import RID_RE
@@ -35,7 +34,11 @@ def wechatpy_client(base_url: str, appid: str = demo.APPID, secret: str = demo.S
             # wechatpy's own method with its hard-coded host replaced by base_url.
             return self._fetch_access_token(
                 url=f"{base_url}/cgi-bin/token",
-                params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+                params={
+                    "grant_type": "client_credential",
+                    "appid": self.appid,
+                    "secret": self.secret,
+                },
             )
 
     return RelocatedClient(appid, secret)

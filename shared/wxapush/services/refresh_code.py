@@ -64,6 +64,7 @@ def sync_templates(app: App, deadline: float) -> dict[str, Any]:
         raise UpstreamError("gettemplate answered without a data list", retryable=True)
     templates = [template_info(item) for item in items if isinstance(item, dict)]
     app.store.templates.replace_templates(app.settings.appid, templates, synced_at=time.time())
+    app.forget_templates()
     return {"count": len(templates)}
 
 

@@ -106,7 +106,7 @@ class Sender:
         self.deadline = deadline
 
     def send(self, req: SendRequest) -> dict[str, Any]:
-        template = self.app.store.templates.get_template(self.app.settings.appid, req.template_id)
+        template = self.app.template(req.template_id)
         refusal: WxapushError | None = None
         try:
             validate_send(req, template)

@@ -124,8 +124,8 @@ class SendLog(Protocol):
         claims of one key exactly one returns True.
         """
 
-    def update(self, log_id: str, **changes: Any) -> LogRecord:
-        """Apply ``changes`` (fields of UPDATABLE_FIELDS) and return the new record.
+    def update(self, log_id: str, **changes: Any) -> None:
+        """Apply ``changes`` (fields of UPDATABLE_FIELDS) in one atomic write.
 
         KeyError if ``log_id`` is absent; ValueError for a field that may not change or a bad
         status. ``updated_at`` is not set implicitly: the caller passes it.

@@ -316,19 +316,20 @@ class SqliteSendLog:
                 return _from_row(found), False
         raise sqlite3.IntegrityError(f"log_id {record.log_id!r} already exists")
 
-    def update(self, log_id: str, **changes: Any) -> LogRecord:
+    def update(self, log_id: str, **changes: Any) -> None:
         check_changes(changes)
+        if not changes:
+            if self.get(log_id) is None:
+                raise KeyError(log_id)
+            return
         names = sorted(changes)  # a stable statement text, so the statement cache reuses it
         assignments = ", ".join(f"{name} = ?" for name in names)
         params = [_encode(name, changes[name]) for name in names]
-        with self._db.write() as conn:
-            if names:
-                sql = f"UPDATE send_log SET {assignments} WHERE log_id = ?"
-                conn.execute(sql, (*params, log_id))
-            row = conn.execute(f"{_SELECT_LOG} WHERE log_id = ?", (log_id,)).fetchone()
-        if row is None:
-            raise KeyError(log_id)
-        return _from_row(row)
+        # One auto-committed statement: the send path's second write costs a single commit.
+        with self._db.connection() as conn:
+            sql = f"UPDATE send_log SET {assignments} WHERE log_id = ?"
+            if conn.execute(sql, (*params, log_id)).rowcount == 0:
+                raise KeyError(log_id)
 
     def get(self, log_id: str) -> Optional[LogRecord]:
         with self._db.connection() as conn:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from typing import Callable
+from typing import Callable, Optional
 
 from wxapush.errors import UpstreamError
 from wxapush.store.base import TokenCache, TokenRecord
@@ -50,24 +50,33 @@ class TokenManager:
         self.clock = clock
         self.key = f"token:{appid}:{mode}"
         self.lock_name = f"token-fetch:{appid}:{mode}"
+        # The instance's own copy spares the store a read per call. It is safe to trust: a
+        # token replaced elsewhere fails with 40001/42001, which invalidates it here too.
+        self._memo: Optional[TokenRecord] = None
 
     def get(self, *, deadline: float, force_refresh: bool = False) -> TokenRecord:
         """A usable token, from the cache when possible, else fetched once for everyone."""
         if not force_refresh:
+            memo = self._memo
+            if memo is not None and self._usable(memo):
+                return memo
             cached = self.cache.get_token(self.key)
             if cached is not None and self._usable(cached):
+                self._memo = cached
                 return cached
         owner = uuid.uuid4().hex
         while True:
             if self.cache.acquire_lock(self.lock_name, owner, LOCK_TTL):
                 try:
-                    return self._fetch_locked(deadline, force_refresh)
+                    self._memo = self._fetch_locked(deadline, force_refresh)
+                    return self._memo
                 finally:
                     self.cache.release_lock(self.lock_name, owner)
             # Someone else is fetching: wait for their record instead of fetching too.
             time.sleep(random.uniform(0.01, 0.03))
             cached = self.cache.get_token(self.key)
             if cached is not None and self._usable(cached) and not force_refresh:
+                self._memo = cached
                 return cached
             if time.monotonic() >= deadline:
                 if cached is not None and cached.expires_at > self.clock():
@@ -76,6 +85,8 @@ class TokenManager:
 
     def invalidate(self, token: str) -> bool:
         """Forget ``token`` if it is still the cached one (another instance may have renewed it)."""
+        if self._memo is not None and self._memo.token == token:
+            self._memo = None
         return self.cache.invalidate_token(self.key, token)
 
     def _usable(self, record: TokenRecord) -> bool:

@@ -1,0 +1,218 @@
+"""send's overhead and cold start, each against a baseline measured in the same run.
+
+Run on demand: ``.venv/bin/python benchmarks/bench_send.py [--sends N] [--cold RUNS]``.
+
+* warm: a ``send`` through ``functions/send/index.py``'s ``main_handler`` (validation, token
+  cache, idempotency claim, two log writes) against a bare ``requests.post`` of the same payload
+  to the same wxemu endpoint with a known token. The ratio is wxapush's overhead (aim ≤ 1.15).
+* cold: a new process from interpreter start to its first accepted send, wxapush against
+  wechatpy doing the same (aim ≤ 1.3), with each one's peak resident memory (aim < 64 MB).
+* import: the import time of each entry point in a fresh process.
+
+wxemu runs in its own process, so the measured client does not share a GIL with the server.
+Loopback only; every loop is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "functions" / "send"))
+
+from wxemu import demo  # noqa: E402
+
+DATA = {
+    "thing1": {"value": "手机保护壳"},
+    "character_string2": {"value": "SF1234567890"},
+    "date3": {"value": "2026-11-27 10:30"},
+    "amount6": {"value": "¥128.00"},
+}
+PAYLOAD = {"touser": demo.OPENID, "template_id": demo.TEMPLATE_ID, "data": DATA}
+
+COLD_WXAPUSH = """
+import json, resource, sys, time
+start = float(sys.argv[2])
+sys.path.insert(0, sys.argv[1])
+from index import main_handler
+result = main_handler(json.loads(sys.argv[3]), {"time_limit_in_ms": 10000})
+assert result["errcode"] == 0, result
+print(json.dumps({"seconds": time.time() - start,
+                  "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+COLD_WECHATPY = """
+import json, resource, sys, time
+start = float(sys.argv[1])
+base = sys.argv[2]
+from wechatpy.client import WeChatClient
+from wechatpy.client.api import WeChatWxa
+class Wxa(WeChatWxa):
+    API_BASE_URL = base + "/"
+class Client(WeChatClient):
+    API_BASE_URL = base + "/cgi-bin/"
+    wxa = Wxa()
+    def fetch_access_token(self):
+        return self._fetch_access_token(url=base + "/cgi-bin/token", params={
+            "grant_type": "client_credential", "appid": self.appid, "secret": self.secret})
+payload = json.loads(sys.argv[3])
+result = Client(sys.argv[4], sys.argv[5]).wxa.send_subscribe_message(
+    payload["touser"], payload["template_id"], payload["data"])
+assert result["errcode"] == 0, result
+print(json.dumps({"seconds": time.time() - start,
+                  "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+IMPORT_ONLY = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+start = time.perf_counter()
+import index
+print(time.perf_counter() - start)
+"""
+
+
+def start_wxemu() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wxemu", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    base_url = proc.stdout.readline().split("listening on ")[1].strip()
+    grants = {"appid": demo.APPID, "openid": demo.OPENID, "template_id": demo.TEMPLATE_ID}
+    requests.post(f"{base_url}/__wxemu__/subscriptions", json=dict(grants, count=1_000_000))
+    return proc, base_url
+
+
+def warm(base_url: str, sends: int, env: dict[str, str]) -> tuple[float, float]:
+    os.environ.update(env)
+    from index import main_handler  # the real entry point
+
+    context = {"time_limit_in_ms": 10_000}
+    session = requests.Session()
+    token = _token(session, base_url)  # stable mode: the same token wxapush gets
+    url = f"{base_url}/cgi-bin/message/subscribe/send"
+
+    def bare() -> None:
+        answer = session.post(url, params={"access_token": token}, json=PAYLOAD).json()
+        assert answer["errcode"] == 0, answer
+
+    def wxapush() -> None:
+        result = main_handler(dict(PAYLOAD), context)
+        assert result["errcode"] == 0, result
+
+    for _ in range(20):  # warm both paths: connections, caches, the token
+        bare()
+        wxapush()
+    timings: dict[str, list[float]] = {"bare": [], "wxapush": []}
+    for _ in range(sends):  # alternate single calls, so load drift hits both alike
+        for name, call in (("bare", bare), ("wxapush", wxapush)):
+            start = time.perf_counter()
+            call()
+            timings[name].append(time.perf_counter() - start)
+    return statistics.median(timings["wxapush"]), statistics.median(timings["bare"])
+
+
+def _token(session: requests.Session, base_url: str) -> str:
+    body = {"grant_type": "client_credential", "appid": demo.APPID, "secret": demo.SECRET}
+    token: str = session.post(f"{base_url}/cgi-bin/stable_token", json=body).json()["access_token"]
+    return token
+
+
+def cold(base_url: str, runs: int, env: dict[str, str]) -> dict[str, Any]:
+    results: dict[str, list[dict[str, float]]] = {"wxapush": [], "wechatpy": []}
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            child_env = dict(os.environ, **env)
+            child_env["WXAPUSH_STORE"] = f"sqlite:///{tmp}/cold.db"
+            argv = [str(ROOT / "functions" / "send"), str(time.time()), json.dumps(PAYLOAD)]
+            out = subprocess.run(
+                [sys.executable, "-c", COLD_WXAPUSH, *argv],
+                env=child_env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            results["wxapush"].append(json.loads(out))
+        argv = [str(time.time()), base_url, json.dumps(PAYLOAD), demo.APPID, demo.SECRET]
+        out = subprocess.run(
+            [sys.executable, "-c", COLD_WECHATPY, *argv], capture_output=True, text=True, check=True
+        ).stdout
+        results["wechatpy"].append(json.loads(out))
+    return {
+        name: {
+            "seconds": statistics.median(r["seconds"] for r in rows),
+            "rss_mb": max(r["rss_kb"] for r in rows) / 1024,
+        }
+        for name, rows in results.items()
+    }
+
+
+def import_times() -> dict[str, float]:
+    times = {}
+    for folder in sorted((ROOT / "functions").iterdir()):
+        if (folder / "index.py").is_file():
+            samples = [
+                float(
+                    subprocess.run(
+                        [sys.executable, "-c", IMPORT_ONLY, str(folder)],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    ).stdout
+                )
+                for _ in range(3)
+            ]
+            times[folder.name] = statistics.median(samples)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sends", type=int, default=1000, help="warm sends per path")
+    parser.add_argument("--cold", type=int, default=5, help="cold-start runs per client")
+    args = parser.parse_args()
+    proc, base_url = start_wxemu()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {
+                "WXAPUSH_APPID": demo.APPID,
+                "WXAPUSH_APPSECRET": demo.SECRET,
+                "WXAPUSH_API_BASE": base_url,
+                "WXAPUSH_STORE": f"sqlite:///{tmp}/warm.db",
+            }
+            mine, bare = warm(base_url, args.sends, env)
+            print(f"warm send   wxapush {mine * 1e3:7.3f} ms   bare post {bare * 1e3:7.3f} ms")
+            print(f"            ratio {mine / bare:.2f}   (aim <= 1.15)")
+            started = cold(base_url, args.cold, env)
+            w, p = started["wxapush"], started["wechatpy"]
+            print(
+                f"cold start  wxapush {w['seconds'] * 1e3:7.1f} ms   "
+                f"wechatpy {p['seconds'] * 1e3:7.1f} ms   ratio {w['seconds'] / p['seconds']:.2f}"
+                "   (aim <= 1.3)"
+            )
+            print(
+                f"peak RSS    wxapush {w['rss_mb']:.1f} MB   wechatpy {p['rss_mb']:.1f} MB"
+                "   (aim < 64 MB)"
+            )
+            for name, seconds in import_times().items():
+                print(f"import      functions/{name:<13} {seconds * 1e3:6.1f} ms")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
