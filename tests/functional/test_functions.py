@@ -162,7 +162,7 @@ def test_refresh_code_prunes_old_records(invoke: Invoke, monkeypatch: pytest.Mon
     later = time.time() + 40 * 86400  # past the 30-day retention and the 1-day key TTL
     monkeypatch.setattr(refresh_code, "time", SimpleNamespace(time=lambda: later))
     result = invoke("refresh_code", TIMER)
-    assert result["prune"] == {"ok": True, "idempotency_keys": 1, "log_records": 1}
+    assert result["prune"] == {"ok": True, "idempotency_keys": 1, "log_records": 1, "event_keys": 0}
     assert log_records() == []
 
 

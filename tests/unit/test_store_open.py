@@ -123,3 +123,25 @@ def test_importing_the_store_loads_no_driver() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
+    import sqlite3
+
+    from wxapush.store.sqlite.database import MIGRATIONS, SCHEMA_VERSION
+
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path)
+    for statement in MIGRATIONS[1]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    store = SqliteStore(str(path))
+    try:
+        assert store.events.first_seen("k", ttl=60) is True
+    finally:
+        store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()

@@ -197,8 +197,21 @@ class TemplateRegistry(Protocol):
         """When the app's set was last replaced, or None if never."""
 
 
+class EventLog(Protocol):
+    """Keys of events already handled: WeChat re-pushes an event it got no timely answer for."""
+
+    def first_seen(self, key: str, ttl: float) -> bool:
+        """Record ``key`` for ``ttl`` seconds; True only for the first caller in that window."""
+
+    def forget(self, key: str) -> None:
+        """Drop ``key`` (handling failed: the re-push must be handled again)."""
+
+    def prune(self, now: float) -> int:
+        """Delete keys whose window ended before ``now``; returns how many."""
+
+
 class Store(Protocol):
-    """One backend's four seams, opened together by ``open_store``."""
+    """One backend's seams, opened together by ``open_store``."""
 
     # Read-only properties rather than attributes: a backend may then expose its own concrete
     # classes (mypy treats protocol attributes as invariant, properties as covariant).
@@ -210,6 +223,8 @@ class Store(Protocol):
     def grants(self) -> GrantLedger: ...
     @property
     def templates(self) -> TemplateRegistry: ...
+    @property
+    def events(self) -> EventLog: ...
 
     def close(self) -> None:
         """Release connections. Idempotent."""
