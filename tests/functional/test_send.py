@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from wxemu import demo
 from wxemu.testing import RunningServer
 
@@ -180,3 +182,51 @@ def test_daily_quota_is_rate_limited(invoke: Invoke, wxemu: RunningServer) -> No
     result = invoke("send", send_event())
     assert_error(result, "rate_limited", 45009)
     assert wxemu.messages(demo.APPID) == []
+
+
+@pytest.mark.parametrize(
+    ("override", "errcode", "field"),
+    [
+        ({"miniprogram_state": "beta"}, 47003, "miniprogram_state"),
+        ({"lang": "fr_FR"}, 47003, "lang"),
+        ({"page": "pages/index index"}, 41030, "page"),
+    ],
+)
+def test_state_lang_and_page_are_checked_locally(
+    invoke: Invoke, wxemu: RunningServer, override: dict[str, Any], errcode: int, field: str
+) -> None:
+    result = invoke("send", send_event(**override))
+    assert_error(result, "invalid_argument", errcode)
+    assert result["field"] == field
+    assert wxemu.messages(demo.APPID) == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"touser": demo.OPENID, "template_id": demo.TEMPLATE_ID},  # no data
+        {"touser": 7, "template_id": demo.TEMPLATE_ID, "data": {}},
+        {"template_id": demo.TEMPLATE_ID, "data": {}},  # a service must name touser
+        {
+            "touser": demo.OPENID,
+            "template_id": demo.TEMPLATE_ID,
+            "data": {},
+            "idempotency_key": "k" * 129,
+        },
+        {
+            "touser": demo.OPENID,
+            "template_id": demo.TEMPLATE_ID,
+            "data": {},
+        {  # the two spellings disagree
+            "touser": demo.OPENID,
+            "template_id": demo.TEMPLATE_ID,
+            "templateId": "another-template",
+            "data": {},
+        },
+            "templateId": "other",
+        },
+    ],
+)
+def test_malformed_requests_are_invalid_request(invoke: Invoke, event: dict[str, Any]) -> None:
+    assert_error(invoke("send", event), "invalid_request", 990400)
+    assert log_records() == []
