@@ -213,17 +213,11 @@ def test_state_lang_and_page_are_checked_locally(
             "data": {},
             "idempotency_key": "k" * 129,
         },
-        {
-            "touser": demo.OPENID,
-            "template_id": demo.TEMPLATE_ID,
-            "data": {},
         {  # the two spellings disagree
             "touser": demo.OPENID,
             "template_id": demo.TEMPLATE_ID,
             "templateId": "another-template",
             "data": {},
-        },
-            "templateId": "other",
         },
     ],
 )
