@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from wxemu import demo
 from wxemu.testing import RunningServer
 
