@@ -15,7 +15,7 @@ import traceback
 from typing import Any, Mapping, Union
 from urllib.parse import parse_qsl
 
-from . import ids
+from . import ids, ssm
 from .call import Call, ControlError
 from .errors import WeChatError
 from .quota import charge
@@ -46,6 +46,8 @@ def dispatch(
     call = Call(emulator, method, path, params, headers, body)
     if path.startswith(CONTROL_PREFIX):
         return _control(call)
+    if ssm.is_cloud_api_call(path, headers):
+        return ssm.answer(emulator, method, headers, body)
     route = WECHAT_ROUTES.get(path)
     if route is None:
         # WeChat answers unknown paths with an HTTP 404; the JSON body is wxemu's own.

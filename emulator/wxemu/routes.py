@@ -1,7 +1,8 @@
 """The route tables: which handler answers which path (and method).
 
 WeChat APIs are keyed by path alone, since WeChat answers a wrong method itself (43002 for the
-POST-only ones); the control plane is keyed by (method, path).
+POST-only ones); the control plane is keyed by (method, path). Tencent Cloud API calls (``POST /``
+with ``X-TC-Action``, the SSM fake) are keyed by action in :data:`wxemu.ssm.ACTIONS`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ CONTROL_ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/__wxemu__/apps"): control.list_apps,
     ("POST", "/__wxemu__/templates"): control.add_template,
     ("POST", "/__wxemu__/subscriptions"): control.add_subscription,
+    ("POST", "/__wxemu__/callback"): control.set_callback,
+    ("GET", "/__wxemu__/callback"): control.get_callback,
     ("GET", "/__wxemu__/messages"): control.list_messages,
     ("POST", "/__wxemu__/faults"): control.add_fault,
     ("GET", "/__wxemu__/faults"): control.list_faults,
@@ -59,4 +62,6 @@ CONTROL_ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/__wxemu__/clock"): control.get_clock,
     ("POST", "/__wxemu__/logincodes"): control.add_login_code,
     ("POST", "/__wxemu__/quotas"): control.set_quota,
+    ("POST", "/__wxemu__/secrets"): control.put_secret,
+    ("GET", "/__wxemu__/secrets"): control.list_secrets,
 }

@@ -11,14 +11,18 @@ import sys
 import threading
 import traceback
 from collections import deque
-from typing import Callable, Iterable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional, Sequence
 
 from wxapush.wechat.keywords import parse_template_content
 
 from . import demo, ids
+from .callbacks import CallbackConfig, Pusher
 from .clock import Clock
 from .errors import WeChatError
 from .models import App, Fault, LoginCode, Message, Template, Token
+
+if TYPE_CHECKING:  # wxemu.ssm imports this module
+    from .ssm import SecretVersion, SsmRequest
 
 #: Called after each accepted subscribe message (e.g. to push ``subscribe_msg_sent_event``).
 MessageHook = Callable[[App, Message], None]
@@ -38,11 +42,17 @@ class Emulator:
         self.lock = threading.RLock()
         self.clock = Clock()
         self.seed_demo = seed_demo
-        self.message_hooks: list[MessageHook] = []
+        #: Message-push settings by appid (``POST /__wxemu__/callback``); cleared by reset.
+        self.callbacks: dict[str, CallbackConfig] = {}
+        self.pusher = Pusher(self)
+        self.message_hooks: list[MessageHook] = [self.pusher.message_sent]
         self.apps: dict[str, App] = {}
         self.tokens: dict[str, Token] = {}
         self.faults: dict[str, deque[Fault]] = {}
         self.login_codes: dict[str, LoginCode] = {}
+        #: Tencent SSM fake (wxemu.ssm): name -> version -> value, newest last; and who asked.
+        self.secrets: dict[str, dict[str, SecretVersion]] = {}
+        self.ssm_requests: list[SsmRequest] = []
         self.reset()
 
     def reset(self) -> None:
@@ -53,6 +63,10 @@ class Emulator:
             self.tokens.clear()
             self.faults.clear()
             self.login_codes.clear()
+            self.callbacks.clear()
+            self.pusher.forget()
+            self.secrets.clear()
+            self.ssm_requests.clear()
             if self.seed_demo:
                 demo.seed(self)
 

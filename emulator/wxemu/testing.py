@@ -74,10 +74,48 @@ class RunningServer:
         pri_tmpl_id: str = self.control("POST", "templates", json=body)["priTmplId"]
         return pri_tmpl_id
 
-    def grant(self, appid: str, openid: str, template_id: str, count: int = 1) -> int:
+    def grant(
+        self, appid: str, openid: str, template_id: str, count: int = 1, push: bool = False
+    ) -> int:
+        """Grant sends; ``push=True`` plays a popup accept pushed to the app's callback."""
         body = {"appid": appid, "openid": openid, "template_id": template_id, "count": count}
+        if push:
+            body["push"] = True
         remaining: int = self.control("POST", "subscriptions", json=body)["remaining"]
         return remaining
+
+    def set_callback(
+        self,
+        appid: str,
+        url: str,
+        token: str,
+        encoding_aes_key: Optional[str] = None,
+        mode: str = "secure",
+        format: str = "json",
+        failures: Optional[dict[str, dict[str, Any]]] = None,
+        repeat: int = 1,
+    ) -> dict[str, Any]:
+        """Configure the app's message push (``POST /__wxemu__/callback``)."""
+        body: dict[str, Any] = {
+            "appid": appid,
+            "url": url,
+            "token": token,
+            "mode": mode,
+            "format": format,
+            "repeat": repeat,
+        }
+        if encoding_aes_key is not None:
+            body["encoding_aes_key"] = encoding_aes_key
+        if failures is not None:
+            body["failures"] = failures
+        return self.control("POST", "callback", json=body)
+
+    def pushes(self, appid: str = "") -> list[dict[str, Any]]:
+        """The pushes made so far (``GET /__wxemu__/callback``), oldest first."""
+        found: list[dict[str, Any]] = self.control("GET", "callback", params={"appid": appid})[
+            "pushes"
+        ]
+        return found
 
     def messages(
         self, appid: Optional[str] = None, openid: Optional[str] = None
@@ -112,6 +150,12 @@ class RunningServer:
     def set_daily_limit(self, appid: str, cgi_path: str, daily_limit: int) -> dict[str, Any]:
         body = {"appid": appid, "cgi_path": cgi_path, "daily_limit": daily_limit}
         return self.control("POST", "quotas", json=body)
+
+    def put_secret(self, name: str, value: str, version: Optional[str] = None) -> str:
+        """Store a text secret in the SSM fake; returns its version (``v1`` by default)."""
+        body = {"name": name, "value": value, **({"version": version} if version else {})}
+        stored: str = self.control("POST", "secrets", json=body)["version"]
+        return stored
 
     def token(self, appid: Optional[str] = None, secret: Optional[str] = None) -> str:
         """A fresh classic access token (the demo app's by default)."""

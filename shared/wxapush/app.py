@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from wxapush.config import Settings, get_settings
+from wxapush.errors import RateLimited
 from wxapush.store import Store, open_store
 from wxapush.store.base import TemplateInfo
 from wxapush.wechat.client import Transport, WeChatClient
@@ -19,6 +20,8 @@ from wxapush.wechat.tokens import TokenManager
 
 #: How long an instance trusts its copy of a template (refresh_code syncs every few minutes).
 TEMPLATE_TTL = 60.0
+#: Time kept for the send itself after waiting for a slot of WXAPUSH_RATE_LIMIT.
+SEND_TIME = 1.0
 
 
 @dataclass
@@ -34,7 +37,7 @@ class App:
 
     @classmethod
     def build(cls, settings: Settings) -> App:
-        store = open_store(settings.store_url)
+        store = open_store(settings.store_url, settings.cache_url)
         transport = Transport(settings.api_base)
         tokens = TokenManager(
             appid=settings.appid,
@@ -56,6 +59,29 @@ class App:
             info = self.store.templates.get_template(self.settings.appid, template_id)
             seen = self._templates[template_id] = (now, info)
         return seen[1]
+
+    def pace_send(self, deadline: float) -> None:
+        """Take a slot of ``WXAPUSH_RATE_LIMIT`` (one bucket per app, shared by all instances).
+
+        Waits for the slot when the wait still leaves ``SEND_TIME`` before ``deadline``;
+        otherwise raises :class:`RateLimited` (retryable) having reserved nothing, so the caller
+        sends nothing. Slots are evenly spaced (burst 1): WeChat counts per minute and per day
+        (https://developers.weixin.qq.com/miniprogram/dev/server/API/openApi-mgnt/api_getapiquota.html),
+        and an even pace never bunches a minute's sends into its first second.
+        """
+        rate = self.settings.rate_limit
+        if rate is None:
+            return
+        budget = max(0.0, deadline - time.monotonic() - SEND_TIME)
+        key = f"send:{self.settings.appid}"
+        wait = self.store.limiter.acquire(key, rate, 1, max_wait=budget)
+        if wait > budget:
+            raise RateLimited(
+                f"WXAPUSH_RATE_LIMIT ({rate:g}/s) reached; retry in {wait:.1f}s",
+                retry_after=round(wait, 3),
+            )
+        if wait > 0:
+            time.sleep(wait)
 
     def forget_templates(self) -> None:
         self._templates.clear()

@@ -13,6 +13,7 @@ import importlib
 import json
 import os
 import secrets
+import string
 import sys
 import threading
 import time
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 FUNCTIONS = ("get_token", "send", "send_log", "refresh_code")
+#: What `wxapush dev` serves: receive_event answers WeChat (wxemu's pushes), not `invoke`.
+SERVED = (*FUNCTIONS, "receive_event")
 DEFAULT_CRON = "0 */5 * * * * *"
 
 
@@ -122,6 +125,42 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--count", type=int, default=20)
     log.add_argument("--json", action="store_true", help="print the raw JSON answer")
     log.set_defaults(run=run_log)
+
+    from wxapush import packaging  # stdlib only: cheap, and the choices live there
+
+    package = commands.add_parser(
+        "package",
+        help="build the deployable zips: dist/layer.zip and one code zip per function",
+        description="Build the SCF layer (the wxapush package and its dependencies as binary "
+        "wheels for Linux x86_64 and the chosen CPython, at the zip root: SCF unpacks layers "
+        "into /opt, which is on PYTHONPATH) and one code zip per functions/<name>/, plus the "
+        "same code unzipped under OUTPUT/functions/ for scf deploy and tcb fn deploy. The same "
+        "sources and wheels give byte-identical zips. Run it from the project's root.",
+        epilog="Then publish OUTPUT/layer.zip as the layer the descriptors name, and deploy: "
+        "see docs/deploy.md.",
+    )
+    package.add_argument(
+        "--runtime",
+        choices=packaging.RUNTIMES,
+        default="3.9",
+        help="the functions' Python runtime on SCF, Python3.9 or Python3.10 (default: %(default)s)",
+    )
+    package.add_argument(
+        "--output", "-o", type=Path, default=Path("dist"), help="where to write (default: dist)"
+    )
+    package.add_argument(
+        "--extras",
+        default=",".join(packaging.DEFAULT_EXTRAS),
+        metavar="LIST",
+        help="optional dependencies to vendor, comma-separated: tencent (reading the AppSecret "
+        "from SSM), redis, sql, all; '' for none (default: %(default)s)",
+    )
+    package.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="where downloaded wheels are kept between builds (default: ~/.cache/wxapush/wheels)",
+    )
+    package.set_defaults(run=run_package)
     return parser
 
 
@@ -195,6 +234,28 @@ def run_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_package(args: argparse.Namespace) -> int:
+    from wxapush import packaging
+
+    extras = [e.strip() for e in args.extras.split(",") if e.strip()]
+    try:
+        built = packaging.build(args.output, args.runtime, extras, args.cache_dir)
+    except packaging.PackagingError as exc:
+        print(f"wxapush package: {exc}", file=sys.stderr)
+        return 1
+    print(f"wxapush package: Python {args.runtime}, {packaging.PLATFORM}, extras: "
+          f"{', '.join(extras) or 'none'}")  # fmt: skip
+    artifacts = (built.layer, *built.functions.values())
+    width = max(len(str(a.path)) for a in artifacts)
+    for a in artifacts:
+        size = f"{a.size / 1024:,.1f} KiB"
+        print(f"  {a.path!s:<{width}}  {size:>12}  {a.files:>4} files  sha256 {a.sha256[:16]}")
+    print("  vendored: " + ", ".join(built.wheels))
+    print(f"Publish {built.layer.path} as a Python{args.runtime} layer; deploy the code in "
+          f"{args.output / packaging.FUNCTIONS_STAGE}/ (docs/deploy.md).")  # fmt: skip
+    return 0
+
+
 def run_dev(args: argparse.Namespace) -> int:
     from wxemu.cron import Cron
     from wxemu.gateway import Gateway, load_handler
@@ -203,17 +264,23 @@ def run_dev(args: argparse.Namespace) -> int:
     emulator = _Wxemu(args.host, args.wxemu_port)
     admin_key = args.admin_key or secrets.token_urlsafe(18)
     demo = emulator.demo
+    # A fresh message-push Token and EncodingAESKey per run, as the console would generate.
+    callback_token = secrets.token_urlsafe(16)
+    aes_key = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))
     os.environ.update(
         WXAPUSH_APPID=demo["appid"],
         WXAPUSH_APPSECRET=demo["secret"],
         WXAPUSH_API_BASE=emulator.base_url,
         WXAPUSH_STORE=args.store,
         WXAPUSH_ADMIN_KEY=admin_key,
+        WXAPUSH_CALLBACK_TOKEN=callback_token,
+        WXAPUSH_ENCODING_AES_KEY=aes_key,
     )
     functions_dir = _functions_dir()
-    handlers = {name: load_handler(functions_dir / name / "index.py") for name in FUNCTIONS}
+    handlers = {name: load_handler(functions_dir / name / "index.py") for name in SERVED}
     gateway = Gateway((args.host, args.port), handlers)
     gateway.start()
+    emulator.push_to(f"{gateway.base_url}/receive_event", callback_token, aes_key)
     timer = _Timer(cron, lambda moment: _fire_timer(handlers["refresh_code"], moment))
     timer.fire(datetime.now(timezone.utc))
     timer.start()
@@ -292,6 +359,7 @@ def _banner(
 wxapush dev — the local stack is up
   functions  {gateway}/<function>   (get_token, send, send_log, refresh_code)
   wxemu      {wxemu}   (WeChat OpenAPI emulator; control plane under /__wxemu__/)
+  push       wxemu -> {gateway}/receive_event   (secure mode, JSON; fresh Token and key)
   admin key  {admin_key}   (Authorization: Bearer … for service calls)
   demo app   appid {demo["appid"]}   openid {demo["openid"]}
              template {demo["template_id"]}
@@ -302,6 +370,7 @@ Send a message:
     -H 'Content-Type: application/json' -d '{body}'
 
 Send it again: the answer says "duplicate": true, and nothing is sent twice.
+wxemu then pushes the delivery result: the message goes from "sent" to "delivered".
 Then read the log:
   curl -s '{gateway}/send_log?begin_date={today}&end_date={today}' \\
     -H 'Authorization: Bearer {admin_key}'
@@ -319,6 +388,24 @@ class _Wxemu:
         self.base_url = self.server.base_url
         self.demo = demo.describe()
         threading.Thread(target=self.server.serve_forever, name="wxemu", daemon=True).start()
+
+    def push_to(self, url: str, token: str, encoding_aes_key: str) -> None:
+        """Point the demo app's message push at ``url``, as the console's 消息推送配置 does."""
+        import requests
+
+        answer = requests.post(
+            f"{self.base_url}/__wxemu__/callback",
+            json={
+                "appid": self.demo["appid"],
+                "url": url,
+                "token": token,
+                "encoding_aes_key": encoding_aes_key,
+                "mode": "secure",
+                "format": "json",
+            },
+            timeout=10,
+        )
+        answer.raise_for_status()
 
     def stop(self) -> None:
         self.server.close()

@@ -92,7 +92,12 @@ class Settings:
     def secrets(self) -> Tuple[str, ...]:
         """Every secret value configured, for :func:`wxapush.errors.redact` in logs."""
         values = (getattr(self, name) for name in sorted(_SECRET_FIELDS))
-        return tuple(v for v in values if v)
+        from_ssm: Tuple[str, ...] = ()
+        if self.appsecret_ssm:
+            from wxapush.ssm import cached_values
+
+            from_ssm = cached_values()
+        return tuple(v for v in values if v) + from_ssm
 
     def __repr__(self) -> str:
         parts = []
@@ -109,12 +114,10 @@ class Settings:
 
 
 def _appsecret_from_ssm(ref: str) -> str:
-    # The SSM client (tencentcloud-sdk-python, imported lazily) arrives in a later issue.
-    raise Misconfigured(
-        "WXAPUSH_APPSECRET_SSM is set, but reading the AppSecret from Tencent SSM is not "
-        "supported yet; set WXAPUSH_APPSECRET instead",
-        setting="WXAPUSH_APPSECRET_SSM",
-    )
+    # wxapush.ssm imports the Tencent SDK only when it reads: config stays import-light.
+    from wxapush.ssm import read_secret
+
+    return read_secret(ref)
 
 
 @functools.lru_cache(maxsize=8)

@@ -31,7 +31,7 @@ import logging
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from wxapush.errors import (
     ERROR_CLASSES,
@@ -44,7 +44,7 @@ from wxapush.errors import (
     redact,
 )
 
-__all__ = ["MAX_BODY_BYTES", "Caller", "HttpRequest", "Invocation", "invoke"]
+__all__ = ["MAX_BODY_BYTES", "Caller", "HttpRequest", "Invocation", "RawResponse", "invoke"]
 
 log = logging.getLogger("wxapush.runtime")
 
@@ -109,21 +109,38 @@ class Invocation:
         return max(0.0, self.deadline - time.monotonic())
 
 
-Service = Callable[[Invocation], Dict[str, Any]]
+@dataclass(frozen=True)
+class RawResponse:
+    """A gateway answer sent as is, not as a JSON envelope (receive_event's ``success`` or
+    echoed ``echostr``, which WeChat reads as plain text)."""
+
+    body: str
+    status: int = 200
+    content_type: str = "text/plain; charset=utf-8"
 
 
-def invoke(service: Service, event: Any, context: Any, *, auth: str = "admin") -> Any:
+Service = Callable[[Invocation], Union[Dict[str, Any], RawResponse]]
+
+
+def invoke(
+    service: Service, event: Any, context: Any, *, auth: str = "admin", raw_body: bool = False
+) -> Any:
     """Run ``service`` for one SCF/CloudBase invocation and render its result for the shape.
 
     ``auth="admin"``: an HTTP (gateway) caller must present ``Authorization: Bearer
     <WXAPUSH_ADMIN_KEY>``, and becomes a service; with no key configured HTTP calls are refused.
     ``auth="none"``: HTTP callers arrive ``anonymous`` and the service authenticates them
     (receive_event checks WeChat's signature). Direct and timer calls are not affected.
+    ``raw_body=True`` (with ``auth="none"``): the gateway body is left unparsed for the service
+    to read from ``inv.http.body`` (an XML push is not JSON), and the request holds the query.
+    A service may return a :class:`RawResponse` to a gateway call.
 
     Never raises for a bad event or a failing service: every failure is an envelope.
     """
     if auth not in ("admin", "none"):
         raise ValueError(f"auth must be 'admin' or 'none', not {auth!r}")
+    if raw_body and auth != "none":
+        raise ValueError("raw_body is for functions that authenticate the request themselves")
     started = time.monotonic()
     ctx: Mapping[str, Any] = context if isinstance(context, Mapping) else {}
     shape = DIRECT
@@ -132,8 +149,11 @@ def invoke(service: Service, event: Any, context: Any, *, auth: str = "admin") -
             raise InvalidRequest(f"the event must be a JSON object, not {type(event).__name__}")
         wx = _wx_context(event, ctx)
         shape = _shape_of(event, wx)
-        inv = _parse(shape, event, wx, ctx, started + _time_limit(ctx), auth)
+        inv = _parse(shape, event, wx, ctx, started + _time_limit(ctx), auth, raw_body)
         result = service(inv)
+        if isinstance(result, RawResponse) and shape == GATEWAY:
+            headers = {"Content-Type": result.content_type}
+            return _http_response(result.status, result.body, headers)
         if not isinstance(result, dict):
             raise TypeError(f"service returned {type(result).__name__}, not a dict")
         body = json.dumps(result, ensure_ascii=False, allow_nan=False)
@@ -173,11 +193,12 @@ def _parse(
     ctx: Mapping[str, Any],
     deadline: float,
     auth: str,
+    raw_body: bool = False,
 ) -> Invocation:
     rid = ctx.get("request_id")
     request_id = rid if isinstance(rid, str) else None
     if shape == GATEWAY:
-        return _gateway(event, ctx, deadline, request_id, auth)
+        return _gateway(event, ctx, deadline, request_id, auth, raw_body)
     if shape == TIMER:
         return _timer(event, ctx, deadline, request_id)
     request = {k: v for k, v in event.items() if k != "userInfo"}
@@ -316,6 +337,7 @@ def _gateway(
     deadline: float,
     request_id: Optional[str],
     auth: str,
+    raw_body: bool = False,
 ) -> Invocation:
     method = event.get("httpMethod")
     if not isinstance(method, str) or not method:
@@ -341,6 +363,8 @@ def _gateway(
     if request_id is None and isinstance(context, Mapping):
         rid = context.get("requestId")
         request_id = rid if isinstance(rid, str) else None
+    if raw_body:
+        return Invocation(dict(query), caller, GATEWAY, deadline, http, request_id, ctx)
     request = _json_object(body)
     if method in ("GET", "HEAD"):
         for key, value in query.items():

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -65,12 +66,24 @@ def test_the_printed_curl_line_sends_and_send_log_lists_it(banner: str) -> None:
     assert again.json()["duplicate"] is True and again.json()["msgid"] == result["msgid"]
 
     day = datetime.now(timezone(timedelta(hours=8))).date().isoformat()
-    listed = requests.get(
-        f"{gateway[1]}/send_log",
-        params={"begin_date": day, "end_date": day},
-        headers=headers,
-        timeout=10,
-    ).json()
+
+    def send_log() -> dict[str, Any]:
+        params = {"begin_date": day, "end_date": day}
+        answer = requests.get(f"{gateway[1]}/send_log", params=params, headers=headers, timeout=10)
+        found: dict[str, Any] = answer.json()
+        return found
+
+    # No manual step: wxemu pushes subscribe_msg_sent_event to receive_event on its own. (The
+    # issue asks for "within a second"; it takes tens of milliseconds. The generous bound keeps
+    # timing out of a pass/fail test.)
+    deadline = time.monotonic() + 5
+    listed = send_log()
+    while listed["list"][0]["status"] != "delivered" and time.monotonic() < deadline:
+        time.sleep(0.02)
+        listed = send_log()
+    assert "receive_event" in banner
+    assert listed["list"][0]["status"] == "delivered", listed
+    assert (listed["list"][0]["errcode"], listed["list"][0]["errmsg"]) == (0, "success")
     assert listed["total"] == 1
     assert listed["list"][0]["msgid"] == result["msgid"]
     assert listed["list"][0]["data"] == {

@@ -144,3 +144,63 @@ def log_records(**filters: Any) -> list[Any]:
 
     query = LogQuery(appid=demo.APPID, since=0, until=4e9, count=100, **filters)
     return current_app().store.log.query(query)[1]
+
+
+# -- message push (receive_event) ---------------------------------------------------------------
+
+CALLBACK_TOKEN = "test-callback-token"
+AES_KEY = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"
+OLD_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+@pytest.fixture
+def callback_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """``env`` plus the message-push Token and EncodingAESKey (secure mode)."""
+    extra = {"WXAPUSH_CALLBACK_TOKEN": CALLBACK_TOKEN, "WXAPUSH_ENCODING_AES_KEY": AES_KEY}
+    for name, value in extra.items():
+        monkeypatch.setenv(name, value)
+    reset_settings()
+    reset_app()
+    return {**env, **extra}
+
+
+@pytest.fixture(scope="session")
+def _push_gateway() -> Iterator[str]:
+    from wxemu.gateway import Gateway
+
+    # One gateway for the session: the handler reads each test's environment when called.
+    gateway = Gateway(("127.0.0.1", 0), {"receive_event": handler("receive_event")})
+    gateway.start()
+    yield f"{gateway.base_url}/receive_event"
+    gateway.shutdown()
+    gateway.server_close()
+
+
+@pytest.fixture
+def receiver(
+    callback_env: dict[str, str], wxemu: RunningServer, _push_gateway: str
+) -> Iterator[str]:
+    """receive_event behind a local API gateway, with wxemu's push pointed at it (secure, JSON).
+
+    Yields the URL; at the end waits for wxemu's pushes in flight, so none outlives the test.
+    """
+    wxemu.set_callback(demo.APPID, _push_gateway, CALLBACK_TOKEN, AES_KEY)
+    yield _push_gateway
+    assert wxemu.emulator.pusher.wait_idle()
+
+
+def balance(openid: str = demo.OPENID, template_id: str = demo.TEMPLATE_ID) -> Optional[int]:
+    """The grant ledger's balance for the demo app (white box)."""
+    return current_app().store.grants.balance(demo.APPID, openid, template_id)
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> Any:
+    """Poll ``check`` until it returns something truthy (a push is asynchronous)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.02)

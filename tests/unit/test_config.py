@@ -101,12 +101,20 @@ def test_missing_secret_is_named() -> None:
     assert "WXAPUSH_APPSECRET" in error.errmsg and error.extras["setting"] == "WXAPUSH_APPSECRET"
 
 
-def test_ssm_replaces_the_plain_secret_but_is_not_available_yet() -> None:
+def test_ssm_replaces_the_plain_secret_and_needs_the_role_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Reading from SSM itself is tested against wxemu's fake (tests/functional/test_ssm.py).
+    for name in ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "WXAPUSH_SSM_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WXAPUSH_SSM_REGION", "ap-guangzhou")
     s = load_settings({"WXAPUSH_APPID": "wx1", "WXAPUSH_APPSECRET_SSM": "wxapush-secret@v2"})
     assert s.appsecret is None and s.appsecret_ssm == "wxapush-secret@v2"
     with pytest.raises(Misconfigured) as caught:
         s.resolve_appsecret()
-    assert "SSM" in caught.value.errmsg and "not supported yet" in caught.value.errmsg
+    assert (
+        "'wxapush-secret'" in caught.value.errmsg and "TENCENTCLOUD_SECRETID" in caught.value.errmsg
+    )
     assert caught.value.extras["setting"] == "WXAPUSH_APPSECRET_SSM"
 
 

@@ -93,20 +93,69 @@ def test_bad_urls_are_store_url_errors(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "expected"),
     [
-        "redis://127.0.0.1:6379/0",
-        "rediss://h/0",
-        "postgresql://u@h/db",
-        "postgresql+psycopg://u@h/db",
-        "mysql://u@h/db",
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgres://u@h/db?sslmode=require", "postgresql+psycopg://u@h/db?sslmode=require"),
+        ("postgresql+psycopg2://u@h/db", "postgresql+psycopg2://u@h/db"),
+        ("mysql://u@h/db", "mysql+pymysql://u@h/db?charset=utf8mb4"),
+        ("mariadb://u@h:3306/db?ssl=1", "mysql+pymysql://u@h:3306/db?ssl=1&charset=utf8mb4"),
+        ("mysql+pymysql://u@h/db?charset=utf8", "mysql+pymysql://u@h/db?charset=utf8"),
     ],
 )
-def test_shared_backends_are_not_available_yet(url: str) -> None:
-    with pytest.raises(BackendNotAvailableError, match="not available yet") as raised:
+def test_sql_urls_map_to_their_drivers(url: str, expected: str) -> None:
+    from wxapush.store.sql.dialects import engine_url
+
+    assert engine_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:1/0?prefix=bad:prefix",
+        "postgresql://u@127.0.0.1:1/db?prefix=Upper",
+        "mysql://u@127.0.0.1:1/db?prefix=" + "x" * 41,
+    ],
+)
+def test_a_bad_namespace_prefix_is_a_store_url_error(url: str) -> None:
+    with pytest.raises(StoreURLError, match="prefix"):
         open_store(url)
-    assert repr(url.split(":")[0]) in str(raised.value)
-    assert isinstance(raised.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("url", "driver", "extra"),
+    [("redis://h/0", "redis", "redis"), ("mysql://u@h/db", "sqlalchemy", "sql")],
+)
+def test_a_missing_driver_names_the_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch, url: str, driver: str, extra: str
+) -> None:
+    monkeypatch.setitem(sys.modules, driver, None)  # as if not installed: import fails
+    for name in [m for m in sys.modules if m.startswith(f"wxapush.store.{extra}")]:
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.raises(BackendNotAvailableError, match=rf"pip install 'wxapush\[{extra}\]'"):
+        open_store(url)
+
+
+def test_opening_a_redis_url_imports_redis_and_no_sql_driver() -> None:
+    code = (
+        "import sys; from wxapush.store import open_store;"
+        "s = open_store('redis://127.0.0.1:1/0?prefix=x');"  # redis-py connects lazily
+        "print(type(s).__name__, s.keys.prefix, 'redis' in sys.modules,"
+        " [m for m in ('sqlalchemy', 'psycopg', 'pymysql') if m in sys.modules]); s.close()"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["RedisStore", "x", "True", "[]"]
+
+
+def test_opening_sqlite_imports_no_shared_backend_driver(tmp_path: Path) -> None:
+    code = (
+        "import sys; from wxapush.store import open_store;"
+        f"s = open_store('sqlite://{tmp_path}/x.db'); s.limiter.acquire('k', 1.0); s.close();"
+        "print(','.join(m for m in ('redis', 'sqlalchemy', 'psycopg', 'pymysql',"
+        " 'wxapush.store.redis', 'wxapush.store.sql') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
 
 
 def test_unknown_scheme_names_it() -> None:

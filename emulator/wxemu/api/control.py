@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-from .. import demo
+from .. import callbacks, demo, ssm
 from ..call import Call, ControlError
 from ..errors import WeChatError
 from ..models import Fault
@@ -113,7 +113,12 @@ def add_template(call: Call) -> dict[str, Any]:
 
 
 def add_subscription(call: Call) -> dict[str, Any]:
-    """``{appid, openid, template_id, count?}``: grant sends (and make the openid known)."""
+    """``{appid, openid, template_id, count?, push?}``: grant sends (and make the openid known).
+
+    ``push: true`` plays the user's accept in a popup: one grant, and a
+    ``subscribe_msg_popup_event`` pushed to the app's callback (``pushed`` says whether one is
+    configured).
+    """
     body = _body(call)
     appid = _appid(call, body)
     openid = _str(body, "openid") or ""
@@ -121,11 +126,62 @@ def add_subscription(call: Call) -> dict[str, Any]:
     count = _int(body, "count", 1)
     if count < 0:
         raise ControlError(400, "count must be ≥ 0")
+    push = body.get("push", False)
+    if not isinstance(push, bool):
+        raise ControlError(400, "push must be true or false")
+    if push and count != 1:
+        raise ControlError(400, "a pushed popup grants exactly one send: count must be 1")
     try:
         left = call.emulator.grant(appid, openid, template_id, count)
     except WeChatError:
         raise ControlError(404, f"app {appid} has no template {template_id}") from None
-    return {"appid": appid, "openid": openid, "template_id": template_id, "remaining": left}
+    answer = {"appid": appid, "openid": openid, "template_id": template_id, "remaining": left}
+    if push:
+        answer["pushed"] = call.emulator.pusher.popup(appid, openid, template_id)
+    return answer
+
+
+def set_callback(call: Call) -> dict[str, Any]:
+    """``{appid, url, token, encoding_aes_key?, mode?, format?, failures?, repeat?}``.
+
+    The app's message push. ``mode``: plaintext | compatible | secure (default); ``format``:
+    json (default) | xml; the key (43 characters) is required unless plaintext. ``failures``:
+    ``{openid: {"ErrorCode": n, "ErrorStatus": text}}`` for the sent events of that user's
+    messages; ``repeat`` (1..5): deliver each event that many times, as WeChat's re-pushes do.
+    """
+    body = _body(call)
+    appid = _appid(call, body)
+    url = _str(body, "url") or ""
+    if not url.startswith(("http://", "https://")):
+        raise ControlError(400, "url must start with http:// or https://")
+    mode = body.get("mode", "secure")
+    if mode not in callbacks.MODES:
+        raise ControlError(400, f"mode must be one of {', '.join(callbacks.MODES)}")
+    fmt = body.get("format", "json")
+    if fmt not in callbacks.FORMATS:
+        raise ControlError(400, f"format must be one of {', '.join(callbacks.FORMATS)}")
+    key = _str(body, "encoding_aes_key", mode != "plaintext")
+    if key is not None and not (len(key) == 43 and key.isascii() and key.isalnum()):
+        raise ControlError(400, "encoding_aes_key must be 43 characters of a-z, A-Z, 0-9")
+    repeat = _int(body, "repeat", 1)
+    if not 1 <= repeat <= 5:
+        raise ControlError(400, "repeat must be between 1 and 5")
+    token = _str(body, "token") or ""
+    try:
+        failures = callbacks.parse_failures(body.get("failures"))
+    except ValueError as exc:
+        raise ControlError(400, str(exc)) from None
+    config = callbacks.CallbackConfig(appid, url, token, key, mode, fmt, failures, repeat)
+    with call.emulator.lock:
+        call.emulator.callbacks[appid] = config
+    return config.describe()
+
+
+def get_callback(call: Call) -> dict[str, Any]:
+    """``?appid=`` -> the app's push settings (no Token, no key) and the pushes made so far."""
+    config = call.emulator.callbacks.get(call.query.get("appid", ""))
+    pushes = call.emulator.pusher.pushes()
+    return {"callback": config.describe() if config else None, "pushes": pushes}
 
 
 def list_messages(call: Call) -> dict[str, Any]:
@@ -218,3 +274,33 @@ def set_quota(call: Call) -> dict[str, Any]:
             "daily_limit": daily_limit(app, cgi_path),
             "used": used,
         }
+
+
+def put_secret(call: Call) -> dict[str, Any]:
+    """``{name, version?, value | binary}``: store a Tencent SSM secret (wxemu.ssm).
+
+    ``version`` defaults to ``v1``; ``binary`` is base64. The version set last is the one
+    ``VersionId: SSM_Current`` reads. Answers ``{name, version}``, never the value.
+    """
+    body = _body(call)
+    name = _str(body, "name") or ""
+    version = _str(body, "version", False) or "v1"
+    value = body.get("value")
+    if value is not None and not isinstance(value, str):
+        raise ControlError(400, "value must be a string")
+    try:
+        binary = ssm.decode_binary(_str(body, "binary", False))
+        secret = ssm.put_secret(call.emulator, name, version, value or "", binary)
+    except ValueError as exc:
+        raise ControlError(400, str(exc)) from None
+    return {"name": secret.name, "version": secret.version}
+
+
+def list_secrets(call: Call) -> dict[str, Any]:
+    """``{secrets: [{name, versions}]}``: the SSM fake's secrets, newest version last."""
+    with call.emulator.lock:
+        found = [
+            {"name": name, "versions": list(versions)}
+            for name, versions in sorted(call.emulator.secrets.items())
+        ]
+    return {"secrets": found}

@@ -14,7 +14,7 @@ from typing import Any
 from wxapush.app import App, current_app
 from wxapush.errors import Conflict, Forbidden, InvalidRequest, WxapushError, ok
 from wxapush.runtime import Invocation
-from wxapush.services import grants
+from wxapush.services import grants, subscriptions
 from wxapush.services.fields import pick, text
 from wxapush.services.validation import validate_send
 from wxapush.store.base import LogRecord, TemplateInfo, new_log_id
@@ -60,7 +60,16 @@ class SendRequest:
 
 
 def run(inv: Invocation) -> dict[str, Any]:
-    """Send one message for ``inv.caller`` (a user may send only to itself)."""
+    """Send one message for ``inv.caller`` (a user may send only to itself).
+
+    ``{"action": "record_subscription", "result": {...}}`` records the caller's subscription
+    choices instead (see :mod:`wxapush.services.subscriptions`).
+    """
+    action = inv.request.get("action")
+    if action == "record_subscription":
+        return subscriptions.record(inv)
+    if action is not None:
+        raise InvalidRequest("action must be record_subscription (or absent, to send)")
     app = current_app()
     req = parse(inv.request, app.settings.miniprogram_state)
     caller = inv.caller
@@ -165,6 +174,8 @@ class Sender:
         self, req: SendRequest, record: LogRecord, template: TemplateInfo | None
     ) -> dict[str, Any]:
         try:
+            # RateLimited here is retryable and nothing was sent: the key is freed below.
+            self.app.pace_send(self.deadline)
             answer = self.app.client.call(
                 "POST", SEND_PATH, deadline=self.deadline, json=req.payload(), idempotent=False
             )

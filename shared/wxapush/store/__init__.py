@@ -11,8 +11,12 @@ URLs (``WXAPUSH_STORE``):
 * ``sqlite:rel/path.db`` or ``sqlite://rel/path.db`` — a relative path, resolved against the same
   base directory as the default: the current directory, or the system temp directory (``/tmp``)
   on SCF, where only ``/tmp`` is writable. ``sqlite://`` alone is the default path.
-* ``redis://``, ``rediss://``, ``postgresql[+driver]://``, ``mysql[+driver]://`` — the shared
-  backends, each a module here exposing ``open_url(url) -> Store``.
+* ``redis://``, ``rediss://``, ``unix://`` (a Redis socket), ``postgresql[+driver]://``,
+  ``mysql[+driver]://``, ``mariadb://`` — the shared backends, each a module here exposing
+  ``open_url(url) -> Store``. A ``?prefix=name`` option namespaces their keys or tables.
+
+``WXAPUSH_CACHE`` (``cache_url``) adds a second store for tokens, locks and the rate limiter
+beside the records (``combined.CombinedStore``); docs/stores.md says which to choose when.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from wxapush.store.base import (
     GrantLedger,
     LogQuery,
     LogRecord,
+    RateLimiter,
     SchemaVersionError,
     SendLog,
     Store,
@@ -46,6 +51,7 @@ __all__ = [
     "GrantLedger",
     "LogQuery",
     "LogRecord",
+    "RateLimiter",
     "SchemaVersionError",
     "SendLog",
     "Store",
@@ -65,9 +71,11 @@ DEFAULT_RELATIVE_PATH = os.path.join(".wxapush", "wxapush.db")
 BACKEND_MODULES = {
     "redis": "redis",
     "rediss": "redis",
+    "unix": "redis",
     "postgresql": "sql",
     "postgres": "sql",
     "mysql": "sql",
+    "mariadb": "sql",
 }
 
 
@@ -108,12 +116,23 @@ def sqlite_path(url: str) -> str:
     return os.path.normpath(os.path.join(base_directory(), path))
 
 
-def open_store(url: Optional[str]) -> Store:
+def open_store(url: Optional[str], cache_url: Optional[str] = None) -> Store:
     """Open the store a URL names (``None`` or empty: the embedded default).
 
-    Raises StoreURLError (a ValueError) for a malformed or unknown URL, and its subclass
-    BackendNotAvailableError for a known backend this installation does not provide.
+    With ``cache_url``, tokens, locks and the rate limiter come from that store instead
+    (``WXAPUSH_CACHE``), the records from ``url``. Raises StoreURLError (a ValueError) for a
+    malformed or unknown URL, and its subclass BackendNotAvailableError for a known backend
+    this installation does not provide.
     """
+    if cache_url:
+        from wxapush.store.combined import CombinedStore
+
+        records = open_store(url)
+        try:
+            return CombinedStore(records, open_store(cache_url))
+        except BaseException:
+            records.close()
+            raise
     if not url:
         from wxapush.store.sqlite import SqliteStore
 

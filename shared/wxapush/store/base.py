@@ -210,6 +210,18 @@ class EventLog(Protocol):
         """Delete keys whose window ended before ``now``; returns how many."""
 
 
+class RateLimiter(Protocol):
+    """A token bucket per key, shared by every instance: ``rate`` per second, ``burst`` deep."""
+
+    def acquire(self, key: str, rate: float, burst: int = 1, max_wait: float = 0.0) -> float:
+        """Reserve one token; return the seconds to wait before using it (0.0: use it now).
+
+        If the wait would exceed ``max_wait``, reserve nothing and return that wait (which is
+        then ``> max_wait``). Atomic across processes: N callers reserve N distinct slots, at
+        most ``burst`` of them immediate, then one every ``1/rate`` seconds.
+        """
+
+
 class Store(Protocol):
     """One backend's seams, opened together by ``open_store``."""
 
@@ -225,6 +237,8 @@ class Store(Protocol):
     def templates(self) -> TemplateRegistry: ...
     @property
     def events(self) -> EventLog: ...
+    @property
+    def limiter(self) -> RateLimiter: ...
 
     def close(self) -> None:
         """Release connections. Idempotent."""
@@ -338,3 +352,32 @@ def template_from_json(
         enum_values={code: tuple(v) for code, v in json.loads(enum_values).items()},
         content=content,
     )
+
+
+def bucket_step(
+    tat: Optional[int], now: int, rate: float, burst: int, max_wait: float
+) -> Tuple[float, Optional[int]]:
+    """One token-bucket decision, in microseconds; ``(wait seconds, new state or None)``.
+
+    The bucket is kept as one number (GCRA): ``tat``, the time at which it would be full again.
+    Each token pushes it ``1/rate`` later; a request may go once ``tat`` is within
+    ``(burst - 1) / rate`` of its start time. ``None`` as the new state: nothing reserved.
+    Shared by the SQL backends; Redis runs the same arithmetic in Lua.
+    """
+    check_bucket(rate, burst, max_wait)
+    interval = max(1, int(1_000_000 / rate + 0.5))  # rounded half up, as the Lua does
+    base = now if tat is None or tat < now else tat
+    start = max(now, base - (burst - 1) * interval)
+    wait = (start - now) / 1_000_000
+    if wait > max_wait:
+        return wait, None
+    return wait, base + interval
+
+
+def check_bucket(rate: float, burst: int, max_wait: float) -> None:
+    if not rate > 0 or rate == float("inf"):
+        raise ValueError(f"rate must be a positive number, got {rate!r}")
+    if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+        raise ValueError(f"burst must be a positive integer, got {burst!r}")
+    if not max_wait >= 0:
+        raise ValueError(f"max_wait must not be negative, got {max_wait!r}")

@@ -1,4 +1,4 @@
-"""Code run in the child processes of test_concurrency (importable by a 'spawn' child).
+"""Code run in the child processes of the concurrency tests (importable by a forked child).
 
 Each worker opens its own store on the shared URL, waits at a barrier so that all of them act at
 the same moment, does one task and reports ``(status, index, result)`` on a queue.
@@ -6,12 +6,25 @@ the same moment, does one task and reports ``(status, index, result)`` on a queu
 
 from __future__ import annotations
 
+import multiprocessing
+import time
 import traceback
 from typing import Any, Callable, Dict, Tuple
 
 from wxapush.store import LogRecord, Store, new_log_id, open_store
 
 APP = "wx0123456789abcdef"
+
+
+def context() -> Any:
+    """A forkserver context whose server preloads the layer and the drivers (``_fleet``).
+
+    A child starts in milliseconds instead of an interpreter start plus imports, and still
+    holds no store, connection or App: each opens its own, as a separate instance would.
+    """
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["tests.functional.store._fleet"])
+    return ctx
 
 
 def claim_key(store: Store, index: int, key: str) -> Any:
@@ -41,10 +54,25 @@ def consume(store: Store, index: int, attempts: int) -> Any:
     return sum(store.grants.consume(APP, "oUser1", "TPL_A") for _ in range(attempts))
 
 
+def reserve(store: Store, index: int, count: int) -> Any:
+    """Reserve ``count`` slots of one 20/s bucket; return when each may go (unix seconds)."""
+    starts = []
+    for _ in range(count):
+        wait = store.limiter.acquire("race", rate=20, burst=1, max_wait=60)
+        starts.append(time.time() + wait)
+    return starts
+
+
+def see_event(store: Store, index: int, key: str) -> Any:
+    return store.events.first_seen(key, ttl=60)
+
+
 TASKS: Dict[str, Callable[..., Any]] = {
     "claim_key": claim_key,
     "take_lock": take_lock,
     "consume": consume,
+    "reserve": reserve,
+    "see_event": see_event,
 }
 
 

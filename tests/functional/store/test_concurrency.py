@@ -1,16 +1,17 @@
 """Concurrency conformance: N processes (and threads) racing on one key get one truth.
 
-Each process opens its own store on the same URL ('spawn': nothing is inherited) and waits at a
-barrier, so the operations really overlap. Everything is bounded by timeouts; no sleeps.
+Each process opens its own store on the same URL (forked from a clean forkserver: no store or
+connection is inherited) and waits at a barrier, so the operations really overlap. Everything is
+bounded by timeouts; no sleeps.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, List
 
+import pytest
 from wxapush.store import LogQuery, Store
 
 from tests.functional.store import _workers
@@ -21,7 +22,7 @@ TIMEOUT = 120.0
 
 def race(url: str, task: str, *args: Any, open_late: bool = False) -> List[Any]:
     """Run ``task`` in N fresh processes at once; return their results, in process order."""
-    ctx = multiprocessing.get_context("spawn")
+    ctx = _workers.context()
     barrier = ctx.Barrier(N)
     results = ctx.Queue()
     procs = [
@@ -62,6 +63,7 @@ def test_processes_racing_to_consume_exactly_the_balance(store: Store, store_url
     assert store.grants.balance(_workers.APP, "oUser1", "TPL_A") == 0
 
 
+@pytest.mark.fresh_schema
 def test_cold_processes_opening_a_fresh_store_at_once(store_url: str) -> None:
     """First use creates the schema; N processes doing it together must all succeed."""
     outcomes = race(store_url, "claim_key", "cold", open_late=True)

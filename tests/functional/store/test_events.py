@@ -6,6 +6,8 @@ import time
 
 from wxapush.store import Store
 
+from tests.functional.store.test_concurrency import race
+
 
 def test_first_seen_only_once_within_the_window(store: Store) -> None:
     assert store.events.first_seen("wx1:msgid:7:sent", ttl=60) is True
@@ -33,3 +35,8 @@ def test_prune_removes_only_ended_windows(store: Store) -> None:
     assert store.events.prune(time.time() + 10) == 1
     assert store.events.first_seen("old", ttl=60) is True
     assert store.events.first_seen("new", ttl=60) is False
+
+
+def test_processes_racing_on_one_event_handle_it_once(store: Store, store_url: str) -> None:
+    assert sum(race(store_url, "see_event", "wx1:msgid:9:sent")) == 1
+    assert store.events.first_seen("wx1:msgid:9:sent", ttl=60) is False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wxapush.store.sqlite.database import SCHEMA_VERSION, Database
 from wxapush.store.sqlite.ledgers import SqliteEventLog, SqliteGrantLedger, SqliteTemplateRegistry
+from wxapush.store.sqlite.limiter import SqliteRateLimiter
 from wxapush.store.sqlite.send_log import SqliteSendLog
 from wxapush.store.sqlite.tokens import SqliteTokenCache
 
@@ -19,6 +20,7 @@ class SqliteStore:
         self.grants = SqliteGrantLedger(self.db)
         self.templates = SqliteTemplateRegistry(self.db)
         self.events = SqliteEventLog(self.db)
+        self.limiter = SqliteRateLimiter(self.db)
 
     def close(self) -> None:
         self.db.close()

@@ -21,7 +21,7 @@ from wxapush.store.base import (
     SchemaVersionError,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: MIGRATIONS[v] takes a database at version v-1 to version v; v1 creates everything.
 #: A later change appends a step (e.g. ALTER TABLE); PRAGMA user_version records the level.
@@ -53,6 +53,8 @@ MIGRATIONS = {
         "CREATE TABLE template_sync (appid TEXT PRIMARY KEY, synced_at REAL NOT NULL)",
     ),
     2: ("CREATE TABLE seen_events (key TEXT PRIMARY KEY, expires_at REAL NOT NULL) WITHOUT ROWID",),
+    # tat: the bucket's state in integer microseconds (see base.bucket_step)
+    3: ("CREATE TABLE rate_limits (key TEXT PRIMARY KEY, tat INTEGER NOT NULL) WITHOUT ROWID",),
 }
 
 

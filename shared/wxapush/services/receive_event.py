@@ -1,0 +1,232 @@
+"""receive_event: WeChat's message push — URL verification, verified events, delivery status.
+
+WeChat's pages: https://developers.weixin.qq.com/miniprogram/dev/framework/server-ability/message-push.html
+(verification, modes, formats) and https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/subscribe-message.html
+(the subscribe-message events).
+
+Every check runs before anything is written: the signature (``msg_signature`` over the
+ciphertext in secure and compatible mode, compared in constant time), the timestamp's age
+(``WXAPUSH_CALLBACK_MAX_AGE``), the decryption (current key, then the previous one) and the
+appid inside the ciphertext, the body's size and shape. A push that fails any of them gets a 4xx
+and changes nothing. A verified push is handled once, however often WeChat re-pushes it, and
+answered ``success`` in plain text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict
+from typing import Any, Dict, Mapping, Optional, Union
+
+from wxapush.app import App, current_app
+from wxapush.config import Settings
+from wxapush.errors import (
+    REQUEST_TOO_LARGE,
+    Forbidden,
+    InvalidRequest,
+    Misconfigured,
+    Unauthorized,
+)
+from wxapush.runtime import GATEWAY, Invocation, RawResponse
+from wxapush.services import subscriptions
+from wxapush.store.base import LogRecord
+from wxapush.wechat.callback import (
+    CallbackCryptoError,
+    decrypt_with_any,
+    signature_matches,
+)
+from wxapush.wechat.events import (
+    CHANGE,
+    POPUP,
+    SENT,
+    Delivery,
+    EventParseError,
+    Push,
+    parse_document,
+    parse_push,
+)
+
+log = logging.getLogger("wxapush.receive_event")
+
+#: A push is a few hundred bytes (compatible mode about 3×); far more is not WeChat.
+MAX_PUSH_BYTES = 64 * 1024
+#: How long a handled event's key is kept: WeChat's re-pushes come within seconds; the rest of
+#: the window catches a replay that is still inside WXAPUSH_CALLBACK_MAX_AGE.
+EVENT_TTL = 86400.0
+#: How long a delivery report waits for its send to log the msgid (the two race: WeChat may
+#: push before the send function has written WeChat's answer down). Well inside WeChat's 5 s.
+MSGID_WAIT = 2.0
+SUCCESS = RawResponse("success")
+
+
+def run(inv: Invocation) -> Union[Dict[str, Any], RawResponse]:
+    """Answer WeChat: echo ``echostr`` for a valid URL check, ``success`` for a valid push."""
+    if inv.shape != GATEWAY or inv.http is None:
+        raise Forbidden("receive_event answers WeChat's HTTP pushes only")
+    app = current_app()
+    settings = app.settings
+    token = settings.callback_token
+    if not token:
+        raise Misconfigured("WXAPUSH_CALLBACK_TOKEN is not set", setting="WXAPUSH_CALLBACK_TOKEN")
+    query = inv.request
+    timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+    method = inv.http.method
+    if method in ("GET", "HEAD"):
+        _verify(settings, query.get("signature"), token, timestamp, nonce)
+        echostr = query.get("echostr")
+        if not echostr:
+            raise InvalidRequest("echostr is required to verify the URL")
+        return RawResponse(echostr)
+    if method != "POST":
+        raise InvalidRequest(f"receive_event takes GET (URL check) and POST (pushes), not {method}")
+    body = inv.http.body
+    if len(body) > MAX_PUSH_BYTES:
+        raise InvalidRequest(f"a push is at most {MAX_PUSH_BYTES} bytes", errcode=REQUEST_TOO_LARGE)
+    document = _open(settings, token, query, timestamp, nonce, body)
+    try:
+        push = parse_push(document)
+    except EventParseError as error:
+        raise InvalidRequest(f"not a WeChat push: {error}") from None
+    handle(app, push, inv.deadline)
+    return SUCCESS
+
+
+def _open(
+    settings: Settings,
+    token: str,
+    query: Mapping[str, str],
+    timestamp: str,
+    nonce: str,
+    body: bytes,
+) -> Dict[str, Any]:
+    """The verified (and, in secure or compatible mode, decrypted) push document."""
+    encrypt_type = query.get("encrypt_type", "raw").lower() or "raw"
+    if encrypt_type not in ("aes", "raw"):
+        raise InvalidRequest("encrypt_type must be aes or raw")
+    keys = [k for k in (settings.encoding_aes_key, settings.encoding_aes_key_previous) if k]
+    if encrypt_type == "raw":
+        # A plaintext push's body is not covered by its signature, and the same signature
+        # appears in every URL check: with a key configured, WeChat sends ciphertext, so a
+        # plaintext body can only be someone else's.
+        if keys:
+            raise Unauthorized(
+                "plaintext pushes are refused while WXAPUSH_ENCODING_AES_KEY is set "
+                "(choose secure or compatible mode in the console)"
+            )
+        _verify(settings, query.get("signature"), token, timestamp, nonce)
+        return _document(body)
+    if not keys:
+        raise Misconfigured(
+            "an encrypted push arrived but WXAPUSH_ENCODING_AES_KEY is not set",
+            setting="WXAPUSH_ENCODING_AES_KEY",
+        )
+    encrypted = _document(body).get("Encrypt")
+    if not isinstance(encrypted, str) or not encrypted.strip():
+        raise InvalidRequest("an encrypted push carries Encrypt")
+    # Compatible mode puts plaintext fields next to Encrypt: they are not signed and are
+    # ignored; only the ciphertext, covered by msg_signature, is read.
+    encrypted = encrypted.strip()
+    _verify(settings, query.get("msg_signature"), token, timestamp, nonce, encrypted)
+    try:
+        message, _ = decrypt_with_any(encrypted, keys, settings.appid)
+    except CallbackCryptoError as error:
+        raise Unauthorized(f"the push does not decrypt for this app: {error}") from None
+    return _document(message)
+
+
+def _verify(
+    settings: Settings,
+    given: Optional[str],
+    token: str,
+    timestamp: str,
+    nonce: str,
+    *extra: str,
+) -> None:
+    if not signature_matches(given, token, timestamp, nonce, *extra):
+        raise Unauthorized("the signature does not match (WXAPUSH_CALLBACK_TOKEN)")
+    max_age = settings.callback_max_age
+    if max_age <= 0:
+        return
+    if not (timestamp.isdigit() and timestamp.isascii() and len(timestamp) <= 12):
+        raise InvalidRequest("timestamp must be unix seconds")
+    # Either direction: a clock ahead by more than the window is as suspect as a stale push.
+    if abs(time.time() - int(timestamp)) > max_age:
+        raise Unauthorized(f"the timestamp is over {max_age} s away (WXAPUSH_CALLBACK_MAX_AGE)")
+
+
+def _document(body: bytes) -> Dict[str, Any]:
+    try:
+        return parse_document(body)
+    except EventParseError as error:
+        raise InvalidRequest(f"unreadable push: {error}") from None
+
+
+# -- handling ---------------------------------------------------------------------------------
+
+
+def handle(app: App, push: Push, deadline: float) -> None:
+    """Apply a verified push once: re-pushes of a handled event change nothing.
+
+    If handling fails the event is forgotten again, so that WeChat's retry is handled.
+    """
+    if push.msg_type != "event" or push.event not in (POPUP, CHANGE, SENT):
+        log.info("push %s/%s acknowledged, nothing to do", push.msg_type, push.event)
+        return
+    key = event_key(app.settings.appid, push)
+    if not app.store.events.first_seen(key, EVENT_TTL):
+        log.info("%s re-pushed; already handled", push.event)
+        return
+    try:
+        if push.event == SENT:
+            for delivery in push.deliveries:
+                _record_delivery(app, push.from_user, delivery, deadline)
+        else:
+            subscriptions.apply_event(app, push)
+    except BaseException:
+        app.store.events.forget(key)
+        raise
+
+
+def event_key(appid: str, push: Push) -> str:
+    """The identity of an event: WeChat re-pushes it with the same content (ref §7.3 dedupes by
+    ``FromUserName + CreateTime``; the items are added, so two events of one second differ)."""
+    items = [asdict(c) for c in push.choices] + [asdict(d) for d in push.deliveries]
+    canonical = json.dumps(
+        [appid, push.event, push.from_user, push.create_time, items], sort_keys=True
+    )
+    return "wxpush:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _record_delivery(app: App, openid: str, delivery: Delivery, deadline: float) -> None:
+    record = _find(app, delivery.msgid, deadline)
+    if record is None:
+        # Sent by something else with this AppID, or pruned: nothing of ours to update.
+        log.info("delivery report for unknown msgid %s ignored", delivery.msgid)
+        return
+    if record.touser != openid or record.template_id != delivery.template_id:
+        log.warning("delivery report for msgid %s names another user or template", delivery.msgid)
+        return
+    if record.status not in ("sent", "delivered", "undelivered"):
+        return
+    app.store.log.update(
+        record.log_id,
+        status="delivered" if delivery.error_code == 0 else "undelivered",
+        errcode=delivery.error_code,
+        errmsg=delivery.error_status or None,
+        updated_at=time.time(),
+    )
+
+
+def _find(app: App, msgid: int, deadline: float) -> Optional[LogRecord]:
+    appid = app.settings.appid
+    give_up = min(time.monotonic() + MSGID_WAIT, deadline - 0.5)
+    pause = 0.02
+    while True:
+        record = app.store.log.find_by_msgid(appid, msgid)
+        if record is not None or time.monotonic() + pause > give_up:
+            return record
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)

@@ -1,0 +1,80 @@
+"""The redis backend: every seam on one Redis server (redis-py, imported only when opened).
+
+URL: ``redis://[:password@]host:port/db``, ``rediss://…`` (TLS) or ``unix:///path.sock?db=N``;
+redis-py's own query options pass through, and ``?prefix=name`` changes the key prefix
+(``wxapush`` by default; the key layout is in ``keys.py``). One standalone or primary/replica
+server: the send-log scripts touch several keys of one record at once, which a cluster would
+spread across shards.
+
+Tokens and locks follow the single-flight design: a token record with a TTL, a lock with an
+owner and an expiry that only its owner releases. Every multi-key write is a Lua script, so a
+claim, its idempotency key and its indexes are written together or not at all.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import redis
+
+from wxapush.store.base import StoreURLError
+from wxapush.store.connections import SharedHandles, pop_url_option
+from wxapush.store.redis.keys import DEFAULT_PREFIX, Keys
+from wxapush.store.redis.ledgers import (
+    RedisEventLog,
+    RedisGrantLedger,
+    RedisRateLimiter,
+    RedisTemplateRegistry,
+    RedisTokenCache,
+)
+from wxapush.store.redis.send_log import RedisSendLog
+
+_PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def _connect(url: str) -> Any:
+    # Short timeouts: a function has seconds to live; a stuck socket must fail, not hang.
+    # health_check_interval re-pings a connection idle since the instance was frozen.
+    return redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=3,
+        socket_timeout=5,
+        health_check_interval=30,
+    )
+
+
+_clients: SharedHandles[Any] = SharedHandles(_connect, lambda client: client.close())
+
+
+class RedisStore:
+    """Every seam on one Redis database. Open it with ``open_store("redis://…")``."""
+
+    def __init__(self, url: str, prefix: str = DEFAULT_PREFIX) -> None:
+        self._url = url
+        self._closed = False
+        self.client = _clients.acquire(url)
+        self.keys = Keys(prefix)
+        self.tokens = RedisTokenCache(self.client, self.keys)
+        self.log = RedisSendLog(self.client, self.keys)
+        self.grants = RedisGrantLedger(self.client, self.keys)
+        self.templates = RedisTemplateRegistry(self.client, self.keys)
+        self.events = RedisEventLog(self.client, self.keys)
+        self.limiter = RedisRateLimiter(self.client, self.keys)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            _clients.release(self._url)
+
+    def __repr__(self) -> str:
+        return f"RedisStore(prefix={self.keys.prefix!r})"  # never the URL: it may hold a password
+
+
+def open_url(url: str) -> RedisStore:
+    """Open the store a ``redis://``, ``rediss://`` or ``unix://`` URL names."""
+    url, prefix = pop_url_option(url, "prefix")
+    if prefix is not None and not _PREFIX.match(prefix):
+        raise StoreURLError("the redis prefix must be 1-64 characters of A-Z a-z 0-9 _ . -")
+    return RedisStore(url, prefix or DEFAULT_PREFIX)

@@ -1,0 +1,91 @@
+"""Key names of the redis backend (``<p>`` is the prefix, ``wxapush`` unless ``?prefix=``).
+
+Per-app keys (``<p>:<appid>:…``)::
+
+    <p>:<appid>:idem:<key>         string  log_id holding the idempotency key
+    <p>:<appid>:msgid:<msgid>      zset    log_id -> created_at (records carrying WeChat's msgid)
+    <p>:<appid>:ix                 zset    log_id -> created_at: the app's log, for queries
+    <p>:<appid>:ix:<f>:<values>    zset    the same, for one filter combination: f is u, t, s,
+                                           ut, us, ts or uts (touser, template_id, status), the
+                                           values in that order, ':'-separated
+    <p>:<appid>:grants:<openid>    hash    template_id -> balance
+    <p>:<appid>:templates          hash    template_id -> JSON [position, title, type, …]
+    <p>:<appid>:templates:synced   string  when the set was last replaced
+
+Keys across apps::
+
+    <p>:log:<log_id>               hash    one send-log record (an absent field is None)
+    <p>:log:created                zset    log_id -> created_at, every record (prune)
+    <p>:log:keyed                  zset    log_id -> created_at, records holding a key (expiry)
+    <p>:token:<key>                string  JSON {token, expires_at, fetched_at}; TTL: one day
+                                           past expires_at
+    <p>:lock:<name>                string  owner; PX ttl
+    <p>:rate:<key>                 string  the bucket's state in µs (see base.bucket_step)
+    <p>:event:<key>                string  PX ttl; <p>:events (zset key -> window end) prunes
+
+Every component after the prefix is escaped (``%`` -> ``%25``, ``:`` -> ``%3A``) so that no two
+names collide; the Lua helpers in ``lua.py`` build the same names on the server.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+DEFAULT_PREFIX = "wxapush"
+
+
+def esc(value: str) -> str:
+    return value.replace("%", "%25").replace(":", "%3A")
+
+
+class Keys:
+    """Key names under one prefix."""
+
+    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
+        self.prefix = prefix
+        self.created = f"{prefix}:log:created"
+        self.keyed = f"{prefix}:log:keyed"
+        self.events = f"{prefix}:events"
+
+    def app(self, appid: str) -> str:
+        return f"{self.prefix}:{esc(appid)}"
+
+    def record(self, log_id: str) -> str:
+        return f"{self.prefix}:log:{log_id}"
+
+    def msgid(self, appid: str, msgid: int) -> str:
+        return f"{self.app(appid)}:msgid:{msgid}"
+
+    def index(
+        self,
+        appid: str,
+        touser: Optional[str] = None,
+        template_id: Optional[str] = None,
+        status: Optional[str] = None,
+    ) -> str:
+        """The zset of one filter combination (mirrors ``index`` in lua.py)."""
+        name, values = "", []
+        for letter, value in (("u", touser), ("t", template_id), ("s", status)):
+            if value is not None:
+                name += letter
+                values.append(esc(value))
+        base = f"{self.app(appid)}:ix"
+        return f"{base}:{name}:{':'.join(values)}" if name else base
+
+    def grants(self, appid: str, openid: str) -> str:
+        return f"{self.app(appid)}:grants:{esc(openid)}"
+
+    def templates(self, appid: str) -> str:
+        return f"{self.app(appid)}:templates"
+
+    def token(self, key: str) -> str:
+        return f"{self.prefix}:token:{esc(key)}"
+
+    def lock(self, name: str) -> str:
+        return f"{self.prefix}:lock:{esc(name)}"
+
+    def rate(self, key: str) -> str:
+        return f"{self.prefix}:rate:{esc(key)}"
+
+    def event(self, key: str) -> str:
+        return f"{self.prefix}:event:{esc(key)}"

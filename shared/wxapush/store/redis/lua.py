@@ -1,0 +1,227 @@
+"""The Lua scripts of the redis backend: each runs atomically on the server (one round trip).
+
+Every script gets the key prefix as ARGV[1] and derives key names with the helpers below, which
+mirror ``keys.py`` (the conformance suite's query tests catch any drift between the two). Numbers
+that must stay exact (msgid, created_at as a score, µs timestamps) travel as strings: Lua's
+doubles would round a 64-bit msgid, and ``tostring`` keeps only 14 digits.
+"""
+
+from __future__ import annotations
+
+#: Key helpers shared by the send-log scripts. ``esc`` keeps ':' out of every key component.
+_COMMON = """
+local P = ARGV[1]
+local function esc(v) return (string.gsub(v, '[%%:]', {['%'] = '%25', [':'] = '%3A'})) end
+local function app(appid) return P .. ':' .. esc(appid) end
+local function rec(id) return P .. ':log:' .. id end
+local function idem_key(appid, key) return app(appid) .. ':idem:' .. esc(key) end
+local function msgid_key(appid, msgid) return app(appid) .. ':msgid:' .. msgid end
+local FIELDS = {'appid', 'touser', 'template_id', 'status', 'created_at', 'msgid',
+                'idempotency_key'}
+local function read(id)
+  local v = redis.call('HMGET', rec(id), unpack(FIELDS))
+  local r = {}
+  for i, name in ipairs(FIELDS) do r[name] = v[i] end
+  return r
+end
+local function index(id, f, add)
+  local a, u, t, s = app(f.appid) .. ':ix', esc(f.touser), esc(f.template_id), f.status
+  local keys = {a, a .. ':u:' .. u, a .. ':t:' .. t, a .. ':s:' .. s,
+                a .. ':ut:' .. u .. ':' .. t, a .. ':us:' .. u .. ':' .. s,
+                a .. ':ts:' .. t .. ':' .. s, a .. ':uts:' .. u .. ':' .. t .. ':' .. s}
+  for _, k in ipairs(keys) do
+    if add then redis.call('ZADD', k, f.created_at, id) else redis.call('ZREM', k, id) end
+  end
+end
+local function forget_key(id, f)
+  if f.idempotency_key then
+    local ik = idem_key(f.appid, f.idempotency_key)
+    if redis.call('GET', ik) == id then redis.call('DEL', ik) end
+  end
+  redis.call('ZREM', P .. ':log:keyed', id)
+end
+"""
+
+#: ARGV: prefix, log_id, field, value, field, value… -> {1} or {0, existing record's HGETALL}
+CLAIM = (
+    _COMMON
+    + """
+local id = ARGV[2]
+local f = {}
+for i = 3, #ARGV, 2 do f[ARGV[i]] = ARGV[i + 1] end
+if f.idempotency_key then
+  local holder = redis.call('GET', idem_key(f.appid, f.idempotency_key))
+  if holder then
+    local found = redis.call('HGETALL', rec(holder))
+    if #found > 0 then return {0, found} end
+  end
+end
+if redis.call('EXISTS', rec(id)) == 1 then
+  return redis.error_reply('log_id ' .. id .. ' already exists')
+end
+redis.call('HSET', rec(id), unpack(ARGV, 3))
+index(id, f, true)
+redis.call('ZADD', P .. ':log:created', f.created_at, id)
+if f.msgid then redis.call('ZADD', msgid_key(f.appid, f.msgid), f.created_at, id) end
+if f.idempotency_key then
+  redis.call('SET', idem_key(f.appid, f.idempotency_key), id)
+  redis.call('ZADD', P .. ':log:keyed', f.created_at, id)
+end
+return {1}
+"""
+)
+
+#: ARGV: prefix, log_id, n, n (field, value) pairs, then fields to delete -> 1, 0 absent,
+#: -1 the new idempotency key is another record's
+UPDATE = (
+    _COMMON
+    + """
+local id, n = ARGV[2], tonumber(ARGV[3])
+if redis.call('EXISTS', rec(id)) == 0 then return 0 end
+local old = read(id)
+for i = 4, 3 + 2 * n, 2 do
+  if ARGV[i] == 'idempotency_key' and ARGV[i + 1] ~= old.idempotency_key then
+    local holder = redis.call('GET', idem_key(old.appid, ARGV[i + 1]))
+    if holder and holder ~= id then return -1 end
+  end
+end
+if n > 0 then redis.call('HSET', rec(id), unpack(ARGV, 4, 3 + 2 * n)) end
+if #ARGV > 3 + 2 * n then redis.call('HDEL', rec(id), unpack(ARGV, 4 + 2 * n)) end
+local new = read(id)
+if new.touser ~= old.touser or new.template_id ~= old.template_id
+    or new.status ~= old.status then
+  index(id, old, false)
+  index(id, new, true)
+end
+if new.msgid ~= old.msgid then
+  if old.msgid then redis.call('ZREM', msgid_key(old.appid, old.msgid), id) end
+  if new.msgid then redis.call('ZADD', msgid_key(new.appid, new.msgid), new.created_at, id) end
+end
+if new.idempotency_key ~= old.idempotency_key then
+  forget_key(id, old)
+  if new.idempotency_key then
+    redis.call('SET', idem_key(new.appid, new.idempotency_key), id)
+    redis.call('ZADD', P .. ':log:keyed', new.created_at, id)
+  end
+end
+return 1
+"""
+)
+
+#: ARGV: prefix, index key, since, until, offset, count -> {total, record, record…}
+QUERY = (
+    _COMMON
+    + """
+local k, since, upto = ARGV[2], ARGV[3], '(' .. ARGV[4]
+local total = redis.call('ZCOUNT', k, since, upto)
+local out = {total}
+if tonumber(ARGV[6]) > 0 and tonumber(ARGV[5]) < total then
+  local ids = redis.call('ZREVRANGEBYSCORE', k, upto, since, 'LIMIT', ARGV[5], ARGV[6])
+  for _, id in ipairs(ids) do out[#out + 1] = redis.call('HGETALL', rec(id)) end
+end
+return out
+"""
+)
+
+#: ARGV: prefix, msgid index key -> the newest record's HGETALL, or {}
+FIND_MSGID = (
+    _COMMON
+    + """
+local ids = redis.call('ZREVRANGE', ARGV[2], 0, 0)
+if #ids == 0 then return {} end
+return redis.call('HGETALL', rec(ids[1]))
+"""
+)
+
+#: ARGV: prefix, older_than, batch -> how many records were deleted
+PRUNE = (
+    _COMMON
+    + """
+local ids = redis.call('ZRANGEBYSCORE', P .. ':log:created', '-inf', '(' .. ARGV[2],
+                       'LIMIT', 0, ARGV[3])
+for _, id in ipairs(ids) do
+  local f = read(id)
+  if f.appid then
+    index(id, f, false)
+    if f.msgid then redis.call('ZREM', msgid_key(f.appid, f.msgid), id) end
+    forget_key(id, f)
+    redis.call('DEL', rec(id))
+  end
+  redis.call('ZREM', P .. ':log:created', id)
+end
+return #ids
+"""
+)
+
+#: ARGV: prefix, older_than, batch -> how many idempotency keys were forgotten
+EXPIRE_KEYS = (
+    _COMMON
+    + """
+local ids = redis.call('ZRANGEBYSCORE', P .. ':log:keyed', '-inf', '(' .. ARGV[2],
+                       'LIMIT', 0, ARGV[3])
+for _, id in ipairs(ids) do
+  forget_key(id, read(id))
+  redis.call('HDEL', rec(id), 'idempotency_key')
+end
+return #ids
+"""
+)
+
+#: KEYS: token key; ARGV: token -> 1 if removed
+INVALIDATE_TOKEN = """
+local raw = redis.call('GET', KEYS[1])
+if raw and cjson.decode(raw).token == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+#: KEYS: lock key; ARGV: owner -> 1 if released (compare-and-delete: only the owner's lock)
+RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+#: KEYS: grants hash; ARGV: template_id -> 1 if one grant was taken
+CONSUME_GRANT = """
+local balance = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+if balance and balance > 0 then
+  redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+  return 1
+end
+return 0
+"""
+
+#: KEYS: event key, events index; ARGV: ttl ms, window end (unix s) -> 1 if first
+FIRST_SEEN = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+  redis.call('ZADD', KEYS[2], ARGV[2], KEYS[1])
+  return 1
+end
+return 0
+"""
+
+#: KEYS: events index; ARGV: now, batch -> how many ended windows were dropped
+PRUNE_EVENTS = """
+local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, k in ipairs(keys) do
+  redis.call('DEL', k)
+  redis.call('ZREM', KEYS[1], k)
+end
+return #keys
+"""
+
+#: KEYS: bucket key; ARGV: interval µs, burst, max_wait µs -> wait µs (> max_wait: nothing
+#: reserved). The server's clock is the one clock every instance shares. See base.bucket_step.
+ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local base = tonumber(redis.call('GET', KEYS[1]) or 0)
+if base < now then base = now end
+local start = math.max(now, base - (burst - 1) * interval)
+local wait = start - now
+if wait > tonumber(ARGV[3]) then return wait end
+local tat = base + interval
+redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX',
+           string.format('%.0f', math.ceil((tat - now) / 1000) + 1000))
+return wait
+"""

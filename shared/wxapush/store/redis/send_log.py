@@ -1,0 +1,118 @@
+"""SendLog on Redis: a hash per record, sorted-set indexes, every write one Lua script."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from wxapush.store.base import (
+    LOG_FIELDS,
+    LogQuery,
+    LogRecord,
+    check_changes,
+    check_query,
+    check_record,
+    dump_json,
+)
+from wxapush.store.redis import lua
+from wxapush.store.redis.keys import Keys
+
+_FLOATS = frozenset({"created_at", "updated_at"})
+_INTS = frozenset({"errcode", "msgid", "attempts"})
+_BATCH = 500  # records per prune script: each blocks the server for its whole run
+
+
+def _encode(name: str, value: Any) -> str:
+    if name == "data":
+        return dump_json(value)
+    if name in _FLOATS:
+        return repr(float(value))  # repr round-trips a float exactly; scores parse it back
+    if name in _INTS:
+        return str(int(value))
+    return str(value)
+
+
+def _decode(flat: Sequence[str]) -> LogRecord:
+    raw = dict(zip(flat[::2], flat[1::2]))
+    values: Dict[str, Any] = {}
+    for name in LOG_FIELDS:
+        value = raw.get(name)
+        if value is None:
+            values[name] = None
+        elif name == "data":
+            values[name] = json.loads(value)
+        elif name in _FLOATS:
+            values[name] = float(value)
+        elif name in _INTS:
+            values[name] = int(value)
+        else:
+            values[name] = value
+    return LogRecord(**values)
+
+
+class RedisSendLog:
+    """SendLog: claims, updates and prunes keep the record and its indexes in step atomically."""
+
+    def __init__(self, client: Any, keys: Keys) -> None:
+        self._r = client
+        self._keys = keys
+        self._claim = client.register_script(lua.CLAIM)
+        self._update = client.register_script(lua.UPDATE)
+        self._query = client.register_script(lua.QUERY)
+        self._find = client.register_script(lua.FIND_MSGID)
+        self._prune = client.register_script(lua.PRUNE)
+        self._expire = client.register_script(lua.EXPIRE_KEYS)
+
+    def claim(self, record: LogRecord) -> Tuple[LogRecord, bool]:
+        check_record(record)
+        args: List[str] = [self._keys.prefix, record.log_id]
+        for name in LOG_FIELDS:
+            value = getattr(record, name)
+            if value is not None:
+                args += [name, _encode(name, value)]
+        answer = self._claim(keys=[], args=args)
+        if answer[0] == 1:
+            return record, True
+        return _decode(answer[1]), False
+
+    def update(self, log_id: str, **changes: Any) -> None:
+        check_changes(changes)
+        sets = sorted(name for name, value in changes.items() if value is not None)
+        dels = sorted(name for name, value in changes.items() if value is None)
+        args = [self._keys.prefix, log_id, str(len(sets))]
+        for name in sets:
+            args += [name, _encode(name, changes[name])]
+        answer = self._update(keys=[], args=args + dels)
+        if answer == 0:
+            raise KeyError(log_id)
+        if answer == -1:
+            raise ValueError("idempotency_key is held by another record")
+
+    def get(self, log_id: str) -> Optional[LogRecord]:
+        flat = self._r.hgetall(self._keys.record(log_id))
+        return _decode([x for pair in flat.items() for x in pair]) if flat else None
+
+    def find_by_msgid(self, appid: str, msgid: int) -> Optional[LogRecord]:
+        flat = self._find(keys=[], args=[self._keys.prefix, self._keys.msgid(appid, msgid)])
+        return _decode(flat) if flat else None
+
+    def query(self, q: LogQuery) -> Tuple[int, List[LogRecord]]:
+        check_query(q)
+        index = self._keys.index(q.appid, q.touser, q.template_id, q.status)
+        args = [self._keys.prefix, index, repr(float(q.since)), repr(float(q.until))]
+        answer = self._query(keys=[], args=[*args, str(q.offset), str(q.count)])
+        return int(answer[0]), [_decode(flat) for flat in answer[1:]]
+
+    def prune(self, older_than: float) -> int:
+        return self._batched(self._prune, older_than)
+
+    def expire_idempotency(self, older_than: float) -> int:
+        return self._batched(self._expire, older_than)
+
+    def _batched(self, script: Any, older_than: float) -> int:
+        done = 0
+        while True:
+            count = int(script(keys=[], args=[self._keys.prefix, repr(float(older_than)), _BATCH]))
+            done += count
+            if count < _BATCH:
+                return done

@@ -1,0 +1,209 @@
+"""The packaged zips run the way SCF runs them, in an environment with nothing installed.
+
+``wxapush package`` builds the layer for the target runtime (CPython 3.9, manylinux2014 x86_64).
+The test unpacks it into ``opt/`` and the send function into ``var/user/``, creates a virtual
+environment with nothing in it (``python -m venv --without-pip``), sets
+``PYTHONPATH=var/user:opt`` as SCF does (tencent-platform.md §3) and calls
+``index.main_handler`` with Tencent's documented API-gateway event against wxemu: the message
+must be sent, with the AppSecret read from (wxemu's) SSM through the vendored Tencent SDK.
+
+The interpreter here is 3.11, the layer's wheels are for 3.9: pure-Python and ``abi3`` wheels
+import on both, a ``cp39`` extension does not. The send path needs none (charset_normalizer's
+compiled helpers have a pure-Python twin that 3.11 falls back to; cffi, behind cryptography, is
+not imported by send), so the target's own layer is run as built, not one rebuilt for 3.11.
+Wheels are cached in ~/.cache/wxapush/wheels between runs, so only the first run downloads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from wxemu import demo
+from wxemu.testing import RunningServer, running_server
+
+from tests.fixtures import load
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNTIME = "3.9"
+ADMIN_KEY = "scf-layout-admin-key-0123456789"
+EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def package(output: Path) -> str:
+    command = [sys.executable, "-m", "wxapush.cli", "package", "--runtime", RUNTIME,
+               "--output", str(output)]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("dist")
+    report = package(output)
+    assert f"{output / 'layer.zip'}" in report and "KiB" in report  # each zip's size
+    return output
+
+
+@pytest.fixture(scope="module")
+def wxemu() -> Iterator[RunningServer]:
+    with running_server() as server:
+        yield server
+
+
+def unzip(archive: Path, target: Path) -> None:
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(target)
+
+
+def test_two_package_runs_give_identical_bytes(dist: Path, tmp_path: Path) -> None:
+    package(tmp_path)
+    zips = sorted(p.name for p in dist.glob("*.zip"))
+    assert "layer.zip" in zips and "send.zip" in zips
+    assert sorted(p.name for p in tmp_path.glob("*.zip")) == zips
+    for name in zips:
+        assert (tmp_path / name).read_bytes() == (dist / name).read_bytes(), name
+
+
+def test_the_layer_has_wxapush_and_its_dependencies_at_the_root(dist: Path) -> None:
+    with zipfile.ZipFile(dist / "layer.zip") as z:
+        infos = z.infolist()
+    names = [i.filename for i in infos]
+    assert names == sorted(names)
+    for module in ("wxapush/__init__.py", "wxapush/ssm.py", "requests/__init__.py",
+                   "tencentcloud/ssm/v20190923/ssm_client.py"):  # fmt: skip
+        assert module in names, module
+    # Dev-only modules stay home: the CLI drives wxemu, packaging drives pip.
+    assert "wxapush/cli.py" not in names and "wxapush/packaging.py" not in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if n.startswith(("python/", "opt/", "wxemu/"))]
+    assert {(i.date_time, i.external_attr >> 16) for i in infos} == {(EPOCH, 0o100644)}
+
+
+def test_native_modules_are_built_for_the_target_runtime(dist: Path) -> None:
+    with zipfile.ZipFile(dist / "layer.zip") as z:
+        native = [n for n in z.namelist() if n.endswith(".so")]
+    assert native, "cryptography and cffi ship compiled modules"
+    target = ".cpython-39-x86_64-linux-gnu.so"
+    assert all(n.endswith((target, ".abi3.so")) for n in native), native
+    assert any(n.endswith(target) for n in native), "no wheel was chosen for CPython 3.9"
+
+
+def test_each_function_zip_has_its_index_at_the_root(dist: Path) -> None:
+    for name in ("get_token", "send", "send_log", "refresh_code"):
+        with zipfile.ZipFile(dist / f"{name}.zip") as z:
+            assert z.namelist() == ["index.py"], name
+            staged = dist / "functions" / name / "index.py"
+            assert staged.read_bytes() == z.read("index.py")
+
+
+def test_send_runs_from_the_packages_in_the_scf_layout(
+    dist: Path, tmp_path: Path, wxemu: RunningServer
+) -> None:
+    opt, user = tmp_path / "opt", tmp_path / "var" / "user"
+    unzip(dist / "layer.zip", opt)
+    unzip(dist / "send.zip", user)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    wxemu.put_secret("wxapush-appsecret", demo.SECRET, version="v1")
+
+    event = load("apigw_post_event")  # Tencent's documented event, with our request in it
+    event["headers"]["Authorization"] = f"Bearer {ADMIN_KEY}"
+    event["headers"]["content-type"] = "application/json"
+    event["body"] = json.dumps(
+        {
+            "touser": demo.OPENID,
+            "template_id": demo.TEMPLATE_ID,
+            "data": {
+                "thing1": "手机保护壳",
+                "character_string2": "SF1234567890",
+                "date3": "2026-11-27 10:30",
+                "amount6": "¥128.00",
+            },
+        },
+        ensure_ascii=False,
+    )
+    context = load("scf_context")
+    environment = {
+        # What SCF sets (tencent-platform.md §3), with the paths of this layout.
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": f"{user}:{opt}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "USER_CODE_ROOT": f"{user}/",
+        "TENCENTCLOUD_RUNENV": "SCF",
+        "TENCENTCLOUD_SECRETID": "AKIDscflayouttest000000000000000000",
+        "TENCENTCLOUD_SECRETKEY": "scf-layout-role-key",
+        "TENCENTCLOUD_SESSIONTOKEN": "scf-layout-session-token",
+        # The function's configuration.
+        "WXAPUSH_APPID": demo.APPID,
+        "WXAPUSH_APPSECRET_SSM": "wxapush-appsecret@v1",
+        "WXAPUSH_SSM_ENDPOINT": wxemu.base_url,
+        "WXAPUSH_SSM_REGION": "ap-guangzhou",
+        "WXAPUSH_API_BASE": wxemu.base_url,
+        "WXAPUSH_STORE": f"sqlite:///{tmp_path / 'wxapush.db'}",
+        "WXAPUSH_ADMIN_KEY": ADMIN_KEY,
+    }
+    script = (
+        "import json, sys\n"
+        "import index\n"
+        "event, context = json.load(sys.stdin)\n"
+        "response = index.main_handler(event, context)\n"
+        "import requests, tencentcloud, wxapush\n"
+        "where = [m.__file__ for m in (index, wxapush, requests, tencentcloud)]\n"
+        "print(json.dumps({'response': response, 'where': where, 'path': sys.path}))\n"
+    )
+    done = subprocess.run(
+        [str(python), "-c", script],
+        input=json.dumps([event, context]),
+        capture_output=True,
+        text=True,
+        cwd=user,
+        env=environment,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    response = out["response"]
+    assert response["statusCode"] == 200, response
+    body = json.loads(response["body"])
+    assert body["errcode"] == 0 and body["status"] == "sent", body
+    assert [m["msgid"] for m in wxemu.messages(demo.APPID)] == [body["msgid"]]
+    # Everything came from the unpacked zips: the new environment has nothing of its own.
+    index_file, *layer_files = out["where"]
+    assert index_file == str(user / "index.py")
+    assert all(f.startswith(str(opt)) for f in layer_files), layer_files
+    assert not [p for p in out["path"] if "site-packages" in p and Path(p).exists()
+                and any(Path(p).iterdir())]  # fmt: skip
+    assert demo.SECRET not in done.stdout + done.stderr
+
+
+def test_the_layer_vendors_the_runtime_dependencies_and_the_extras_asked_for() -> None:
+    from wxapush.packaging import PackagingError, layer_requirements
+
+    core = layer_requirements([])
+    assert any(r.startswith("requests") for r in core)
+    assert not [r for r in core if r.startswith(("tencentcloud", "redis", "pytest", "ruff"))]
+    assert any(r.startswith("tencentcloud-sdk-python-ssm") for r in layer_requirements(["tencent"]))
+    everything = layer_requirements(["all"])  # all = wxapush[redis,sql,tencent]
+    assert {"redis", "SQLAlchemy", "tencentcloud-sdk-python-ssm"} <= {
+        r.split(">")[0].split("[")[0] for r in everything
+    }
+    for wrong in ("dev", "bogus"):
+        with pytest.raises(PackagingError, match="unknown extra"):
+            layer_requirements([wrong])
+
+
+def test_package_refuses_an_unknown_extra_plainly(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "wxapush.cli", "package", "--extras", "bogus",
+               "--output", str(tmp_path)]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "unknown extra 'bogus'" in done.stderr
+    assert "Traceback" not in done.stderr and not list(tmp_path.iterdir())

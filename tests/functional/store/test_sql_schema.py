@@ -1,0 +1,84 @@
+"""The SQL backends' schema: created on first use, versioned, indexed for the log's queries."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+from wxapush.store import SchemaVersionError, open_store
+
+from tests.functional.store import _namespaces
+from tests.functional.store.conftest import _new_prefix, _with_prefix
+
+sa = pytest.importorskip("sqlalchemy")
+
+
+@pytest.fixture(params=["postgres_url", "mysql_url"])
+def fresh_sql(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A SQL URL whose prefix names no table yet."""
+    server, prefix = request.getfixturevalue(request.param), _new_prefix()
+    yield _with_prefix(server, prefix)
+    _namespaces.drop_sql(server, prefix)
+
+
+def _forget_checked_schemas() -> None:
+    from wxapush.store.sql import schema
+
+    schema._ready.clear()  # as a new process would: check the database again
+
+
+def test_first_use_creates_the_tables_at_the_current_version(fresh_sql: str) -> None:
+    from wxapush.store.sql import SCHEMA_VERSION, SqlStore
+
+    store = open_store(fresh_sql)
+    try:
+        assert isinstance(store, SqlStore)
+        with store.engine.connect() as conn:
+            version = conn.execute(sa.select(store.tables.schema_version.c.version)).scalar()
+            indexes = {
+                ix["name"] for ix in sa.inspect(conn).get_indexes(store.tables.send_log.name)
+            }
+        assert version == SCHEMA_VERSION
+        p = store.tables.prefix
+        for name in ("time", "user", "tpl", "msgid", "created", "keyed"):
+            assert f"{p}_send_log_{name}" in indexes
+    finally:
+        store.close()
+
+
+def test_a_database_of_a_newer_wxapush_is_refused(fresh_sql: str) -> None:
+    store = open_store(fresh_sql)
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(store.tables.schema_version.update().values(version=99))
+    finally:
+        store.close()
+    _forget_checked_schemas()
+    with pytest.raises(SchemaVersionError, match="schema version 99"):
+        open_store(fresh_sql)
+
+
+def test_an_older_database_is_migrated_step_by_step(
+    fresh_sql: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wxapush.store.sql import schema
+
+    store = open_store(fresh_sql)
+    store.close()
+    # pretend this code is one version ahead, with one migration step to run
+    steps: list[int] = []
+
+    def step(conn: object, tables: schema.Tables) -> None:
+        steps.append(1)
+
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", schema.SCHEMA_VERSION + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, schema.SCHEMA_VERSION, step)
+    _forget_checked_schemas()
+    again = open_store(fresh_sql)
+    try:
+        with again.engine.connect() as conn:
+            version = conn.execute(sa.select(again.tables.schema_version.c.version)).scalar()
+        assert (steps, version) == ([1], schema.SCHEMA_VERSION)
+    finally:
+        again.close()
+        _forget_checked_schemas()
