@@ -37,10 +37,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from wxemu import demo  # noqa: E402
-
 from tests.functional.store import _namespaces  # noqa: E402
 from tests.functional.store._fleet import run_cold  # noqa: E402
+from wxemu import demo  # noqa: E402
 
 SERVERS = {
     "redis": "redis://127.0.0.1:6379/15",
@@ -270,6 +269,7 @@ FROM seq_{lo}_to_{hi}
 
 def bench_queries(stores: Dict[str, str], sizes: List[int], runs: int = 200) -> None:
     import sqlalchemy as sa
+
     from wxapush.store import LogQuery, open_store
 
     t0 = 1_700_000_000.0

@@ -24,6 +24,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 import requests
+
 from wxemu import demo
 from wxemu.dispatch import dispatch
 from wxemu.state import Emulator

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import requests
+
 from wxapush.wechat.callback import encrypt, sign
 
 from .models import App, Message

@@ -25,10 +25,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from wxemu import demo
-from wxemu.testing import RunningServer, running_server
 
 from tests.fixtures import load
+from wxemu import demo
+from wxemu.testing import RunningServer, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = "3.9"

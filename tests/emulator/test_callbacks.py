@@ -14,10 +14,10 @@ import requests
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import check_signature
-from wxemu import demo
-from wxemu.testing import ControlPlaneError, RunningServer
 
 from tests.emulator.conftest import send_body
+from wxemu import demo
+from wxemu.testing import ControlPlaneError, RunningServer
 
 TOKEN = "emulator-push-token"
 KEY = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"

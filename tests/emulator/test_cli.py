@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import requests
+
 from wxemu import demo
 
 from .conftest import ServeProcess

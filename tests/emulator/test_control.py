@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from wxemu import demo
 from wxemu.testing import ControlPlaneError
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from wxemu import demo
 from wxemu.testing import RunningServer
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from wxemu import demo
 
 from .conftest import assert_wechat_error, send_body

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import pytest
 import requests
+
 from wxemu import demo
 from wxemu.testing import RunningServer
 

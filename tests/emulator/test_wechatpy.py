@@ -15,6 +15,7 @@ import requests
 from wechatpy.client import WeChatClient
 from wechatpy.client.api import WeChatWxa
 from wechatpy.exceptions import APILimitedException, WeChatClientException
+
 from wxemu import demo
 
 from .conftest import RID_RE

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
+
 from wxapush.app import current_app, reset_app
 from wxapush.config import reset_settings
 from wxemu import demo, quota

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from wxapush.cli import main
 from wxemu import demo
 from wxemu.testing import RunningServer

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
 from wxapush.app import current_app, reset_app
 from wxapush.config import reset_settings
 from wxapush.services import refresh_code

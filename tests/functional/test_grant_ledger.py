@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from wxapush.app import current_app, reset_app
-from wxapush.config import reset_settings
-from wxemu import demo
-from wxemu.testing import RunningServer
 
 from tests.functional.conftest import (
     Invoke,
@@ -15,6 +11,10 @@ from tests.functional.conftest import (
     send_event,
     wait_for,
 )
+from wxapush.app import current_app, reset_app
+from wxapush.config import reset_settings
+from wxemu import demo
+from wxemu.testing import RunningServer
 
 NEWCOMER = "oWxEmu-Newcomer-000000000000"  # known to the app, no grant at WeChat
 

@@ -9,11 +9,6 @@ from typing import Any, Optional
 
 import pytest
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
-from wxapush.app import reset_app
-from wxapush.config import reset_settings
-from wxapush.services import receive_event
-from wxapush.wechat.callback import aes_key, encrypt, sign
-from wxemu import demo
 
 from tests.functional.conftest import (
     AES_KEY,
@@ -26,6 +21,11 @@ from tests.functional.conftest import (
     send_event,
 )
 from tests.unit.test_callback import A_ENCRYPT, B_ENCRYPT
+from wxapush.app import reset_app
+from wxapush.config import reset_settings
+from wxapush.services import receive_event
+from wxapush.wechat.callback import aes_key, encrypt, sign
+from wxemu import demo
 
 POPUP = {
     "ToUserName": "gh_123456789abc",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from wxemu import demo
 from wxemu.testing import RunningServer
 
@@ -212,6 +213,9 @@ def test_state_lang_and_page_are_checked_locally(
             "data": {},
             "idempotency_key": "k" * 129,
         },
+        {"touser": "o" * 129, "template_id": demo.TEMPLATE_ID, "data": {}},
+        {"touser": demo.OPENID, "template_id": "t" * 129, "data": {}},
+        {"touser": demo.OPENID, "template_id": demo.TEMPLATE_ID, "data": {}, "page": "p" * 1025},
         {  # the two spellings disagree
             "touser": demo.OPENID,
             "template_id": demo.TEMPLATE_ID,

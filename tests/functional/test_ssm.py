@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from wxapush import ssm
 from wxapush.app import reset_app
 from wxapush.config import reset_settings

@@ -6,6 +6,7 @@ import base64
 
 import pytest
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
+
 from wxapush.wechat.callback import (
     CallbackCryptoError,
     aes_key,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from wxapush import runtime
 from wxapush.runtime import Invocation, RawResponse
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Dict, Iterator
 
 import pytest
+
 from wxapush import config
 from wxapush.config import Settings, get_settings, load_settings, reset_settings
 from wxapush.errors import Misconfigured

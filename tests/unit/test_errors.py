@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from wxapush import errors
 from wxapush.errors import (
     ERROR_CLASSES,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+
 from wxapush.wechat.keywords import (
     EMPTY,
     INVALID,

@@ -9,6 +9,8 @@ import time
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
+
+from tests.fixtures import load
 from wxapush import runtime
 from wxapush.config import reset_settings
 from wxapush.errors import (
@@ -19,8 +21,6 @@ from wxapush.errors import (
     ok,
 )
 from wxapush.runtime import MAX_BODY_BYTES, Caller, Invocation, invoke
-
-from tests.fixtures import load
 
 APPID = "wx1234567890abcdef"  # the AppID of the CloudBase fixtures
 OPENID = "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"

@@ -6,6 +6,7 @@ import re
 import time
 
 import pytest
+
 from wxapush.store.base import (
     LogQuery,
     check_changes,

@@ -21,8 +21,15 @@ def pick(request: Mapping[str, Any], *names: str) -> Any:
     return value
 
 
-def text(request: Mapping[str, Any], *names: str, required: bool = False) -> Optional[str]:
-    """A string field (empty counts as absent)."""
+#: The longest identifier (openid, template id, idempotency key…) a request may carry: far above
+#: WeChat's own (28- and 43-character ids), and within every store's indexed columns.
+MAX_ID = 128
+
+
+def text(
+    request: Mapping[str, Any], *names: str, required: bool = False, limit: int = MAX_ID
+) -> Optional[str]:
+    """A string field of at most ``limit`` characters (empty counts as absent)."""
     value = pick(request, *names)
     if value is None or value == "":
         if required:
@@ -30,6 +37,8 @@ def text(request: Mapping[str, Any], *names: str, required: bool = False) -> Opt
         return None
     if not isinstance(value, str):
         raise InvalidRequest(f"{names[0]} must be a string")
+    if len(value) > limit:
+        raise InvalidRequest(f"{names[0]} is longer than {limit} characters")
     return value
 
 

@@ -30,7 +30,7 @@ from wxapush.errors import (
     Misconfigured,
     Unauthorized,
 )
-from wxapush.runtime import GATEWAY, Invocation, RawResponse
+from wxapush.invocation import GATEWAY, Invocation, RawResponse
 from wxapush.services import subscriptions
 from wxapush.store.base import LogRecord
 from wxapush.wechat.callback import (

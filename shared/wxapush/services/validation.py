@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 MINIPROGRAM_STATES = frozenset({"developer", "trial", "formal"})
 LANGS = frozenset({"zh_CN", "en_US", "zh_HK", "zh_TW"})
 #: A page path of the mini program, optionally with a query: no spaces or control characters.
-PAGE = re.compile(r"[^\s\x00-\x1f\x7f]{1,1024}")
+PAGE = re.compile(r"[^\s\x00-\x1f\x7f]+")
 
 
 def validate_send(req: SendRequest, template: Optional[TemplateInfo]) -> None:

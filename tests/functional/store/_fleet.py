@@ -16,9 +16,8 @@ import wxapush.app
 import wxapush.config
 import wxapush.services.get_token
 import wxapush.services.send
-from wxemu.gateway import load_handler
-
 from tests.functional.store import _workers
+from wxemu.gateway import load_handler
 
 # Preloaded with this module by the forkserver: a child pays for connections, not for imports
 # (the drivers are what a warm runtime image would have on disk and in its page cache anyway).
@@ -27,13 +26,14 @@ try:
     import pymysql  # noqa: F401
     import sqlalchemy.dialects.mysql.pymysql
     import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
+
     import wxapush.store.redis
     import wxapush.store.sql
 except ImportError:  # the extras are not installed: those backends' tests skip anyway
     pass
 
 ROOT = Path(__file__).resolve().parents[3]
-TIMEOUT = 120.0
+TIMEOUT = _workers.TIMEOUT
 
 
 def instance(
@@ -63,16 +63,4 @@ def run_cold(env: Dict[str, str], function: str, per_process: List[List[Any]]) -
         ctx.Process(target=instance, args=(env, function, events, barrier, results, i))
         for i, events in enumerate(per_process)
     ]
-    for p in procs:
-        p.start()
-    try:
-        reports = [results.get(timeout=TIMEOUT) for _ in procs]
-    finally:
-        for p in procs:
-            p.join(timeout=10)
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=10)
-    errors = [report for status, _, report in reports if status != "ok"]
-    assert not errors, "\n".join(errors)
-    return [result for _, _, result in sorted(reports, key=lambda r: r[1])]
+    return _workers.gather(procs, results)

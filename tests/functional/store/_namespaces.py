@@ -19,6 +19,7 @@ def drop_redis(url: str, prefix: str) -> None:
 
 def _engine(url: str) -> Any:
     import sqlalchemy as sa
+
     from wxapush.store.sql.dialects import engine_url
 
     return sa.create_engine(engine_url(url), poolclass=sa.pool.NullPool)
@@ -40,6 +41,7 @@ def drop_sql(url: str, prefix: str) -> None:
 def empty_sql(url: str, prefix: str) -> None:
     """Delete every row but the schema version (the tables stay: DDL is slow on MariaDB)."""
     import sqlalchemy as sa
+
     from wxapush.store.sql.schema import build_tables
 
     tables = build_tables(prefix)

@@ -9,11 +9,33 @@ from __future__ import annotations
 import multiprocessing
 import time
 import traceback
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 from wxapush.store import LogRecord, Store, new_log_id, open_store
 
 APP = "wx0123456789abcdef"
+
+
+#: How long a racing process may take before the test gives up on it.
+TIMEOUT = 120.0
+
+
+def gather(procs: List[Any], results: Any) -> List[Any]:
+    """Start ``procs``, take one ``(status, index, result)`` report from each off ``results``,
+    and return the results in index order; any failed report fails the test."""
+    for p in procs:
+        p.start()
+    try:
+        reports = [results.get(timeout=TIMEOUT) for _ in procs]
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=10)
+    errors = [report for status, _, report in reports if status != "ok"]
+    assert not errors, "\n".join(errors)
+    return [result for _, _, result in sorted(reports, key=lambda r: r[1])]
 
 
 def context() -> Any:

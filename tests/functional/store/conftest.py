@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator
 
 import pytest
-from wxapush.store import Store, open_store
 
 from tests.functional.store import _namespaces
+from wxapush.store import Store, open_store
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Iterator, Tuple
 
 import pytest
-from wxapush.store import LogQuery, Store, TokenRecord, open_store
-from wxapush.store.combined import CombinedStore
 
 from tests.functional.store import _namespaces
 from tests.functional.store.conftest import _new_prefix, _with_prefix
 from tests.functional.store.test_send_log import APP, T0, make
+from wxapush.store import LogQuery, Store, TokenRecord, open_store
+from wxapush.store.combined import CombinedStore
 
 
 @pytest.fixture

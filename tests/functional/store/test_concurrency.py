@@ -12,12 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, List
 
 import pytest
-from wxapush.store import LogQuery, Store
 
 from tests.functional.store import _workers
+from wxapush.store import LogQuery, Store
 
 N = 8
-TIMEOUT = 120.0
+TIMEOUT = _workers.TIMEOUT
 
 
 def race(url: str, task: str, *args: Any, open_late: bool = False) -> List[Any]:
@@ -29,19 +29,7 @@ def race(url: str, task: str, *args: Any, open_late: bool = False) -> List[Any]:
         ctx.Process(target=_workers.run, args=(url, task, i, args, barrier, results, open_late))
         for i in range(N)
     ]
-    for p in procs:
-        p.start()
-    try:
-        reports = [results.get(timeout=TIMEOUT) for _ in procs]
-    finally:
-        for p in procs:
-            p.join(timeout=10)
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=10)
-    errors = [report for status, _, report in reports if status != "ok"]
-    assert not errors, "\n".join(errors)
-    return [result for _, _, result in sorted(reports, key=lambda r: r[1])]
+    return _workers.gather(procs, results)
 
 
 def test_processes_racing_on_one_idempotency_key_one_wins(store: Store, store_url: str) -> None:

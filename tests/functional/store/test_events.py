@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-from wxapush.store import Store
-
 from tests.functional.store.test_concurrency import race
+from wxapush.store import Store
 
 
 def test_first_seen_only_once_within_the_window(store: Store) -> None:

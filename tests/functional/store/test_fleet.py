@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from wxapush.store import LogQuery, open_store
-from wxemu import demo
-from wxemu.testing import RunningServer
 
 from tests.functional.conftest import ADMIN_KEY, send_event, token_fetches
 from tests.functional.store._fleet import run_cold
+from wxapush.store import LogQuery, open_store
+from wxemu import demo
+from wxemu.testing import RunningServer
 
 
 def fleet_env(wxemu: RunningServer, store_url: str, **more: str) -> dict[str, str]:

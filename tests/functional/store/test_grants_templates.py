@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from wxapush.store import Store, TemplateInfo
 
 APP, USER, TPL = "wx0123456789abcdef", "oUser1", "TPL_A"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from wxapush.store import Store
 
 from tests.functional.store.test_concurrency import race
+from wxapush.store import Store
 
 SLACK = 0.05  # seconds: the clocks here are one host's, but reads and writes take time
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
+
+from tests.functional.conftest import Invoke, log_records, send_event
 from wxapush.app import reset_app
 from wxapush.config import reset_settings
 from wxemu import demo
 from wxemu.testing import RunningServer
-
-from tests.functional.conftest import Invoke, log_records, send_event
 
 
 @pytest.fixture

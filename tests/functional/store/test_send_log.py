@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any, Optional
 
 import pytest
+
 from wxapush.store import LogQuery, LogRecord, Store, new_log_id
 
 APP = "wx0123456789abcdef"

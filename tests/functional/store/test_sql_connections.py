@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Iterator
 
 import pytest
-from wxapush.store import LogQuery, Store, open_store
 
 from tests.functional.store import _namespaces
 from tests.functional.store.conftest import _new_prefix, _with_prefix
+from wxapush.store import LogQuery, Store, open_store
 
 sa = pytest.importorskip("sqlalchemy")
 
