@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import requests
 
-from wxapush.errors import UpstreamError
+from wxapush.errors import UpstreamError, redact
 from wxapush.wechat.errcodes import error_for_errcode
 
 if TYPE_CHECKING:
@@ -36,6 +36,25 @@ log = logging.getLogger(__name__)
 RETRYABLE_ERRCODES = frozenset({-1, 45011})
 #: Answers that mean "this token is no good" (42001 is sometimes reported as 40014: wecom-sdk#22).
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
+
+
+class _RedactCredentials(logging.Filter):
+    """urllib3 logs each request line at DEBUG, query string (access_token, secret) included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in args)
+        record.msg = redact(str(record.msg))
+        return True
+
+
+_URLLIB3_FILTER = _RedactCredentials()
+
+
+def _guard_urllib3_logs() -> None:
+    # Idempotent: a logger holds a filter once however many transports an instance builds.
+    logging.getLogger("urllib3.connectionpool").addFilter(_URLLIB3_FILTER)
 
 
 @dataclass(frozen=True)
@@ -77,6 +96,7 @@ class Transport:
         self.api_base = api_base.rstrip("/")
         self.policy = policy or RetryPolicy()
         self.session = session or requests.Session()
+        _guard_urllib3_logs()
 
     def request(
         self,
