@@ -11,16 +11,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
-import secrets
-import string
 import sys
-import threading
 import time
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 FUNCTIONS = ("get_token", "send", "send_log", "refresh_code")
 #: What `wxapush dev` serves: receive_event answers WeChat (wxemu's pushes), not `invoke`.
@@ -257,158 +253,27 @@ def run_package(args: argparse.Namespace) -> int:
 
 
 def run_dev(args: argparse.Namespace) -> int:
-    from wxemu.cron import Cron
-    from wxemu.gateway import Gateway, load_handler
+    from wxemu.stack import LocalStack
 
-    cron = Cron(args.cron)
-    emulator = _Wxemu(args.host, args.wxemu_port)
-    admin_key = args.admin_key or secrets.token_urlsafe(18)
-    demo = emulator.demo
-    # A fresh message-push Token and EncodingAESKey per run, as the console would generate.
-    callback_token = secrets.token_urlsafe(16)
-    aes_key = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))
-    os.environ.update(
-        WXAPUSH_APPID=demo["appid"],
-        WXAPUSH_APPSECRET=demo["secret"],
-        WXAPUSH_API_BASE=emulator.base_url,
-        WXAPUSH_STORE=args.store,
-        WXAPUSH_ADMIN_KEY=admin_key,
-        WXAPUSH_CALLBACK_TOKEN=callback_token,
-        WXAPUSH_ENCODING_AES_KEY=aes_key,
+    stack = LocalStack(
+        host=args.host,
+        port=args.port,
+        wxemu_port=args.wxemu_port,
+        store=args.store,
+        cron=args.cron,
+        admin_key=args.admin_key,
+        functions=SERVED,
     )
-    functions_dir = _functions_dir()
-    handlers = {name: load_handler(functions_dir / name / "index.py") for name in SERVED}
-    gateway = Gateway((args.host, args.port), handlers)
-    gateway.start()
-    emulator.push_to(f"{gateway.base_url}/receive_event", callback_token, aes_key)
-    timer = _Timer(cron, lambda moment: _fire_timer(handlers["refresh_code"], moment))
-    timer.fire(datetime.now(timezone.utc))
-    timer.start()
-    print(_banner(gateway.base_url, emulator.base_url, admin_key, demo, args), flush=True)
+    stack.start()
+    print(stack.banner(), flush=True)
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         print("\nstopping", file=sys.stderr)
     finally:
-        gateway.shutdown()
-        emulator.stop()
+        stack.stop()
     return 0
-
-
-def _functions_dir() -> Path:
-    for candidate in (Path.cwd() / "functions", Path(__file__).resolve().parents[2] / "functions"):
-        if (candidate / "send" / "index.py").is_file():
-            return candidate
-    raise SystemExit("wxapush dev: run it from the project's root (no functions/ folder here)")
-
-
-def _fire_timer(handler: Callable[[dict[str, Any], dict[str, Any]], Any], moment: datetime) -> None:
-    event = {
-        "Type": "Timer",
-        "TriggerName": "refresh",
-        "Time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "Message": "",
-    }
-    result = handler(event, {"request_id": uuid.uuid4().hex, "time_limit_in_ms": 60_000})
-    state = "ok" if result.get("errcode") == 0 else f"failed: {result.get('error')}"
-    print(f"[timer] refresh_code {state}", flush=True)
-
-
-class _Timer(threading.Thread):
-    def __init__(self, cron: Any, fire: Callable[[datetime], None]) -> None:
-        super().__init__(name="wxapush-timer", daemon=True)
-        self.cron = cron
-        self.fire = fire
-
-    def run(self) -> None:
-        last = int(time.time())
-        while True:
-            time.sleep(0.2)
-            now = int(time.time())
-            for second in range(last + 1, now + 1):
-                moment = datetime.fromtimestamp(second, timezone.utc)
-                if self.cron.matches(moment):
-                    self.fire(moment)
-            last = now
-
-
-#: Values for the demo template of wxemu (商品名称, 快递单号, 发货时间, 订单金额).
-DEMO_DATA = {
-    "thing1": "手机保护壳",
-    "character_string2": "SF1234567890",
-    "date3": "2026-11-27 10:30",
-    "amount6": "¥128.00",
-}
-
-
-def _banner(
-    gateway: str, wxemu: str, admin_key: str, demo: dict[str, Any], args: argparse.Namespace
-) -> str:
-    body = json.dumps(
-        {
-            "touser": demo["openid"],
-            "template_id": demo["template_id"],
-            "data": DEMO_DATA,
-            "idempotency_key": f"demo-order-{int(time.time())}",
-        },
-        ensure_ascii=False,
-    )
-    today = date.today().isoformat()
-    return f"""
-wxapush dev — the local stack is up
-  functions  {gateway}/<function>   (get_token, send, send_log, refresh_code)
-  wxemu      {wxemu}   (WeChat OpenAPI emulator; control plane under /__wxemu__/)
-  push       wxemu -> {gateway}/receive_event   (secure mode, JSON; fresh Token and key)
-  admin key  {admin_key}   (Authorization: Bearer … for service calls)
-  demo app   appid {demo["appid"]}   openid {demo["openid"]}
-             template {demo["template_id"]}
-  store      {args.store}    timer  refresh_code on '{args.cron}'
-
-Send a message:
-  curl -s {gateway}/send -H 'Authorization: Bearer {admin_key}' \\
-    -H 'Content-Type: application/json' -d '{body}'
-
-Send it again: the answer says "duplicate": true, and nothing is sent twice.
-wxemu then pushes the delivery result: the message goes from "sent" to "delivered".
-Then read the log:
-  curl -s '{gateway}/send_log?begin_date={today}&end_date={today}' \\
-    -H 'Authorization: Bearer {admin_key}'
-"""
-
-
-class _Wxemu:
-    """wxemu serving in a thread of this process."""
-
-    def __init__(self, host: str, port: int) -> None:
-        from wxemu import demo
-        from wxemu.server import make_server
-
-        self.server = make_server(host, port)
-        self.base_url = self.server.base_url
-        self.demo = demo.describe()
-        threading.Thread(target=self.server.serve_forever, name="wxemu", daemon=True).start()
-
-    def push_to(self, url: str, token: str, encoding_aes_key: str) -> None:
-        """Point the demo app's message push at ``url``, as the console's 消息推送配置 does."""
-        import requests
-
-        answer = requests.post(
-            f"{self.base_url}/__wxemu__/callback",
-            json={
-                "appid": self.demo["appid"],
-                "url": url,
-                "token": token,
-                "encoding_aes_key": encoding_aes_key,
-                "mode": "secure",
-                "format": "json",
-            },
-            timeout=10,
-        )
-        answer.raise_for_status()
-
-    def stop(self) -> None:
-        self.server.close()
 
 
 if __name__ == "__main__":
