@@ -7,14 +7,8 @@ import time
 
 import pytest
 
-from wxapush.store.base import (
-    LogQuery,
-    check_changes,
-    check_query,
-    msgid_from_i64,
-    msgid_to_i64,
-    new_log_id,
-)
+from wxapush.store.base import LogQuery, new_log_id
+from wxapush.store.common import check_changes, check_query, msgid_from_i64, msgid_to_i64
 
 CROCKFORD = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 

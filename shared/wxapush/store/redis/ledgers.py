@@ -7,14 +7,8 @@ import math
 import time
 from typing import Any, List, Optional, Sequence
 
-from wxapush.store.base import (
-    TemplateInfo,
-    TokenRecord,
-    check_bucket,
-    dump_json,
-    template_from_json,
-    template_to_json,
-)
+from wxapush.store.base import TemplateInfo, TokenRecord
+from wxapush.store.common import check_bucket, dump_json, template_from_json, template_to_json
 from wxapush.store.redis import lua
 from wxapush.store.redis.keys import Keys
 

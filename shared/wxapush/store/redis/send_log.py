@@ -5,15 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from wxapush.store.base import (
-    LOG_FIELDS,
-    LogQuery,
-    LogRecord,
-    check_changes,
-    check_query,
-    check_record,
-    dump_json,
-)
+from wxapush.store.base import LOG_FIELDS, LogQuery, LogRecord
+from wxapush.store.common import check_changes, check_query, check_record, dump_json
 from wxapush.store.redis import lua
 from wxapush.store.redis.keys import Keys
 

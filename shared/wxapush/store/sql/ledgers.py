@@ -13,13 +13,8 @@ from typing import Any, List, Optional, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from wxapush.store.base import (
-    TemplateInfo,
-    TokenRecord,
-    bucket_step,
-    template_from_json,
-    template_to_json,
-)
+from wxapush.store.base import TemplateInfo, TokenRecord
+from wxapush.store.common import bucket_step, template_from_json, template_to_json
 from wxapush.store.sql.dialects import insert_ignore, transaction, upsert
 from wxapush.store.sql.schema import Tables
 

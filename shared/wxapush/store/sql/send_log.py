@@ -8,10 +8,8 @@ from typing import Any, List, Optional, Tuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from wxapush.store.base import (
-    LOG_FIELDS,
-    LogQuery,
-    LogRecord,
+from wxapush.store.base import LOG_FIELDS, LogQuery, LogRecord
+from wxapush.store.common import (
     check_changes,
     check_query,
     check_record,

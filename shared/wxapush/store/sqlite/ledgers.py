@@ -5,11 +5,8 @@ from __future__ import annotations
 import time
 from typing import List, Optional, Sequence
 
-from wxapush.store.base import (
-    TemplateInfo,
-    template_from_json,
-    template_to_json,
-)
+from wxapush.store.base import TemplateInfo
+from wxapush.store.common import template_from_json, template_to_json
 from wxapush.store.sqlite.database import Database
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from wxapush.store.base import bucket_step
+from wxapush.store.common import bucket_step
 from wxapush.store.sqlite.database import Database
 
 

@@ -6,10 +6,8 @@ import json
 import sqlite3
 from typing import Any, List, Optional, Sequence, Tuple
 
-from wxapush.store.base import (
-    LOG_FIELDS,
-    LogQuery,
-    LogRecord,
+from wxapush.store.base import LOG_FIELDS, LogQuery, LogRecord
+from wxapush.store.common import (
     check_changes,
     check_query,
     check_record,
