@@ -77,8 +77,10 @@ class LocalStack:
         self.gateway.start()
         self._push_to(f"{self.gateway.base_url}/receive_event", token, aes_key)
         refresh = handlers["refresh_code"]
+        if not fire_timer(refresh, datetime.now(timezone.utc)):
+            self.stop()
+            raise SystemExit("wxapush dev: the first refresh_code failed (see above); not started")
         self.timer = Timer(self.cron, lambda moment: fire_timer(refresh, moment))
-        self.timer.fire(datetime.now(timezone.utc))
         self.timer.start()
 
     def stop(self) -> None:
@@ -145,8 +147,8 @@ def functions_dir() -> Path:
     raise SystemExit("wxapush dev: run it from the project's root (no functions/ folder here)")
 
 
-def fire_timer(handler: Handler, moment: datetime) -> None:
-    """Invoke ``handler`` with the timer event SCF delivers (Time in UTC, ``Z``)."""
+def fire_timer(handler: Handler, moment: datetime) -> bool:
+    """Invoke ``handler`` with the timer event SCF delivers (Time in UTC, ``Z``); True if ok."""
     event = {
         "Type": "Timer",
         "TriggerName": "refresh",
@@ -154,14 +156,16 @@ def fire_timer(handler: Handler, moment: datetime) -> None:
         "Message": "",
     }
     result = handler(event, {"request_id": uuid.uuid4().hex, "time_limit_in_ms": 60_000})
-    state = "ok" if result.get("errcode") == 0 else f"failed: {result.get('error')}"
+    succeeded: bool = result.get("errcode") == 0
+    state = "ok" if succeeded else f"failed: {result.get('error')}: {result.get('errmsg')}"
     print(f"[timer] refresh_code {state}", flush=True)
+    return succeeded
 
 
 class Timer(threading.Thread):
     """Fires ``fire(moment)`` at every second the cron matches (UTC, as SCF's clock)."""
 
-    def __init__(self, cron: Cron, fire: Callable[[datetime], None]) -> None:
+    def __init__(self, cron: Cron, fire: Callable[[datetime], object]) -> None:
         super().__init__(name="wxapush-timer", daemon=True)
         self.cron = cron
         self.fire = fire

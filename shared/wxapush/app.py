@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from wxapush.config import Settings, get_settings
-from wxapush.errors import RateLimited
-from wxapush.store import Store, open_store
+from wxapush.errors import Misconfigured, RateLimited, redact
+from wxapush.store import Store, StoreURLError, on_scf, open_store
 from wxapush.store.base import TemplateInfo
 from wxapush.wechat.client import Transport, WeChatClient
 from wxapush.wechat.tokens import TokenManager
@@ -37,7 +37,7 @@ class App:
 
     @classmethod
     def build(cls, settings: Settings) -> App:
-        store = open_store(settings.store_url, settings.cache_url)
+        store = open_shared_store(settings)
         transport = Transport(settings.api_base)
         tokens = TokenManager(
             appid=settings.appid,
@@ -89,6 +89,36 @@ class App:
     def close(self) -> None:
         self.transport.session.close()
         self.store.close()
+
+
+def open_shared_store(settings: Settings) -> Store:
+    """The configured store; a malformed or missing one is ``misconfigured``, naming it."""
+    if settings.store_url is None and on_scf():
+        # Each SCF instance — and each function — has its own /tmp: an embedded store there
+        # would give every instance its own token and every function its own send log.
+        raise Misconfigured(
+            "WXAPUSH_STORE is required on SCF: set a shared store (redis://, postgresql://, "
+            "mysql://); the embedded sqlite file would be private to one instance",
+            setting="WXAPUSH_STORE",
+        )
+    records = _open(settings.store_url, "WXAPUSH_STORE")
+    if not settings.cache_url:
+        return records
+    try:
+        cache = _open(settings.cache_url, "WXAPUSH_CACHE")
+    except BaseException:
+        records.close()
+        raise
+    from wxapush.store.combined import CombinedStore
+
+    return CombinedStore(records, cache)
+
+
+def _open(url: Optional[str], setting: str) -> Store:
+    try:
+        return open_store(url)
+    except StoreURLError as error:  # e.g. the driver of its scheme is not installed
+        raise Misconfigured(f"{setting}: {redact(str(error))}", setting=setting) from None
 
 
 _app: Optional[App] = None

@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument(
         "--store",
-        default="sqlite:///.wxapush/dev.db",
+        default="sqlite:.wxapush/dev.db",
         help="WXAPUSH_STORE for the functions (default: %(default)s)",
     )
     dev.add_argument(

@@ -18,7 +18,7 @@ from datetime import tzinfo as TzInfo
 from typing import Callable, Mapping, Optional, Tuple, TypeVar
 from urllib.parse import urlsplit
 
-from wxapush.errors import Misconfigured
+from wxapush.errors import Misconfigured, redact
 
 __all__ = ["Settings", "get_settings", "load_settings", "reset_settings"]
 
@@ -39,7 +39,9 @@ _STORE_SCHEMES = frozenset(
     {"sqlite", "redis", "rediss", "postgresql", "postgres", "mysql", "mariadb"}
 )
 _CACHE_SCHEMES = frozenset({"redis", "rediss", "unix"})
-_SCHEME = re.compile(r"^([a-z][a-z0-9.-]*)(?:\+[a-z0-9_.-]+)?://", re.IGNORECASE)
+_SCHEME = re.compile(
+    r"^([a-z][a-z0-9.-]*)(?:\+[a-z0-9_.-]+)?:", re.IGNORECASE
+)  # sqlite:rel/path too
 # EncodingAESKey: 43 characters of a-z A-Z 0-9 (wechat-api.md §7.1).
 _AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")
 # Tencent SSM secret reference: ``name`` or ``name@version``.
@@ -160,7 +162,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             return convert(raw)
         except ValueError:
             pass
-        raise Misconfigured(f"{name} must be {expected}, got {raw!r}", setting=name)
+        # redact(): a URL setting may carry a password, and errmsg reaches the caller.
+        raise Misconfigured(f"{name} must be {expected}, got {redact(raw)!r}", setting=name)
 
     def choice(name: str, default: str, allowed: Tuple[str, ...]) -> str:
         def convert(raw: str) -> str:

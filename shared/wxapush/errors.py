@@ -27,7 +27,9 @@ __all__ = [
     "InvalidRequest",
     "InvalidTemplate",
     "Misconfigured",
+    "NoTimeLeft",
     "NotSubscribed",
+    "OutcomeUnknown",
     "RateLimited",
     "Unauthorized",
     "UpstreamError",
@@ -47,6 +49,7 @@ RATE_LIMITED = 990429
 INTERNAL = 990500
 MISCONFIGURED = 990501
 UPSTREAM_ERROR = 990502
+STORE_UNAVAILABLE = 990503
 UPSTREAM_TIMEOUT = 990504
 
 #: errcode -> (slug, meaning). The README's errcode table is rendered from this.
@@ -60,7 +63,11 @@ PROJECT_ERRCODES: Mapping[int, Tuple[str, str]] = {
     INTERNAL: ("internal", "unexpected failure inside wxapush (details in the function log)"),
     MISCONFIGURED: ("misconfigured", "a setting is missing or malformed (named in errmsg)"),
     UPSTREAM_ERROR: ("upstream_error", "WeChat unreachable or answered unusably"),
-    UPSTREAM_TIMEOUT: ("upstream_error", "no time left, or WeChat did not answer in time"),
+    STORE_UNAVAILABLE: ("upstream_error", "the store (WXAPUSH_STORE / WXAPUSH_CACHE) failed"),
+    UPSTREAM_TIMEOUT: (
+        "upstream_error",
+        "no time left to call WeChat (nothing sent), or no answer in time (outcome unknown)",
+    ),
 }
 
 
@@ -180,6 +187,21 @@ class UpstreamError(WxapushError):
     status = 502
     retryable = True
     errcode = UPSTREAM_ERROR
+
+
+class NoTimeLeft(UpstreamError):
+    """The invocation's time ran out before WeChat was called (again): nothing was sent."""
+
+    errcode = UPSTREAM_TIMEOUT
+
+
+class OutcomeUnknown(UpstreamError):
+    """The request may have reached WeChat, but no usable answer came (a read timeout, a
+    connection lost mid-answer…): WeChat may have acted on it. Not retryable: a blind retry of
+    a send could deliver the message twice."""
+
+    retryable = False
+    errcode = UPSTREAM_TIMEOUT
 
 
 class Misconfigured(WxapushError):

@@ -11,7 +11,7 @@ MAX_BODY_BYTES = 256 * 1024
 #: Assumed time limit when the context does not give one (local runs, tests).
 DEFAULT_TIME_LIMIT = 10.0
 
-SERVICE, USER, WECHAT, ANONYMOUS = "service", "user", "wechat", "anonymous"
+SERVICE, USER, ANONYMOUS = "service", "user", "anonymous"
 DIRECT, GATEWAY, TIMER = "direct", "gateway", "timer"
 
 
@@ -20,9 +20,8 @@ class Caller:
     """Who is calling.
 
     ``kind``: ``service`` (cloud credentials, the admin key or a timer), ``user`` (a
-    mini-program user, ``openid`` set), ``anonymous`` (an HTTP call to a function that
-    authenticates by itself, e.g. receive_event, before it has) or ``wechat`` (set by such a
-    function once WeChat's signature checks out).
+    mini-program user, ``openid`` set) or ``anonymous`` (an HTTP call to a function that
+    authenticates the request by itself: receive_event checks WeChat's signature).
     """
 
     kind: str

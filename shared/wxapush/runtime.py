@@ -31,9 +31,11 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 from wxapush.errors import (
     ERROR_CLASSES,
+    STORE_UNAVAILABLE,
     Forbidden,
     Internal,
     InvalidRequest,
+    UpstreamError,
     WxapushError,
     redact,
 )
@@ -101,9 +103,10 @@ def invoke(
     except WxapushError as error:
         log.info("%s: %s errcode=%s", error.slug, error.errmsg, error.errcode)
         return _render(error.to_result(), shape, error)
-    except Exception:
+    except Exception as exc:
         _log_unexpected(service, ctx)
-        return _render(Internal("internal error; see the function log").to_result(), shape)
+        failure = _store_failure(exc) or Internal("internal error; see the function log")
+        return _render(failure.to_result(), shape, failure)
     if shape == GATEWAY:
         return _http_response(_status_of(result), body)
     return json.loads(body)
@@ -227,6 +230,22 @@ def _http_response(
         "headers": dict(JSON_HEADERS) if headers is None else headers,
         "body": body,
     }
+
+
+#: The drivers behind the stores. Their exceptions mean the store (a server, a file) failed, not
+#: wxapush: the caller may retry, and the operator looks at WXAPUSH_STORE / WXAPUSH_CACHE.
+_STORE_DRIVERS = frozenset({"sqlite3", "redis", "sqlalchemy", "psycopg", "pymysql"})
+
+
+def _store_failure(exc: BaseException) -> Optional[WxapushError]:
+    driver = type(exc).__module__.partition(".")[0]
+    if driver not in _STORE_DRIVERS:
+        return None
+    return UpstreamError(
+        f"the store failed ({driver}: {type(exc).__name__}); see the function log",
+        errcode=STORE_UNAVAILABLE,
+        retryable=True,
+    )
 
 
 def _log_unexpected(service: Service, ctx: Mapping[str, Any]) -> None:

@@ -21,13 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def banner(tmp_path: Path) -> Iterator[str]:
-    """Start `wxapush dev` on ephemeral ports and return what it printed."""
-    command = [
-        sys.executable, "-m", "wxapush.cli", "dev", "--port", "0", "--wxemu-port", "0",
-        "--store", f"sqlite:///{tmp_path / 'dev.db'}",
-    ]  # fmt: skip
+    """Start `wxapush dev` (default store, in a fresh folder) and return what it printed."""
+    command = [sys.executable, "-m", "wxapush.cli", "dev", "--port", "0", "--wxemu-port", "0"]
     proc = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     assert proc.stdout is not None
     lines: list[str] = []
@@ -50,8 +47,9 @@ def banner(tmp_path: Path) -> Iterator[str]:
     assert proc.returncode == 0
 
 
-def test_the_printed_curl_line_sends_and_send_log_lists_it(banner: str) -> None:
+def test_the_printed_curl_line_sends_and_send_log_lists_it(banner: str, tmp_path: Path) -> None:
     assert "refresh_code ok" in banner, banner
+    assert (tmp_path / ".wxapush" / "dev.db").is_file()  # the default store: under the cwd
     gateway = re.search(r"functions\s+(http://\S+)/<function>", banner)
     key = re.search(r"admin key\s+(\S+)", banner)
     body = re.search(r"-d '(\{.*\})'", banner)
@@ -92,3 +90,15 @@ def test_the_printed_curl_line_sends_and_send_log_lists_it(banner: str) -> None:
 
     refused = requests.post(f"{gateway[1]}/get_token", json={}, timeout=10)
     assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
+
+
+def test_dev_refuses_to_start_when_its_store_is_unusable(tmp_path: Path) -> None:
+    (tmp_path / "ro").mkdir(mode=0o500)
+    command = [
+        sys.executable, "-m", "wxapush.cli", "dev", "--port", "0", "--wxemu-port", "0",
+        "--store", "redis://127.0.0.1:1/0",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "refresh_code failed" in done.stdout + done.stderr
+    assert "the local stack is up" not in done.stdout

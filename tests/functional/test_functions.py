@@ -251,3 +251,31 @@ def test_wrong_secret_is_misconfigured_and_not_echoed(
     result = invoke("send", send_event())
     assert_error(result, "misconfigured", 40125)
     assert "f" * 32 not in json.dumps(result)
+
+
+def test_the_embedded_store_is_refused_on_scf(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WXAPUSH_STORE")
+    monkeypatch.setenv("TENCENTCLOUD_RUNENV", "SCF")
+    reset_settings()
+    reset_app()
+    result = invoke("send", send_event())
+    assert_error(result, "misconfigured", 990501)
+    assert result["setting"] == "WXAPUSH_STORE"
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:1/0", "postgresql://nobody@127.0.0.1:1/test"])
+def test_an_unreachable_store_is_a_retryable_upstream_error(
+    invoke: Invoke, wxemu: RunningServer, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("WXAPUSH_STORE", url)
+    reset_settings()
+    reset_app()
+    result = invoke("send", send_event())
+    assert_error(result, "upstream_error", 990503)
+    assert result["retryable"] is True
+    assert "nobody" not in result["errmsg"]
+    assert wxemu.messages(demo.APPID) == []
+    answer = handler("get_token")(gateway_event("POST", "/get_token", {}), {})
+    assert answer["statusCode"] == 502

@@ -250,3 +250,15 @@ def test_get_settings_reads_once_until_reset(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("WXAPUSH_APPID", "wxfixed")
     assert get_settings().appid == "wxfixed"
     reset_settings()
+
+
+def test_a_malformed_url_setting_never_echoes_its_password() -> None:
+    env = {
+        "WXAPUSH_APPID": "wx1",
+        "WXAPUSH_APPSECRET": "s",
+        "WXAPUSH_API_BASE": "ftp://u:hunter2@h",
+    }
+    with pytest.raises(Misconfigured) as caught:
+        load_settings(env)
+    assert caught.value.extras["setting"] == "WXAPUSH_API_BASE"
+    assert "hunter2" not in caught.value.errmsg and "ftp://u:***@h" in caught.value.errmsg

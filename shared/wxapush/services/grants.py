@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from wxapush.app import App
-from wxapush.errors import NotSubscribed, UpstreamError, WxapushError
+from wxapush.errors import NotSubscribed, OutcomeUnknown, WxapushError
 from wxapush.store.base import TemplateInfo
 
 NOT_SUBSCRIBED = 43101
@@ -56,5 +56,5 @@ def after_failure(
 
 
 def _outcome_unknown(error: WxapushError) -> bool:
-    # A timeout after the request left: WeChat may have sent it and used the grant.
-    return isinstance(error, UpstreamError) and not error.retryable
+    # No answer after the request left: WeChat may have sent it and used the grant.
+    return isinstance(error, OutcomeUnknown)

@@ -9,12 +9,21 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from wxapush.app import App, current_app
-from wxapush.errors import Conflict, Forbidden, InvalidRequest, WxapushError, ok
+from wxapush.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NoTimeLeft,
+    OutcomeUnknown,
+    RateLimited,
+    WxapushError,
+    ok,
+)
 from wxapush.runtime import Invocation
-from wxapush.services import grants, subscriptions
+from wxapush.services import grants
 from wxapush.services.fields import pick, text
 from wxapush.services.validation import validate_send
 from wxapush.store.base import LogRecord, TemplateInfo, new_log_id
@@ -67,10 +76,13 @@ def run(inv: Invocation) -> dict[str, Any]:
     choices instead (see :mod:`wxapush.services.subscriptions`).
     """
     action = inv.request.get("action")
-    if action == "record_subscription":
-        return subscriptions.record(inv)
     if action is not None:
-        raise InvalidRequest("action must be record_subscription (or absent, to send)")
+        if action != "record_subscription":
+            raise InvalidRequest("action must be record_subscription (or absent, to send)")
+        # Imported here: a plain send need not load the event parser behind it.
+        from wxapush.services import subscriptions
+
+        return subscriptions.record(inv)
     app = current_app()
     req = parse(inv.request, app.settings.miniprogram_state)
     caller = inv.caller
@@ -78,11 +90,23 @@ def run(inv: Invocation) -> dict[str, Any]:
         if req.touser and req.touser != caller.openid:
             raise Forbidden("a mini-program user may send only to itself")
         req.touser = caller.openid or ""
+        if req.idempotency_key is not None:
+            req.idempotency_key = user_key(req.touser, req.idempotency_key)
     elif caller.kind != "service":
         raise Forbidden("send is for services and mini-program users")
     if not req.touser:
         raise InvalidRequest("touser is required")
     return Sender(app, inv.deadline).send(req)
+
+
+def user_key(openid: str, key: str) -> str:
+    """The stored form of a mini-program user's idempotency key: scoped to that user.
+
+    Keys are unique per app; unscoped, a user could take (or probe for) a key a service or
+    another user is about to use. A service's keys are stored as given. send_log shows the
+    stored form, so a record's key always names the scope it is unique in.
+    """
+    return f"u:{openid}:{key}"
 
 
 def parse(request: dict[str, Any], default_state: str) -> SendRequest:
@@ -173,19 +197,21 @@ class Sender:
         self, req: SendRequest, record: LogRecord, template: TemplateInfo | None
     ) -> dict[str, Any]:
         try:
-            # RateLimited here is retryable and nothing was sent: the key is freed below.
             self.app.pace_send(self.deadline)
+        except RateLimited as error:
+            self._fail(req, record, template, error, "rejected")  # nothing was sent
+        try:
             answer = self.app.client.call(
                 "POST", SEND_PATH, deadline=self.deadline, json=req.payload(), idempotent=False
             )
+        except NoTimeLeft as error:
+            self._fail(req, record, template, error, "rejected")  # nothing was sent
+        except OutcomeUnknown as error:
+            # WeChat may have sent it: the record stays pending and keeps its key, so that a
+            # repeat is a retryable conflict (as after a crash), never a second message.
+            self._fail(req, record, template, error, "pending")
         except WxapushError as error:
-            changes: dict[str, Any] = {"errcode": error.errcode, "errmsg": error.errmsg}
-            if error.retryable:
-                # Nothing was sent: free the key so that the caller's retry really retries.
-                changes["idempotency_key"] = None
-            self._update(record, status="failed", **changes)
-            grants.after_failure(self.app, req.touser, req.template_id, template, error)
-            raise _with(error, log_id=record.log_id) from None
+            self._fail(req, record, template, error, "failed")  # refused, or unreachable
         msgid = answer.get("msgid")
         self._update(record, status="sent", msgid=msgid, errcode=0, errmsg="ok")
         grants.after_success(self.app, req.touser, req.template_id, template)
@@ -193,6 +219,23 @@ class Sender:
         if req.warnings:
             result["warnings"] = req.warnings
         return result
+
+    def _fail(
+        self,
+        req: SendRequest,
+        record: LogRecord,
+        template: TemplateInfo | None,
+        error: WxapushError,
+        status: str,
+    ) -> NoReturn:
+        changes: dict[str, Any] = {"errcode": error.errcode, "errmsg": error.errmsg}
+        if error.retryable:
+            # Nothing was sent (an unknown outcome is never retryable): free the key so that
+            # the caller's retry really retries.
+            changes["idempotency_key"] = None
+        self._update(record, status=status, **changes)
+        grants.after_failure(self.app, req.touser, req.template_id, template, error)
+        raise _with(error, log_id=record.log_id) from None
 
     def _update(self, record: LogRecord, **changes: Any) -> None:
         self.log.update(record.log_id, updated_at=time.time(), **changes)

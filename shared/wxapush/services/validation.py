@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Optional
 
+from wxapush.config import MINIPROGRAM_STATES
 from wxapush.errors import InvalidArgument
 from wxapush.store.base import TemplateInfo
 from wxapush.wechat.keywords import check_data
@@ -17,7 +18,6 @@ from wxapush.wechat.keywords import check_data
 if TYPE_CHECKING:
     from wxapush.services.send import SendRequest
 
-MINIPROGRAM_STATES = frozenset({"developer", "trial", "formal"})
 LANGS = frozenset({"zh_CN", "en_US", "zh_HK", "zh_TW"})
 #: A page path of the mini program, optionally with a query: no spaces or control characters.
 PAGE = re.compile(r"[^\s\x00-\x1f\x7f]+")

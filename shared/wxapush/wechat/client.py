@@ -3,8 +3,9 @@
 Two layers, so that the token manager can use the transport without a cycle:
 
 * :class:`Transport` sends one logical request: connect/read timeouts, retries with jittered
-  backoff for ``-1``, ``45011``, HTTP 5xx and transport failures, never past the invocation's
-  deadline. WeChat answers errors with HTTP 200 and ``{"errcode": N, "errmsg": "…"}``
+  backoff for ``-1``, ``45011``, HTTP 500/502/503 and failures to connect, never past the
+  invocation's deadline; a send is never retried once WeChat may have acted on it. WeChat
+  answers errors with HTTP 200 and ``{"errcode": N, "errmsg": "…"}``
   (https://developers.weixin.qq.com/miniprogram/dev/server/API/mp-access-token/api_getaccesstoken.html).
 * :class:`WeChatClient` attaches the access token. On ``40001``/``40014``/``42001`` it invalidates
   the token it used (only if it is still the cached one), fetches one, and retries once — never more
@@ -24,7 +25,14 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import requests
 
-from wxapush.errors import UpstreamError, redact
+from wxapush.errors import (
+    UPSTREAM_ERROR,
+    UPSTREAM_TIMEOUT,
+    NoTimeLeft,
+    OutcomeUnknown,
+    UpstreamError,
+    redact,
+)
 from wxapush.wechat.errcodes import error_for_errcode
 
 if TYPE_CHECKING:
@@ -34,6 +42,11 @@ log = logging.getLogger(__name__)
 
 #: Answers that mean "try again": system busy and the per-minute quota.
 RETRYABLE_ERRCODES = frozenset({-1, 45011})
+#: HTTP statuses of a front end that did not pass the request on (or failed before acting).
+#: 504 is not one of them: a gateway timeout means WeChat got the request and did not answer in
+#: time, so a send may have been delivered.
+RETRYABLE_STATUSES = frozenset({500, 502, 503})
+GATEWAY_TIMEOUT = 504
 #: Answers that mean "this token is no good" (42001 is sometimes reported as 40014: wecom-sdk#22).
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 
@@ -76,11 +89,14 @@ class RetryPolicy:
 class _Retry(Exception):
     """An attempt failed in a way worth another try."""
 
-    def __init__(self, reason: str, errcode: Optional[int] = None, errmsg: str = "") -> None:
+    def __init__(
+        self, reason: str, errcode: Optional[int] = None, errmsg: str = "", timeout: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.errcode = errcode
         self.errmsg = errmsg
+        self.timeout = timeout
 
 
 class Transport:
@@ -110,9 +126,13 @@ class Transport:
     ) -> dict[str, Any]:
         """One logical call; returns WeChat's JSON object, whatever its errcode.
 
-        ``idempotent=False`` (a send) still retries failures that prove the request was not
-        acted on (connection refused, ``-1``, ``45011``, 5xx), but not a read timeout: WeChat may
+        Retried (within ``deadline``): what proves the request was not acted on — connection
+        refused, connect timeout, ``-1``, ``45011``, HTTP 500/502/503. An ``idempotent`` call
+        (token, templates) also retries everything else that may be transient. A send
+        (``idempotent=False``) does not: a read timeout, a connection lost mid-answer, HTTP 504
+        or a 200 that is not a JSON object raise :class:`OutcomeUnknown` at once — WeChat may
         have accepted the message, and a retry would send it twice (WxJava#2098).
+        :class:`NoTimeLeft` means no attempt could be made at all.
         """
         policy = self.policy
         last: _Retry | None = None
@@ -131,10 +151,11 @@ class Transport:
                 last = retry
                 log.info("wechat %s %s: %s (attempt %d)", method, path, retry.reason, attempt + 1)
         if last is None:
-            raise UpstreamError(f"no time left to call {path}", retryable=True)
+            raise NoTimeLeft(f"no time left to call {path}")
         if last.errcode is not None:
             raise error_for_errcode(last.errcode, last.errmsg)
-        raise UpstreamError(f"{path}: {last.reason}", retryable=True)
+        errcode = UPSTREAM_TIMEOUT if last.timeout else UPSTREAM_ERROR
+        raise UpstreamError(f"{path}: {last.reason}", errcode=errcode, retryable=True)
 
     def _attempt(
         self,
@@ -149,35 +170,42 @@ class Transport:
             min(self.policy.connect_timeout, remaining),
             min(self.policy.read_timeout, remaining),
         )
+
+        def unknown(reason: str, *, timed_out: bool = False) -> Exception:
+            # After the request may have reached WeChat: only an idempotent call may try again.
+            if idempotent:
+                return _Retry(reason, timeout=timed_out)
+            return OutcomeUnknown(f"{path}: {reason}; the outcome is unknown")
+
         try:
             response = self.session.request(
                 method, self.api_base + path, params=params, json=body, timeout=timeout
             )
         except requests.ConnectTimeout:
-            raise _Retry("connect timeout") from None
+            raise _Retry("connect timeout", timeout=True) from None
         except requests.ConnectionError as exc:
-            # A refused or reset connection before any answer; a reset mid-answer is ambiguous.
-            if idempotent or _never_sent(exc):
-                raise _Retry("connection failed") from None
-            raise UpstreamError(
-                f"{path}: connection lost, outcome unknown", retryable=False
-            ) from None
+            if _never_sent(exc):
+                raise _Retry("could not connect") from None
+            raise unknown("connection lost") from None
         except requests.Timeout:
-            if idempotent:
-                raise _Retry("read timeout") from None
-            raise UpstreamError(f"{path}: timed out, outcome unknown", retryable=False) from None
+            raise unknown("no answer in time", timed_out=True) from None
         except requests.RequestException as exc:
-            raise UpstreamError(f"{path}: {type(exc).__name__}", retryable=True) from None
-        if response.status_code >= 500:
-            raise _Retry(f"HTTP {response.status_code}")
+            raise unknown(type(exc).__name__) from None
+        status = response.status_code
+        if status in RETRYABLE_STATUSES:
+            raise _Retry(f"HTTP {status}")
+        if status == GATEWAY_TIMEOUT:
+            # A gateway gave up waiting for WeChat, which may still have done the work.
+            raise unknown(f"HTTP {status}", timed_out=True)
         try:
             payload = response.json()
         except ValueError:
-            raise UpstreamError(
-                f"{path}: HTTP {response.status_code}, not JSON", retryable=True
-            ) from None
+            payload = None
         if not isinstance(payload, dict):
-            raise UpstreamError(f"{path}: answer is not a JSON object", retryable=True)
+            if status == 200:
+                # Something answered 200 but not WeChat's JSON: no proof nothing was done.
+                raise unknown("HTTP 200, not a JSON object")
+            raise UpstreamError(f"{path}: HTTP {status}, not a JSON object", retryable=True)
         errcode = payload.get("errcode", 0)
         if errcode in RETRYABLE_ERRCODES:
             raise _Retry(f"errcode {errcode}", errcode, str(payload.get("errmsg", "")))

@@ -38,8 +38,8 @@ def test_a_send_that_cannot_wait_is_rate_limited_and_nothing_is_sent(
     )
     assert 0.2 < refused["retry_after"] <= 0.5
     assert len(wxemu.messages(demo.APPID)) == 1
-    [failed] = [r for r in log_records() if r.log_id == refused["log_id"]]
-    assert (failed.status, failed.errcode, failed.idempotency_key) == ("failed", 990429, None)
+    [record] = [r for r in log_records() if r.log_id == refused["log_id"]]
+    assert (record.status, record.errcode, record.idempotency_key) == ("rejected", 990429, None)
     # the key was freed: the caller's retry, given time to wait, really sends
     retried = limited("send", send_event(idempotency_key="k1"))
     assert (retried["errcode"], retried["duplicate"]) == (0, False)
