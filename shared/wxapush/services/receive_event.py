@@ -7,9 +7,10 @@ WeChat's pages: https://developers.weixin.qq.com/miniprogram/dev/framework/serve
 Every check runs before anything is written: the signature (``msg_signature`` over the
 ciphertext in secure and compatible mode, compared in constant time), the timestamp's age
 (``WXAPUSH_CALLBACK_MAX_AGE``), the decryption (current key, then the previous one) and the
-appid inside the ciphertext, the body's size and shape. A push that fails any of them gets a 4xx
-and changes nothing. A verified push is handled once, however often WeChat re-pushes it, and
-answered ``success`` in plain text.
+appid inside the ciphertext, the body's size and shape, and in plaintext mode that the signature
+has not served another body. A push that fails any of them gets a 4xx and changes nothing. A
+verified push is handled once, however often WeChat re-pushes it, and answered ``success`` in
+plain text.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 import logging
 import time
 from dataclasses import asdict
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 from wxapush.app import App, current_app
 from wxapush.config import Settings
@@ -56,9 +57,12 @@ MAX_PUSH_BYTES = 64 * 1024
 #: How long a handled event's key is kept: WeChat's re-pushes come within seconds; the rest of
 #: the window catches a replay that is still inside WXAPUSH_CALLBACK_MAX_AGE.
 EVENT_TTL = 86400.0
-#: How long a delivery report waits for its send to log the msgid (the two race: WeChat may
-#: push before the send function has written WeChat's answer down). Well inside WeChat's 5 s.
+#: How long a push's delivery reports may wait, together, for their sends to log the msgids (the
+#: two race: WeChat may push before the send function has written WeChat's answer down). One
+#: budget per push, however many items it carries: well inside WeChat's 5 s.
 MSGID_WAIT = 2.0
+#: How long a plaintext signature is remembered when WXAPUSH_CALLBACK_MAX_AGE is 0 (no window).
+SIGNATURE_TTL_UNCHECKED = 7 * 86400.0
 SUCCESS = RawResponse("success")
 
 
@@ -79,6 +83,8 @@ def run(inv: Invocation) -> Union[Dict[str, Any], RawResponse]:
         echostr = query.get("echostr")
         if not echostr:
             raise InvalidRequest("echostr is required to verify the URL")
+        # The URL check's signature is the plaintext pushes' scheme: it must not sign a push later.
+        app.store.events.first_seen(_signature_key(settings, query), _signature_ttl(settings))
         return RawResponse(echostr)
     if method != "POST":
         raise InvalidRequest(f"receive_event takes GET (URL check) and POST (pushes), not {method}")
@@ -90,8 +96,29 @@ def run(inv: Invocation) -> Union[Dict[str, Any], RawResponse]:
         push = parse_push(document)
     except EventParseError as error:
         raise InvalidRequest(f"not a WeChat push: {error}") from None
-    handle(app, push, inv.deadline)
+    claimed: List[str] = []
+    # Secure and compatible mode need no such claim: msg_signature covers the ciphertext, so
+    # another body fails the signature, and the same ciphertext is the same event (event_key).
+    if not _encrypted(query):
+        found = _claim_signature(app, query, body)
+        if found is None:
+            log.info("plaintext push re-sent byte for byte; already taken")
+            return SUCCESS
+        claimed = found
+    try:
+        handle(app, push, inv.deadline)
+    except BaseException:
+        for key in claimed:  # so that WeChat's retry, with the same signature, is handled
+            app.store.events.forget(key)
+        raise
     return SUCCESS
+
+
+def _encrypted(query: Mapping[str, str]) -> bool:
+    encrypt_type = query.get("encrypt_type", "raw").lower() or "raw"
+    if encrypt_type not in ("aes", "raw"):
+        raise InvalidRequest("encrypt_type must be aes or raw")
+    return encrypt_type == "aes"
 
 
 def _open(
@@ -103,11 +130,8 @@ def _open(
     body: bytes,
 ) -> Dict[str, Any]:
     """The verified (and, in secure or compatible mode, decrypted) push document."""
-    encrypt_type = query.get("encrypt_type", "raw").lower() or "raw"
-    if encrypt_type not in ("aes", "raw"):
-        raise InvalidRequest("encrypt_type must be aes or raw")
     keys = [k for k in (settings.encoding_aes_key, settings.encoding_aes_key_previous) if k]
-    if encrypt_type == "raw":
+    if not _encrypted(query):
         # A plaintext push's body is not covered by its signature, and the same signature
         # appears in every URL check: with a key configured, WeChat sends ciphertext, so a
         # plaintext body can only be someone else's.
@@ -157,6 +181,43 @@ def _verify(
         raise Unauthorized(f"the timestamp is over {max_age} s away (WXAPUSH_CALLBACK_MAX_AGE)")
 
 
+def _claim_signature(app: App, query: Mapping[str, str], body: bytes) -> Optional[List[str]]:
+    """Plaintext mode: let each signature serve one body.
+
+    ``signature`` covers the Token, timestamp and nonce but not the body, and the URL check
+    signs the same way: whoever saw one query string could post any body with it while the
+    timestamp is fresh. The first push with a signature claims it for its body; returns the keys
+    claimed (forgotten if handling fails, so that WeChat's retry is handled), or None for the
+    same body again (WeChat's retry: answered, not handled again). The signature with another
+    body, or after a URL check, is refused.
+    """
+    events, ttl = app.store.events, _signature_ttl(app.settings)
+    signature_key = _signature_key(app.settings, query)
+    body_key = f"{signature_key}:{hashlib.sha256(body).hexdigest()}"
+    if events.first_seen(signature_key, ttl):
+        events.first_seen(body_key, ttl)
+        return [signature_key, body_key]
+    if not events.first_seen(body_key, ttl):
+        # The same bytes again. (Two identical forged bodies racing could land here while the
+        # first one is being refused: then the answer is success and nothing was handled.)
+        return None
+    events.forget(body_key)  # else this body would pass as a retry next time
+    raise Unauthorized("this signature was already used for another request (plaintext mode)")
+
+
+def _signature_key(settings: Settings, query: Mapping[str, str]) -> str:
+    # Normalized as signature_matches compares it: "ABC " is the same signature as "abc".
+    signature = (query.get("signature") or "").strip().lower()
+    return f"wxsig:{settings.appid}:{signature}"
+
+
+def _signature_ttl(settings: Settings) -> float:
+    # A timestamp passes while within max_age of now either way, so a signature stays usable up
+    # to 2 × max_age after it is first seen (+1 s for rounding); with no window, a long bound.
+    max_age = settings.callback_max_age
+    return 2.0 * max_age + 1 if max_age > 0 else SIGNATURE_TTL_UNCHECKED
+
+
 def _document(body: bytes) -> Dict[str, Any]:
     try:
         return parse_document(body)
@@ -181,8 +242,7 @@ def handle(app: App, push: Push, deadline: float) -> None:
         return
     try:
         if push.event == SENT:
-            for delivery in push.deliveries:
-                _record_delivery(app, push.from_user, delivery, deadline)
+            _record_deliveries(app, push, deadline)
         else:
             subscriptions.apply_event(app, push)
     except BaseException:
@@ -200,12 +260,22 @@ def event_key(appid: str, push: Push) -> str:
     return "wxpush:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _record_delivery(app: App, openid: str, delivery: Delivery, deadline: float) -> None:
-    record = _find(app, delivery.msgid, deadline)
-    if record is None:
-        # Sent by something else with this AppID, or pruned: nothing of ours to update.
-        log.info("delivery report for unknown msgid %s ignored", delivery.msgid)
-        return
+def _record_deliveries(app: App, push: Push, deadline: float) -> None:
+    # One budget for the whole push: WeChat hangs up after 5 s however many items it carries.
+    give_up = min(time.monotonic() + MSGID_WAIT, deadline - 0.5)
+    unknown = []
+    for delivery in push.deliveries:
+        record = _find(app, delivery.msgid, give_up)
+        if record is None:
+            unknown.append(delivery.msgid)
+        else:
+            _record_delivery(app, push.from_user, delivery, record)
+    if unknown:
+        # Sent by something else with this AppID, pruned, or not logged in time: nothing to update.
+        log.info("delivery reports for unknown msgids ignored: %s", unknown)
+
+
+def _record_delivery(app: App, openid: str, delivery: Delivery, record: LogRecord) -> None:
     if record.touser != openid or record.template_id != delivery.template_id:
         log.warning("delivery report for msgid %s names another user or template", delivery.msgid)
         return
@@ -220,9 +290,9 @@ def _record_delivery(app: App, openid: str, delivery: Delivery, deadline: float)
     )
 
 
-def _find(app: App, msgid: int, deadline: float) -> Optional[LogRecord]:
+def _find(app: App, msgid: int, give_up: float) -> Optional[LogRecord]:
+    """The log record of ``msgid``, looked up until ``give_up`` (at least once)."""
     appid = app.settings.appid
-    give_up = min(time.monotonic() + MSGID_WAIT, deadline - 0.5)
     pause = 0.02
     while True:
         record = app.store.log.find_by_msgid(appid, msgid)
