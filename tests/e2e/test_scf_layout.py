@@ -7,17 +7,20 @@ environment with nothing in it (``python -m venv --without-pip``), sets
 ``index.main_handler`` with Tencent's documented API-gateway event against wxemu: the message
 must be sent, with the AppSecret read from (wxemu's) SSM through the vendored Tencent SDK.
 
-The interpreter here is 3.11, the layer's wheels are for 3.9: pure-Python and ``abi3`` wheels
-import on both, a ``cp39`` extension does not. The send path needs none (charset_normalizer's
-compiled helpers have a pure-Python twin that 3.11 falls back to; cffi, behind cryptography, is
-not imported by send), so the target's own layer is run as built, not one rebuilt for 3.11.
+The environment is made from a CPython 3.9 when the machine has one (this kind of machine has
+one under pyenv), so the layer runs on the very runtime it was built for. Without one it is
+made from the running interpreter: pure-Python and ``abi3`` wheels import there too, a ``cp39``
+extension does not, and the send path needs none (charset_normalizer's compiled helpers have a
+pure-Python twin; cffi, behind cryptography, is not imported by send).
 Wheels are cached in ~/.cache/wxapush/wheels between runs, so only the first run downloads.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -34,6 +37,19 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = "3.9"
 ADMIN_KEY = "scf-layout-admin-key-0123456789"
 EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def target_python() -> str:
+    """A CPython of the target runtime if the machine has one, else the running interpreter."""
+    pyenv = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{RUNTIME}.*/bin/python3")))
+    for candidate in [*pyenv, shutil.which(f"python{RUNTIME}")]:
+        if candidate is None:
+            continue
+        probe = [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+        done = subprocess.run(probe, capture_output=True, text=True)  # a pyenv shim may refuse
+        if done.returncode == 0 and done.stdout.strip() == RUNTIME:
+            return candidate
+    return sys.executable
 
 
 def package(output: Path) -> str:
@@ -111,7 +127,8 @@ def test_send_runs_from_the_packages_in_the_scf_layout(
     unzip(dist / "layer.zip", opt)
     unzip(dist / "send.zip", user)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    interpreter = target_python()
+    subprocess.run([interpreter, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     wxemu.put_secret("wxapush-appsecret", demo.SECRET, version="v1")
 
@@ -158,7 +175,9 @@ def test_send_runs_from_the_packages_in_the_scf_layout(
         "response = index.main_handler(event, context)\n"
         "import requests, tencentcloud, wxapush\n"
         "where = [m.__file__ for m in (index, wxapush, requests, tencentcloud)]\n"
-        "print(json.dumps({'response': response, 'where': where, 'path': sys.path}))\n"
+        "version = list(sys.version_info[:2])\n"
+        "print(json.dumps({'response': response, 'where': where, 'path': sys.path,"
+        " 'version': version}))\n"
     )
     done = subprocess.run(
         [str(python), "-c", script],
@@ -183,6 +202,8 @@ def test_send_runs_from_the_packages_in_the_scf_layout(
     assert not [p for p in out["path"] if "site-packages" in p and Path(p).exists()
                 and any(Path(p).iterdir())]  # fmt: skip
     assert demo.SECRET not in done.stdout + done.stderr
+    if interpreter != sys.executable:
+        assert out["version"] == [3, 9]  # the layer ran on the runtime it was built for
 
 
 def test_the_layer_vendors_the_runtime_dependencies_and_the_extras_asked_for() -> None:

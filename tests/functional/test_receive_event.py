@@ -37,7 +37,11 @@ POPUP = {
 
 
 def call(
-    query: dict[str, str], body: str = "", method: str = "POST", base64_body: Optional[bytes] = None
+    query: dict[str, str],
+    body: str = "",
+    method: str = "POST",
+    base64_body: Optional[bytes] = None,
+    time_limit_ms: int = 3000,
 ) -> Any:
     """receive_event's main_handler, called the way the API gateway calls it for WeChat."""
     event = {
@@ -49,7 +53,7 @@ def call(
         "isBase64Encoded": base64_body is not None,
         "requestContext": {"path": "/receive_event", "httpMethod": method, "requestId": "r"},
     }
-    return handler("receive_event")(event, {"request_id": "r", "time_limit_in_ms": 3000})
+    return handler("receive_event")(event, {"request_id": "r", "time_limit_in_ms": time_limit_ms})
 
 
 def use(monkeypatch: pytest.MonkeyPatch, **settings: Optional[str]) -> None:

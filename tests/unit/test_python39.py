@@ -1,7 +1,8 @@
 """The code that runs on SCF stays within Python 3.9 (SCF runs Python 3.9 and 3.10).
 
-This machine has no 3.9 interpreter (Debian ships 3.11 only, PyPI has none), and mypy no longer
-type-checks for 3.9, so two checks stand in for one:
+``tests/e2e/test_scf_layout.py`` runs the packaged send function on a real CPython 3.9 where
+the machine has one; these checks cover every module statically, whatever the interpreter (mypy
+no longer type-checks for 3.9), so two checks stand in for one:
 
 * the stdlib parser with ``feature_version=(3, 9)``: syntax newer than 3.9 (``match``,
   ``except*``, parenthesised context managers…) fails to parse;

@@ -96,15 +96,11 @@ def run(inv: Invocation) -> Union[Dict[str, Any], RawResponse]:
         push = parse_push(document)
     except EventParseError as error:
         raise InvalidRequest(f"not a WeChat push: {error}") from None
-    claimed: List[str] = []
-    # Secure and compatible mode need no such claim: msg_signature covers the ciphertext, so
-    # another body fails the signature, and the same ciphertext is the same event (event_key).
-    if not _encrypted(query):
-        found = _claim_signature(app, query, body)
-        if found is None:
-            log.info("plaintext push re-sent byte for byte; already taken")
-            return SUCCESS
-        claimed = found
+    # Secure and compatible mode need no claim: msg_signature covers the ciphertext, so another
+    # body fails the signature, and the same ciphertext is the same event (see event_key).
+    claimed = [] if _encrypted(query) else _claim_signature(app, query, body)
+    if claimed is None:
+        return SUCCESS
     try:
         handle(app, push, inv.deadline)
     except BaseException:
@@ -200,6 +196,7 @@ def _claim_signature(app: App, query: Mapping[str, str], body: bytes) -> Optiona
     if not events.first_seen(body_key, ttl):
         # The same bytes again. (Two identical forged bodies racing could land here while the
         # first one is being refused: then the answer is success and nothing was handled.)
+        log.info("plaintext push re-sent byte for byte: answered, not handled again")
         return None
     events.forget(body_key)  # else this body would pass as a retry next time
     raise Unauthorized("this signature was already used for another request (plaintext mode)")
