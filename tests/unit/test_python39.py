@@ -2,7 +2,7 @@
 
 ``tests/e2e/test_scf_layout.py`` runs the packaged send function on a real CPython 3.9 where
 the machine has one; these checks cover every module statically, whatever the interpreter (mypy
-no longer type-checks for 3.9), so two checks stand in for one:
+no longer type-checks for 3.9) with two checks:
 
 * the stdlib parser with ``feature_version=(3, 9)``: syntax newer than 3.9 (``match``,
   ``except*``, parenthesised context managers…) fails to parse;
