@@ -66,7 +66,7 @@ PROJECT_ERRCODES: Mapping[int, Tuple[str, str]] = {
     STORE_UNAVAILABLE: ("upstream_error", "the store (WXAPUSH_STORE / WXAPUSH_CACHE) failed"),
     UPSTREAM_TIMEOUT: (
         "upstream_error",
-        "no time left to call WeChat (nothing sent), or no answer in time (outcome unknown)",
+        "no time left to call WeChat (nothing sent), or no usable answer (outcome unknown)",
     ),
 }
 

@@ -67,6 +67,7 @@ def use(monkeypatch: pytest.MonkeyPatch, **settings: Optional[str]) -> None:
 
 
 def refused(answer: Any, status: int, slug: str, errcode: int) -> None:
+    assert answer["statusCode"] == status, answer
     body = json.loads(answer["body"])
     assert (answer["statusCode"], body["error"], body["errcode"]) == (status, slug, errcode), body
 

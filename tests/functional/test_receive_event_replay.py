@@ -91,7 +91,8 @@ def test_a_push_of_unknown_msgids_answers_in_time_and_reports_them(  # type: ign
     assert (answer["statusCode"], answer["body"]) == (200, "success")
     # The known msgid, last in the push, is still matched once the budget is spent.
     assert [r.status for r in log_records()] == ["delivered"]
-    assert any(str(unknown) in r.getMessage() for r in caplog.records), caplog.text
+    for msgid in unknown:  # reported as not matched
+        assert str(msgid) in caplog.text
     # WeChat hangs up after 5 s (ref §7.3). The budget is 2 s for the whole push; waiting 2 s per
     # unknown msgid took 10 s. 5 s leaves 3 s of slack for a loaded machine.
     assert elapsed < 5.0

@@ -16,7 +16,7 @@ import time
 import uuid
 from typing import Callable, Optional
 
-from wxapush.errors import UpstreamError
+from wxapush.errors import NoTimeLeft, UpstreamError
 from wxapush.store.base import TokenCache, TokenRecord
 from wxapush.wechat.client import Transport
 from wxapush.wechat.errcodes import error_for_errcode
@@ -81,7 +81,7 @@ class TokenManager:
             if time.monotonic() >= deadline:
                 if cached is not None and cached.expires_at > self.clock():
                     return cached
-                raise UpstreamError("timed out waiting for the access token", retryable=True)
+                raise NoTimeLeft("timed out waiting for the access token")
 
     def invalidate(self, token: str) -> bool:
         """Forget ``token`` if it is still the cached one (another instance may have renewed it)."""
