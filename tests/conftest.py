@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 
 import pytest
+
+from wxemu.testing import RunningServer, running_server
 
 SERVICES = {
     "redis": ("WXAPUSH_TEST_REDIS", "redis://127.0.0.1:6379/15", 6379),
@@ -51,3 +54,18 @@ def postgres_url() -> str:
 @pytest.fixture
 def mysql_url() -> str:
     return service_url("mysql")
+
+
+@pytest.fixture(scope="module")
+def wxemu_server() -> Iterator[RunningServer]:
+    """A wxemu server (real HTTP on 127.0.0.1) per test module: a module's hooks and pushes in
+    flight never reach another's."""
+    with running_server() as server:
+        yield server
+
+
+@pytest.fixture
+def wxemu(wxemu_server: RunningServer) -> RunningServer:
+    """The running wxemu, freshly reset with its demo app."""
+    wxemu_server.reset()
+    return wxemu_server

@@ -15,22 +15,9 @@ import pytest
 import requests
 
 from wxemu import demo
-from wxemu.testing import RunningServer, running_server
+from wxemu.testing import RunningServer
 
 RID_RE = re.compile(r"^(?P<text>.*) rid: (?P<t>[0-9a-f]{8})-[0-9a-f]{8}-[0-9a-f]{8}$", re.S)
-
-
-@pytest.fixture(scope="module")
-def _server() -> Iterator[RunningServer]:
-    with running_server() as server:
-        yield server
-
-
-@pytest.fixture
-def wxemu(_server: RunningServer) -> RunningServer:
-    """A running wxemu (real HTTP on 127.0.0.1), freshly reset with its demo app."""
-    _server.reset()
-    return _server
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from wxapush.app import current_app, reset_app
 from wxapush.config import reset_settings
 from wxemu import demo, quota
 from wxemu.gateway import Handler, load_handler
-from wxemu.testing import RunningServer, running_server
+from wxemu.testing import RunningServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_KEY = "test-admin-key-0123456789"
@@ -26,18 +26,6 @@ def handler(name: str) -> Handler:
     if name not in _handlers:
         _handlers[name] = load_handler(ROOT / "functions" / name / "index.py")
     return _handlers[name]
-
-
-@pytest.fixture(scope="session")
-def _server() -> Iterator[RunningServer]:
-    with running_server() as server:
-        yield server
-
-
-@pytest.fixture
-def wxemu(_server: RunningServer) -> RunningServer:
-    _server.reset()
-    return _server
 
 
 @pytest.fixture

@@ -19,23 +19,11 @@ from tests.unit.test_cold_imports import closed_port
 from wxapush.errors import NoTimeLeft, OutcomeUnknown, UpstreamError
 from wxapush.wechat.client import RetryPolicy, Transport
 from wxemu import demo
-from wxemu.testing import RunningServer, running_server
+from wxemu.testing import RunningServer
 
 SEND = "/cgi-bin/message/subscribe/send"
 #: Retries without waiting, so that only the attempt cap or the deadline ends them.
 QUICK = RetryPolicy(attempts=3, base_delay=0.0, read_timeout=0.3, reserve=0.0)
-
-
-@pytest.fixture(scope="module")
-def _server() -> Iterator[RunningServer]:
-    with running_server() as server:
-        yield server
-
-
-@pytest.fixture
-def wxemu(_server: RunningServer) -> RunningServer:
-    _server.reset()
-    return _server
 
 
 def send(
