@@ -62,3 +62,9 @@ def test_a_cold_send_does_not_load_the_event_parser(tmp_path: Path) -> None:
     report = probe("send", tmp_path, {"event": event, "context": {}})
     assert report["result"]["error"] == "upstream_error"  # WeChat is a closed port here
     assert "xml" not in report["modules"]
+
+
+def test_a_service_cannot_use_a_users_key_scope(invoke: Invoke, wxemu: RunningServer) -> None:
+    result = invoke("send", send_event(idempotency_key=f"u:{demo.OPENID}:order-1"))
+    assert (result["error"], result["errcode"]) == ("invalid_request", 990400)
+    assert wxemu.messages(demo.APPID) == []

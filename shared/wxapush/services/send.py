@@ -94,9 +94,15 @@ def run(inv: Invocation) -> dict[str, Any]:
             req.idempotency_key = user_key(req.touser, req.idempotency_key)
     elif caller.kind != "service":
         raise Forbidden("send is for services and mini-program users")
+    elif req.idempotency_key is not None and req.idempotency_key.startswith(USER_KEY_PREFIX):
+        # Reserved for users' scoped keys: a service must not reach into a user's scope.
+        raise InvalidRequest(f"a service's idempotency_key may not start with {USER_KEY_PREFIX!r}")
     if not req.touser:
         raise InvalidRequest("touser is required")
     return Sender(app, inv.deadline).send(req)
+
+
+USER_KEY_PREFIX = "u:"
 
 
 def user_key(openid: str, key: str) -> str:
@@ -106,7 +112,7 @@ def user_key(openid: str, key: str) -> str:
     another user is about to use. A service's keys are stored as given. send_log shows the
     stored form, so a record's key always names the scope it is unique in.
     """
-    return f"u:{openid}:{key}"
+    return f"{USER_KEY_PREFIX}{openid}:{key}"
 
 
 def parse(request: dict[str, Any], default_state: str) -> SendRequest:
