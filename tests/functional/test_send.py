@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from wxapush.app import current_app, reset_app
+from wxapush.config import reset_settings
 from wxemu import demo
 from wxemu.testing import RunningServer
 
@@ -227,3 +229,31 @@ def test_state_lang_and_page_are_checked_locally(
 def test_malformed_requests_are_invalid_request(invoke: Invoke, event: dict[str, Any]) -> None:
     assert_error(invoke("send", event), "invalid_request", 990400)
     assert log_records() == []
+
+
+def test_not_subscribed_frees_the_key_so_the_send_can_follow_a_subscription(
+    invoke: Invoke, wxemu: RunningServer
+) -> None:
+    template = wxemu.add_template(demo.APPID, "审核结果通知", "结果:{{phrase1.DATA}}\n", 2)
+    event = send_event(template_id=template, data={"phrase1": "审核通过"}, idempotency_key="r-1")
+    first = invoke("send", event)
+    assert_error(first, "not_subscribed", 43101)  # WeChat: no grant
+    wxemu.grant(demo.APPID, demo.OPENID, template, 1)  # the user subscribes
+    again = invoke("send", event)
+    assert again["errcode"] == 0 and again["duplicate"] is False, again
+    assert [r.status for r in log_records()] == ["sent", "failed"]
+
+
+def test_a_local_not_subscribed_refusal_frees_the_key_too(
+    invoke: Invoke, wxemu: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WXAPUSH_GRANT_POLICY", "enforce")
+    reset_settings()
+    reset_app()
+    event = send_event(idempotency_key="r-2")
+    assert_error(invoke("send", event), "not_subscribed", 43101)
+    assert wxemu.messages(demo.APPID) == []  # refused without calling WeChat
+    current_app().store.grants.grant(demo.APPID, demo.OPENID, demo.TEMPLATE_ID)
+    again = invoke("send", event)
+    assert again["errcode"] == 0 and again["duplicate"] is False, again
+    assert len(wxemu.messages(demo.APPID)) == 1

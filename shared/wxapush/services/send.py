@@ -17,6 +17,7 @@ from wxapush.errors import (
     Forbidden,
     InvalidRequest,
     NoTimeLeft,
+    NotSubscribed,
     OutcomeUnknown,
     RateLimited,
     WxapushError,
@@ -158,7 +159,7 @@ class Sender:
                 grants.before_send(self.app, req.touser, req.template_id, template)
             except WxapushError as error:
                 refusal = error
-                self._update(record, status="rejected", errcode=error.errcode, errmsg=error.errmsg)
+                self._update(record, status="rejected", **_outcome(error))
         if refusal is not None:
             raise _with(refusal, log_id=record.log_id)
         return self._deliver(req, record, template)
@@ -234,17 +235,22 @@ class Sender:
         error: WxapushError,
         status: str,
     ) -> NoReturn:
-        changes: dict[str, Any] = {"errcode": error.errcode, "errmsg": error.errmsg}
-        if error.retryable:
-            # Nothing was sent (an unknown outcome is never retryable): free the key so that
-            # the caller's retry really retries.
-            changes["idempotency_key"] = None
-        self._update(record, status=status, **changes)
+        self._update(record, status=status, **_outcome(error))
         grants.after_failure(self.app, req.touser, req.template_id, template, error)
         raise _with(error, log_id=record.log_id) from None
 
     def _update(self, record: LogRecord, **changes: Any) -> None:
         self.log.update(record.log_id, updated_at=time.time(), **changes)
+
+
+def _outcome(error: WxapushError) -> dict[str, Any]:
+    """A refusal's log fields. The key is freed when a retry could succeed with nothing sent
+    twice: a retryable failure (an unknown outcome never is), or no grant — the user may
+    subscribe and the caller retry the same send."""
+    changes: dict[str, Any] = {"errcode": error.errcode, "errmsg": error.errmsg}
+    if error.retryable or isinstance(error, NotSubscribed):
+        changes["idempotency_key"] = None
+    return changes
 
 
 def _with(error: WxapushError, **extras: Any) -> WxapushError:
