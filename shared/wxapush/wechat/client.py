@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from wxapush.errors import (
     UPSTREAM_ERROR,
@@ -213,9 +214,11 @@ class Transport:
 
 
 def _never_sent(exc: requests.ConnectionError) -> bool:
-    """True when the connection failed before the request could reach WeChat."""
-    text = repr(exc.args[0] if exc.args else exc)
-    return "NewConnectionError" in text or "Connection refused" in text
+    """True when the connection failed before the request could reach WeChat (by type:
+    urllib3 wraps a refused or unresolvable connection in NewConnectionError)."""
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", cause)
+    return isinstance(reason, (NewConnectionError, ConnectionRefusedError))
 
 
 class WeChatClient:
