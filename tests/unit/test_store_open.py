@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -195,3 +196,32 @@ def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
+
+
+@pytest.mark.parametrize(
+    ("store_url", "cache_url", "setting"),
+    [
+        ("sqlite:///{tmp}/x.db?bad=1", None, "WXAPUSH_STORE"),
+        (
+            "sqlite:///{tmp}/x.db",
+            "redis://:pw@127.0.0.1:6379/15?prefix=no%20good!",
+            "WXAPUSH_CACHE",
+        ),
+    ],
+)
+def test_a_bad_store_is_misconfigured_naming_its_setting(
+    tmp_path: Path, store_url: str, cache_url: Optional[str], setting: str
+) -> None:
+    from wxapush.app import open_shared_store
+    from wxapush.config import Settings
+    from wxapush.errors import Misconfigured
+
+    settings = Settings(
+        appid="wx1",
+        store_url=store_url.format(tmp=tmp_path),
+        cache_url=cache_url,
+    )
+    with pytest.raises(Misconfigured) as caught:
+        open_shared_store(settings)
+    assert caught.value.extras["setting"] == setting
+    assert "pw" not in caught.value.errmsg

@@ -15,7 +15,7 @@ URLs (``WXAPUSH_STORE``):
   ``mysql[+driver]://``, ``mariadb://`` — the shared backends, each a module here exposing
   ``open_url(url) -> Store``. A ``?prefix=name`` option namespaces their keys or tables.
 
-``WXAPUSH_CACHE`` (``cache_url``) adds a second store for tokens, locks and the rate limiter
+``WXAPUSH_CACHE`` adds a second store for tokens, locks and the rate limiter
 beside the records (``combined.CombinedStore``); docs/stores.md says which to choose when.
 """
 
@@ -116,23 +116,14 @@ def sqlite_path(url: str) -> str:
     return os.path.normpath(os.path.join(base_directory(), path))
 
 
-def open_store(url: Optional[str], cache_url: Optional[str] = None) -> Store:
+def open_store(url: Optional[str]) -> Store:
     """Open the store a URL names (``None`` or empty: the embedded default).
 
-    With ``cache_url``, tokens, locks and the rate limiter come from that store instead
-    (``WXAPUSH_CACHE``), the records from ``url``. Raises StoreURLError (a ValueError) for a
-    malformed or unknown URL, and its subclass BackendNotAvailableError for a known backend
-    this installation does not provide.
+    Raises StoreURLError (a ValueError) for a malformed or unknown URL, and its subclass
+    BackendNotAvailableError for a known backend this installation does not provide. A
+    deployment's records-plus-cache pair (``WXAPUSH_STORE`` + ``WXAPUSH_CACHE``) is opened by
+    :func:`wxapush.app.open_shared_store` as two stores joined by ``combined.CombinedStore``.
     """
-    if cache_url:
-        from wxapush.store.combined import CombinedStore
-
-        records = open_store(url)
-        try:
-            return CombinedStore(records, open_store(cache_url))
-        except BaseException:
-            records.close()
-            raise
     if not url:
         from wxapush.store.sqlite import SqliteStore
 

@@ -9,6 +9,8 @@ import pytest
 from tests.functional.store import _namespaces
 from tests.functional.store.conftest import _new_prefix, _with_prefix
 from tests.functional.store.test_send_log import APP, T0, make
+from wxapush.app import open_shared_store
+from wxapush.config import Settings
 from wxapush.store import LogQuery, Store, TokenRecord, open_store
 from wxapush.store.combined import CombinedStore
 
@@ -23,12 +25,13 @@ def urls(store_url: str, redis_url: str) -> Iterator[Tuple[str, str]]:
 
 @pytest.fixture
 def combined(urls: Tuple[str, str]) -> Iterator[Store]:
-    opened = open_store(*urls)
+    """The store a function opens for WXAPUSH_STORE + WXAPUSH_CACHE."""
+    opened = open_shared_store(Settings(appid=APP, store_url=urls[0], cache_url=urls[1]))
     yield opened
     opened.close()
 
 
-def test_open_store_with_a_cache_url_combines_the_two(combined: Store) -> None:
+def test_the_cache_setting_combines_the_two(combined: Store) -> None:
     assert isinstance(combined, CombinedStore)
     assert type(combined.tokens).__name__ == "RedisTokenCache"
     assert type(combined.limiter).__name__ == "RedisRateLimiter"
