@@ -1,7 +1,7 @@
 """SCF entry point of the receive_event function (handler: index.main_handler).
 
-Behind the API gateway, WeChat is authenticated by its signature, not by the admin key, and the
-body (XML or JSON) is read raw.
+Over HTTP (a Function URL or the API gateway), WeChat is authenticated by its signature, not
+by the admin key, and the body (XML or JSON) is read raw.
 """
 
 from wxapush import runtime
@@ -9,4 +9,6 @@ from wxapush.services import receive_event
 
 
 def main_handler(event, context):  # type: ignore[no-untyped-def]
-    return runtime.invoke(receive_event.run, event, context, auth="none", raw_body=True)
+    return runtime.invoke(
+        receive_event.run, event, context, auth="none", raw_body=True, methods=("GET", "POST")
+    )

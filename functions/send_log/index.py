@@ -5,4 +5,4 @@ from wxapush.services import send_log
 
 
 def main_handler(event, context):  # type: ignore[no-untyped-def]
-    return runtime.invoke(send_log.run, event, context)
+    return runtime.invoke(send_log.run, event, context, methods=("GET", "POST"))

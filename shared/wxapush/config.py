@@ -29,8 +29,22 @@ MINIPROGRAM_STATES = ("formal", "trial", "developer")
 
 #: Fields whose values are secrets: shown as ``***`` by ``repr``.
 _SECRET_FIELDS = frozenset(
-    {"appsecret", "callback_token", "encoding_aes_key", "encoding_aes_key_previous", "admin_key"}
+    {
+        "appsecret",
+        "callback_token",
+        "encoding_aes_key",
+        "encoding_aes_key_previous",
+        "admin_key",
+        "session_secret",
+        "session_secret_previous",
+    }
 )
+#: What an unset variable becomes on its way through a deploy descriptor: the Serverless CLI
+#: turns an unset ``${env:X}`` into the text ``undefined``; YAML and JSON tools write ``null``.
+#: Such a value, like an empty one, counts as unset (compared case-insensitively).
+UNSET_LITERALS = frozenset({"", "undefined", "null"})
+#: Bounds of WXAPUSH_SESSION_TTL: a minute to 30 days.
+SESSION_TTL_RANGE = (60, 30 * 86400)
 #: Fields holding URLs that may embed a password (``redis://:pw@host``).
 _URL_FIELDS = frozenset({"store_url", "cache_url"})
 
@@ -73,6 +87,12 @@ class Settings:
     tz: str = _SHANGHAI
     log_retention_days: int = 30
     idempotency_ttl: int = 86400
+    #: HMAC key of the sessions ``login`` issues (and the one before it, during a rotation).
+    session_secret: Optional[str] = None
+    session_secret_previous: Optional[str] = None
+    #: Tencent SSM secret holding the session key, read like the AppSecret's.
+    session_secret_ssm: Optional[str] = None
+    session_ttl: int = 7200
 
     @property
     def tzinfo(self) -> TzInfo:
@@ -91,11 +111,27 @@ class Settings:
             return _appsecret_from_ssm(self.appsecret_ssm)
         raise Misconfigured("WXAPUSH_APPSECRET is not set", setting="WXAPUSH_APPSECRET")
 
+    def resolve_session_secrets(self) -> Tuple[str, ...]:
+        """The keys that verify a session, the signing key first (``login`` and HTTP callers
+        presenting ``Authorization: Session``); :class:`Misconfigured` when none is set."""
+        current = self.session_secret
+        if current is None and self.session_secret_ssm:
+            from wxapush.ssm import read_secret
+
+            current = read_secret(self.session_secret_ssm)
+        if not current:
+            raise Misconfigured(
+                "WXAPUSH_SESSION_SECRET is not set (or set WXAPUSH_SESSION_SECRET_SSM)",
+                setting="WXAPUSH_SESSION_SECRET",
+            )
+        previous = self.session_secret_previous
+        return (current, previous) if previous and previous != current else (current,)
+
     def secrets(self) -> Tuple[str, ...]:
         """Every secret value configured, for :func:`wxapush.errors.redact` in logs."""
         values = (getattr(self, name) for name in sorted(_SECRET_FIELDS))
         from_ssm: Tuple[str, ...] = ()
-        if self.appsecret_ssm:
+        if self.appsecret_ssm or self.session_secret_ssm:
             from wxapush.ssm import cached_values
 
             from_ssm = cached_values()
@@ -144,7 +180,9 @@ T = TypeVar("T")
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Settings from ``env`` (e.g. ``os.environ``); :class:`Misconfigured` names a bad variable.
 
-    An empty value counts as unset (the SCF console keeps variables with empty values).
+    An empty value, or the literal ``undefined`` / ``null`` (what an unset variable becomes in
+    a deploy descriptor), counts as unset: a missing secret reads as ``misconfigured`` naming
+    it, never as a secret whose value is the word ``undefined``.
     """
 
     def get(name: str) -> Optional[str]:
@@ -152,7 +190,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         if value is None:
             return None
         value = value.strip()
-        return value or None
+        return None if value.lower() in UNSET_LITERALS else value
 
     def parse(name: str, default: T, convert: Callable[[str], T], expected: str) -> T:
         raw = get(name)
@@ -208,6 +246,18 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             setting="WXAPUSH_TZ",
         ) from None
 
+    session_ssm = get("WXAPUSH_SESSION_SECRET_SSM")
+    if session_ssm is not None and not _SSM_REF.match(session_ssm):
+        raise Misconfigured(
+            "WXAPUSH_SESSION_SECRET_SSM must be a secret name or name@version",
+            setting="WXAPUSH_SESSION_SECRET_SSM",
+        )
+    for name in ("WXAPUSH_SESSION_SECRET", "WXAPUSH_SESSION_SECRET_PREVIOUS"):
+        value = get(name)
+        if value is not None and len(value) < 16:
+            # Never echo the value: it is a secret.
+            raise Misconfigured(f"{name} must be at least 16 characters", setting=name)
+
     for name in ("WXAPUSH_ENCODING_AES_KEY", "WXAPUSH_ENCODING_AES_KEY_PREVIOUS"):
         value = get(name)
         if value is not None and not _AES_KEY.match(value):
@@ -239,6 +289,15 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         idempotency_ttl=parse(
             "WXAPUSH_IDEMPOTENCY_TTL", 86400, _int_at_least(1), "a whole number of seconds (≥ 1)"
         ),
+        session_secret=get("WXAPUSH_SESSION_SECRET"),
+        session_secret_previous=get("WXAPUSH_SESSION_SECRET_PREVIOUS"),
+        session_secret_ssm=session_ssm,
+        session_ttl=parse(
+            "WXAPUSH_SESSION_TTL",
+            7200,
+            _int_between(*SESSION_TTL_RANGE),
+            "a whole number of seconds from 60 to 2592000",
+        ),
     )
 
 
@@ -259,6 +318,18 @@ def _int_at_least(low: int) -> Callable[[str], int]:
             raise ValueError(raw)
         value = int(raw)
         if value < low:
+            raise ValueError(raw)
+        return value
+
+    return convert
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    at_least = _int_at_least(low)
+
+    def convert(raw: str) -> int:
+        value = at_least(raw)
+        if value > high:
             raise ValueError(raw)
         return value
 

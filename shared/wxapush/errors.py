@@ -26,6 +26,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidRequest",
     "InvalidTemplate",
+    "MethodNotAllowed",
     "Misconfigured",
     "NoTimeLeft",
     "NotSubscribed",
@@ -43,6 +44,7 @@ __all__ = [
 INVALID_REQUEST = 990400
 UNAUTHORIZED = 990401
 FORBIDDEN = 990403
+METHOD_NOT_ALLOWED = 990405
 CONFLICT = 990409
 REQUEST_TOO_LARGE = 990413
 RATE_LIMITED = 990429
@@ -57,6 +59,7 @@ PROJECT_ERRCODES: Mapping[int, Tuple[str, str]] = {
     INVALID_REQUEST: ("invalid_request", "malformed event, body or field"),
     UNAUTHORIZED: ("unauthorized", "caller not identified: no or bad credentials or signature"),
     FORBIDDEN: ("forbidden", "caller identified, but not allowed this"),
+    METHOD_NOT_ALLOWED: ("invalid_request", "HTTP method not accepted by this function (Allow)"),
     CONFLICT: ("conflict", "idempotency_key reused with another payload, or still in progress"),
     REQUEST_TOO_LARGE: ("invalid_request", "request body over the size limit"),
     RATE_LIMITED: ("rate_limited", "local send rate limit (WXAPUSH_RATE_LIMIT) reached"),
@@ -145,6 +148,17 @@ class NotSubscribed(WxapushError):
     slug = "not_subscribed"
     status = 409
     errcode = 43101
+
+
+class MethodNotAllowed(InvalidRequest):
+    """An HTTP method the function does not answer; ``allowed`` becomes the ``Allow`` header."""
+
+    status = 405
+    errcode = METHOD_NOT_ALLOWED
+
+    def __init__(self, method: str, allowed: Tuple[str, ...]) -> None:
+        super().__init__(f"{method} is not accepted here; use {' or '.join(allowed)}")
+        self.allowed = allowed
 
 
 class Unauthorized(WxapushError):
@@ -254,9 +268,11 @@ def ok(**fields: Any) -> Dict[str, Any]:
 
 # Credentials that travel in URLs and JSON bodies; masked even when the value is not known here.
 _CREDENTIAL_PATTERNS = (
-    re.compile(r"(?i)((?:access_token|secret|appsecret|encoding_?aes_?key)=)[^&\s\"']+"),
-    re.compile(r"(?i)(\"(?:access_token|secret|appsecret)\"\s*:\s*\")[^\"]*"),
-    re.compile(r"(?i)(bearer\s+)[^\s,\"']+"),
+    re.compile(
+        r"(?i)((?:access_token|secret|appsecret|encoding_?aes_?key|js_code|session_key)=)[^&\s\"']+"
+    ),
+    re.compile(r"(?i)(\"(?:access_token|secret|appsecret|session_key|session)\"\s*:\s*\")[^\"]*"),
+    re.compile(r"(?i)((?:bearer|session)\s+)[^\s,\"']+"),
     re.compile(r"(?i)(://[^/:@\s]*:)[^@/\s]+(?=@)"),  # user:password@ in a store URL
 )
 

@@ -1,6 +1,13 @@
-"""An API-gateway event read into an ``HttpRequest`` and a request object.
+"""An HTTP event — the API gateway's or a Function URL's — read into an ``HttpRequest``, a
+caller and a request object.
 
-https://cloud.tencent.com/document/product/583/12513
+* API gateway: https://cloud.tencent.com/document/product/583/12513
+* Function URL (函数 URL), event functions: https://cloud.tencent.com/document/product/583/96099 —
+  the gateway's event without ``requestContext``, ``isBase64Encoded``,
+  ``queryStringParameters``, ``pathParameters`` and ``headerParameters``.
+
+Callers: ``Authorization: Bearer <WXAPUSH_ADMIN_KEY>`` is a service; ``Authorization: Session
+<token>`` (from ``login``) is that mini-program user (:mod:`wxapush.session`).
 """
 
 from __future__ import annotations
@@ -9,11 +16,13 @@ import base64
 import binascii
 import hmac
 import json
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
+from wxapush import session
 from wxapush.errors import (
     REQUEST_TOO_LARGE,
     InvalidRequest,
+    MethodNotAllowed,
     Unauthorized,
 )
 from wxapush.invocation import (
@@ -21,27 +30,33 @@ from wxapush.invocation import (
     GATEWAY,
     MAX_BODY_BYTES,
     SERVICE,
+    USER,
     Caller,
     HttpRequest,
     Invocation,
 )
 
 
-def gateway_invocation(
+def http_invocation(
     event: Mapping[str, Any],
     ctx: Mapping[str, Any],
     deadline: float,
     request_id: Optional[str],
     auth: str,
     raw_body: bool = False,
+    shape: str = GATEWAY,
+    methods: Tuple[str, ...] = ("POST",),
 ) -> Invocation:
-    """The invocation an API-gateway event makes: caller (the admin key, or anonymous for a
+    """The invocation an HTTP event makes: caller (the admin key or a session; anonymous for a
     function that authenticates by itself), headers, query and the body — a JSON object, or raw
-    bytes with ``raw_body`` — merged with the query for GET."""
+    bytes with ``raw_body`` — merged with the query for GET. A method outside ``methods`` is
+    :class:`MethodNotAllowed` (405 with ``Allow``)."""
     method = event.get("httpMethod")
     if not isinstance(method, str) or not method:
         raise InvalidRequest("httpMethod must be a string")
     method = method.upper()
+    if method not in methods:
+        raise MethodNotAllowed(method, methods)
     headers = _headers(event.get("headers"))
     # Authenticate before reading the body: a stranger learns nothing about it, costs nothing.
     # X-WX-* headers (WeChat Cloud Run's identity) are ignored: anyone can send them here.
@@ -63,26 +78,34 @@ def gateway_invocation(
         rid = context.get("requestId")
         request_id = rid if isinstance(rid, str) else None
     if raw_body:
-        return Invocation(dict(query), caller, GATEWAY, deadline, http, request_id, ctx)
+        return Invocation(dict(query), caller, shape, deadline, http, request_id, ctx)
     request = _json_object(body)
     if method in ("GET", "HEAD"):
         for key, value in query.items():
             if key in request and request[key] != value:
                 raise InvalidRequest(f"{key} is given in both the query and the body")
             request.setdefault(key, value)
-    return Invocation(request, caller, GATEWAY, deadline, http, request_id, ctx)
+    return Invocation(request, caller, shape, deadline, http, request_id, ctx)
 
 
 def _http_caller(headers: Mapping[str, str]) -> Caller:
     from wxapush.config import get_settings
 
-    key = get_settings().admin_key
+    settings = get_settings()
+    scheme, _, token = headers.get("authorization", "").strip().partition(" ")
+    scheme, token = scheme.lower(), token.strip()
+    if scheme == session.SCHEME and token:
+        found = session.verify(token, settings.appid, settings.resolve_session_secrets())
+        return Caller(USER, openid=found.openid, appid=found.appid, source="session")
+    key = settings.admin_key
+    if scheme != "bearer" or not token:
+        raise Unauthorized(
+            "send Authorization: Bearer <WXAPUSH_ADMIN_KEY> (a service) or "
+            "Session <token from login> (a mini-program user)"
+        )
     if not key:
         raise Unauthorized("HTTP service calls are disabled: WXAPUSH_ADMIN_KEY is not set")
-    scheme, _, token = headers.get("authorization", "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("send Authorization: Bearer <WXAPUSH_ADMIN_KEY>")
-    if not hmac.compare_digest(token.strip().encode("utf-8"), key.encode("utf-8")):
+    if not hmac.compare_digest(token.encode("utf-8"), key.encode("utf-8")):
         raise Unauthorized("the bearer key is not valid")
     return Caller(SERVICE, source="http")
 

@@ -12,7 +12,9 @@ MAX_BODY_BYTES = 256 * 1024
 DEFAULT_TIME_LIMIT = 10.0
 
 SERVICE, USER, ANONYMOUS = "service", "user", "anonymous"
-DIRECT, GATEWAY, TIMER = "direct", "gateway", "timer"
+DIRECT, GATEWAY, FUNCTION_URL, TIMER = "direct", "gateway", "function_url", "timer"
+#: The shapes an HTTP request arrives in: the API gateway's and SCF's Function URL.
+HTTP_SHAPES = frozenset({GATEWAY, FUNCTION_URL})
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,8 @@ class Caller:
     """Who is calling.
 
     ``kind``: ``service`` (cloud credentials, the admin key or a timer), ``user`` (a
-    mini-program user, ``openid`` set) or ``anonymous`` (an HTTP call to a function that
+    mini-program user, ``openid`` set: CloudBase's ``WX_OPENID``, or an HTTP caller with a
+    session from ``login``) or ``anonymous`` (an HTTP call to a function that
     authenticates the request by itself: receive_event checks WeChat's signature).
     """
 
@@ -33,7 +36,8 @@ class Caller:
 
 @dataclass(frozen=True)
 class HttpRequest:
-    """The HTTP side of a gateway invocation: header names lower-cased, values joined."""
+    """The HTTP side of a gateway or Function URL invocation: header names lower-cased,
+    values joined."""
 
     method: str
     path: str
@@ -66,7 +70,7 @@ class Invocation:
 
 @dataclass(frozen=True)
 class RawResponse:
-    """A gateway answer sent as is, not as a JSON envelope (receive_event's ``success`` or
+    """An HTTP answer sent as is, not as a JSON envelope (receive_event's ``success`` or
     echoed ``echostr``, which WeChat reads as plain text)."""
 
     body: str

@@ -15,6 +15,10 @@ Shapes (Tencent's documentation of each):
   may have copied a previous invocation's identity there and never removed it.
 * **gateway** — API gateway integration request (https://cloud.tencent.com/document/product/583/12513);
   the answer is an integrated response (https://www.tencentcloud.com/document/product/583/40324).
+* **function_url** — SCF Function URL (函数 URL) of an event function
+  (https://cloud.tencent.com/document/product/583/96099): ``{body, headers, httpMethod, path,
+  queryString}`` in, ``{statusCode, headers, body}`` out. Told from the gateway's event by the
+  absence of every gateway-only field (``requestContext``, ``isBase64Encoded``…).
 * **timer** — ``{"Type": "Timer", "TriggerName", "Time", "Message"}``
   (https://cloud.tencent.com/document/product/583/9708).
 
@@ -27,7 +31,7 @@ import json
 import logging
 import time
 import traceback
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from wxapush.errors import (
     ERROR_CLASSES,
@@ -35,16 +39,19 @@ from wxapush.errors import (
     Forbidden,
     Internal,
     InvalidRequest,
+    MethodNotAllowed,
     UpstreamError,
     WxapushError,
     redact,
 )
-from wxapush.http_event import gateway_invocation
+from wxapush.http_event import http_invocation
 from wxapush.identity import wx_context
 from wxapush.invocation import (
     DEFAULT_TIME_LIMIT,
     DIRECT,
+    FUNCTION_URL,
     GATEWAY,
+    HTTP_SHAPES,
     MAX_BODY_BYTES,
     SERVICE,
     TIMER,
@@ -60,23 +67,39 @@ __all__ = ["MAX_BODY_BYTES", "Caller", "HttpRequest", "Invocation", "RawResponse
 log = logging.getLogger("wxapush.runtime")
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+#: Fields only the API gateway's event has; a Function URL's event has none of them.
+_GATEWAY_ONLY = (
+    "requestContext",
+    "isBase64Encoded",
+    "queryStringParameters",
+    "pathParameters",
+    "headerParameters",
+)
 
 
 Service = Callable[[Invocation], Union[Dict[str, Any], RawResponse]]
 
 
 def invoke(
-    service: Service, event: Any, context: Any, *, auth: str = "admin", raw_body: bool = False
+    service: Service,
+    event: Any,
+    context: Any,
+    *,
+    auth: str = "admin",
+    raw_body: bool = False,
+    methods: Sequence[str] = ("POST",),
 ) -> Any:
     """Run ``service`` for one SCF/CloudBase invocation and render its result for the shape.
 
-    ``auth="admin"``: an HTTP (gateway) caller must present ``Authorization: Bearer
-    <WXAPUSH_ADMIN_KEY>``, and becomes a service; with no key configured HTTP calls are refused.
+    ``auth="admin"``: an HTTP caller (API gateway or Function URL) must present
+    ``Authorization: Bearer <WXAPUSH_ADMIN_KEY>`` (a service; refused when no key is set) or
+    ``Authorization: Session <token>`` from ``login`` (that mini-program user).
     ``auth="none"``: HTTP callers arrive ``anonymous`` and the service authenticates them
-    (receive_event checks WeChat's signature). Direct and timer calls are not affected.
-    ``raw_body=True`` (with ``auth="none"``): the gateway body is left unparsed for the service
-    to read from ``inv.http.body`` (an XML push is not JSON), and the request holds the query.
-    A service may return a :class:`RawResponse` to a gateway call.
+    (receive_event checks WeChat's signature; login takes a ``wx.login`` code). Direct and timer
+    calls are not affected. ``raw_body=True`` (with ``auth="none"``): the body is left unparsed
+    for the service to read from ``inv.http.body`` (an XML push is not JSON), and the request
+    holds the query. ``methods``: the HTTP methods the function answers; any other gets 405
+    with ``Allow``. A service may return a :class:`RawResponse` to an HTTP call.
 
     Never raises for a bad event or a failing service: every failure is an envelope.
     """
@@ -92,11 +115,12 @@ def invoke(
             raise InvalidRequest(f"the event must be a JSON object, not {type(event).__name__}")
         wx = wx_context(event, ctx)
         shape = _shape_of(event, wx)
-        inv = _parse(shape, event, wx, ctx, started + _time_limit(ctx), auth, raw_body)
+        deadline = started + _time_limit(ctx)
+        inv = _parse(shape, event, wx, ctx, deadline, auth, raw_body, tuple(methods))
         result = service(inv)
-        if isinstance(result, RawResponse) and shape == GATEWAY:
+        if isinstance(result, RawResponse) and shape in HTTP_SHAPES:
             headers = {"Content-Type": result.content_type}
-            return _http_response(result.status, result.body, headers)
+            return _http_response(shape, result.status, result.body, headers)
         if not isinstance(result, dict):
             raise TypeError(f"service returned {type(result).__name__}, not a dict")
         body = json.dumps(result, ensure_ascii=False, allow_nan=False)
@@ -107,8 +131,8 @@ def invoke(
         _log_unexpected(service, ctx)
         failure = _store_failure(exc) or Internal("internal error; see the function log")
         return _render(failure.to_result(), shape, failure)
-    if shape == GATEWAY:
-        return _http_response(_status_of(result), body)
+    if shape in HTTP_SHAPES:
+        return _http_response(shape, _status_of(result), body)
     return json.loads(body)
 
 
@@ -122,7 +146,7 @@ def _shape_of(event: Mapping[str, Any], wx: Mapping[str, str]) -> str:
     if "WX_OPENID" in wx:
         return DIRECT
     if "httpMethod" in event:
-        return GATEWAY
+        return GATEWAY if any(k in event for k in _GATEWAY_ONLY) else FUNCTION_URL
     kind = event.get("Type")
     # Tencent's doc and real logs write "Timer"; the v1 plugin doc writes "timer".
     if isinstance(kind, str) and kind.lower() == "timer":
@@ -138,11 +162,14 @@ def _parse(
     deadline: float,
     auth: str,
     raw_body: bool = False,
+    methods: Tuple[str, ...] = ("POST",),
 ) -> Invocation:
     rid = ctx.get("request_id")
     request_id = rid if isinstance(rid, str) else None
-    if shape == GATEWAY:
-        return gateway_invocation(event, ctx, deadline, request_id, auth, raw_body)
+    if shape in HTTP_SHAPES:
+        return http_invocation(
+            event, ctx, deadline, request_id, auth, raw_body, shape, tuple(methods)
+        )
     if shape == TIMER:
         return _timer(event, ctx, deadline, request_id)
     request = {k: v for k, v in event.items() if k != "userInfo"}
@@ -212,24 +239,29 @@ def _render(result: Dict[str, Any], shape: str, error: Optional[WxapushError] = 
         core = ("errcode", "errmsg", "error", "retryable")
         result = {k: result[k] for k in core if k in result}
         body = json.dumps(result, ensure_ascii=False)
-    if shape != GATEWAY:
+    if shape not in HTTP_SHAPES:
         return json.loads(body)
     status = error.status if error is not None else _status_of(result)
     headers = dict(JSON_HEADERS)
     if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="wxapush"'
-    return _http_response(status, body, headers)
+        headers["WWW-Authenticate"] = 'Bearer realm="wxapush", Session realm="wxapush"'
+    if isinstance(error, MethodNotAllowed):
+        headers["Allow"] = ", ".join(error.allowed)
+    return _http_response(shape, status, body, headers)
 
 
 def _http_response(
-    status: int, body: str, headers: Optional[Dict[str, str]] = None
+    shape: str, status: int, body: str, headers: Optional[Dict[str, str]] = None
 ) -> Dict[str, Any]:
-    return {
-        "isBase64Encoded": False,
-        "statusCode": status,
-        "headers": dict(JSON_HEADERS) if headers is None else headers,
-        "body": body,
-    }
+    # The gateway's integrated response has isBase64Encoded; a Function URL's answer is
+    # exactly {statusCode, headers, body}.
+    response: Dict[str, Any] = {"isBase64Encoded": False} if shape == GATEWAY else {}
+    response.update(
+        statusCode=status,
+        headers=dict(JSON_HEADERS) if headers is None else headers,
+        body=body,
+    )
+    return response
 
 
 #: The drivers behind the stores. Their exceptions mean the store (a server, a file) failed, not

@@ -386,7 +386,9 @@ def test_url_verification_with_a_bad_signature_or_no_echostr(callback_env: dict)
 
 def test_other_methods_and_encrypt_types(callback_env: dict) -> None:  # type: ignore[type-arg]
     query, body = secure(popup())
-    refused(call(query, body, method="PUT"), 400, "invalid_request", 990400)
+    answer = call(query, body, method="PUT")
+    refused(answer, 405, "invalid_request", 990405)
+    assert answer["headers"]["Allow"] == "GET, POST"
     refused(call({**query, "encrypt_type": "rsa"}, body), 400, "invalid_request", 990400)
 
 

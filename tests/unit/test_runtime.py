@@ -156,10 +156,18 @@ def test_user_from_the_environment_given_as_key_value_pairs() -> None:
         assert service.inv.caller.kind == "user" and service.inv.caller.openid == OPENID
 
 
-def test_user_from_legacy_user_info_which_is_stripped() -> None:
+def test_legacy_user_info_alone_identifies_nobody_and_is_refused() -> None:
+    # The event is the caller's own text: an openId there, with no WX_OPENID in the context,
+    # is neither that user nor a service.
     service = Recorder()
-    invoke(service, load("cloudbase_event"), {})
-    assert service.inv.caller == Caller("user", openid=OPENID, appid=APPID)
+    assert_failure(invoke(service, load("cloudbase_event"), {}), "unauthorized", 990401)
+    assert not service.calls
+
+
+def test_legacy_user_info_is_stripped_from_a_user_request() -> None:
+    service = Recorder()
+    invoke(service, load("cloudbase_event"), load("cloudbase_context"))
+    assert service.inv.caller.openid == OPENID
     assert "userInfo" not in service.inv.request
     assert service.inv.request["template_id"] == "TEMPLATE_ID"
 
@@ -322,7 +330,7 @@ def test_gateway_get_merges_the_query() -> None:
     event["headers"]["authorization"] = f"Bearer {ADMIN_KEY}"
     event["queryString"] = {"begin_date": "2024-01-01", "count": "10", "tag": ["only"]}
     service = Recorder()
-    response = invoke(service, event, {})
+    response = invoke(service, event, {}, methods=("GET", "POST"))
     assert response["statusCode"] == 200
     assert service.inv.request == {"begin_date": "2024-01-01", "count": "10", "tag": "only"}
     assert service.inv.http is not None and service.inv.http.method == "GET"
@@ -330,9 +338,11 @@ def test_gateway_get_merges_the_query() -> None:
 
 def test_gateway_get_query_and_body_must_agree() -> None:
     event = gateway('{"count": 5}', method="get", queryString={"count": "10"})
-    assert_http_failure(invoke(Recorder(), event, {}), 400, "invalid_request", 990400)
+    assert_http_failure(
+        invoke(Recorder(), event, {}, methods=("GET", "POST")), 400, "invalid_request", 990400
+    )
     event = gateway('{"count": "10"}', method="GET", queryString={"count": "10"})
-    assert invoke(Recorder(), event, {})["statusCode"] == 200
+    assert invoke(Recorder(), event, {}, methods=("GET", "POST"))["statusCode"] == 200
 
 
 def test_gateway_post_ignores_the_query_in_the_request() -> None:
@@ -343,14 +353,16 @@ def test_gateway_post_ignores_the_query_in_the_request() -> None:
 
 def test_gateway_repeated_query_parameter_is_refused() -> None:
     event = gateway(None, method="GET", queryString={"count": ["1", "2"]})
-    assert_http_failure(invoke(Recorder(), event, {}), 400, "invalid_request", 990400)
+    assert_http_failure(
+        invoke(Recorder(), event, {}, methods=("GET", "POST")), 400, "invalid_request", 990400
+    )
 
 
 def test_gateway_query_string_parameters_used_when_query_string_is_absent() -> None:
     event = gateway(None, method="GET")
     del event["queryString"]
     service = Recorder()
-    invoke(service, event, {})
+    invoke(service, event, {}, methods=("GET", "POST"))
     assert service.inv.request == {"foo": "bar"}
 
 
@@ -406,7 +418,7 @@ def test_no_admin_key_configured_refuses_http_service_calls(
 def test_auth_none_lets_the_service_authenticate() -> None:
     service = Recorder()
     event = gateway(None, method="GET", key=None, queryString={"echostr": "abc"})
-    response = invoke(service, event, {}, auth="none")
+    response = invoke(service, event, {}, auth="none", methods=("GET", "POST"))
     assert response["statusCode"] == 200
     assert service.inv.caller == Caller("anonymous", source="http")
     assert service.inv.request == {"echostr": "abc"}

@@ -31,7 +31,7 @@ from wxapush.errors import (
     Misconfigured,
     Unauthorized,
 )
-from wxapush.invocation import GATEWAY, Invocation, RawResponse
+from wxapush.invocation import Invocation, RawResponse
 from wxapush.services import subscriptions
 from wxapush.store.base import LogRecord
 from wxapush.wechat.callback import (
@@ -68,7 +68,7 @@ SUCCESS = RawResponse("success")
 
 def run(inv: Invocation) -> Union[Dict[str, Any], RawResponse]:
     """Answer WeChat: echo ``echostr`` for a valid URL check, ``success`` for a valid push."""
-    if inv.shape != GATEWAY or inv.http is None:
+    if inv.http is None:
         raise Forbidden("receive_event answers WeChat's HTTP pushes only")
     app = current_app()
     settings = app.settings
