@@ -23,6 +23,8 @@ ERRMSG: dict[int, str] = {
     40029: "invalid code",
     40037: "invalid template_id",
     40125: "invalid appsecret",
+    40163: "code been used",
+    40226: "invalid user, high risk user",
     41001: "access_token missing",
     41002: "appid missing",
     41004: "appsecret missing",

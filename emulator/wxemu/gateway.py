@@ -1,10 +1,12 @@
-"""A local API gateway: HTTP requests in, Tencent API-gateway events to ``main_handler`` out.
+"""A local HTTP front for the functions: requests in, SCF events to ``main_handler`` out.
 
-Each request becomes the event SCF's API-gateway trigger delivers (integration request, with
-``requestContext``, lower-cased ``headers``, ``queryString``, ``body``) and the function's
-integrated response ``{isBase64Encoded, statusCode, headers, body}`` becomes the HTTP answer, so
-the local stack runs exactly the code path of a deployed function
-(https://cloud.tencent.com/document/product/583/12513).
+By default each request becomes the event of an SCF **Function URL** (函数 URL), the HTTP
+exposure the deploy descriptors create: ``{body, headers, httpMethod, path, queryString}`` with
+lower-cased header names, and the function's ``{statusCode, headers, body}`` becomes the answer
+(https://cloud.tencent.com/document/product/583/96099). ``shape="apigw"`` speaks the API
+gateway's integration request instead (``requestContext``, ``isBase64Encoded``…) and its
+integrated response (https://cloud.tencent.com/document/product/583/12513), for deployments that
+still sit behind the gateway. Either way the local stack runs a deployed function's code path.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Mapping
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 Handler = Callable[[dict[str, Any], dict[str, Any]], Any]
+
+FUNCTION_URL, APIGW = "function_url", "apigw"
+SHAPES = (FUNCTION_URL, APIGW)
 
 #: What SCF allows by default is 3 s; the local stack is more patient with a debugger attached.
 TIME_LIMIT_MS = 30_000
@@ -71,6 +76,26 @@ def gateway_event(
     }
 
 
+def function_url_event(
+    method: str, target: str, headers: Mapping[str, str], body: bytes
+) -> dict[str, Any]:
+    """The event SCF hands an event function through its Function URL: the gateway's event
+    without ``requestContext``, ``isBase64Encoded``, ``queryStringParameters``,
+    ``pathParameters`` and ``headerParameters``. A repeated query parameter becomes a list."""
+    parts = urlsplit(target)
+    query: dict[str, Any] = {
+        key: values[0] if len(values) == 1 else values
+        for key, values in parse_qs(parts.query, keep_blank_values=True).items()
+    }
+    return {
+        "body": body.decode("utf-8", errors="surrogateescape"),
+        "headers": {key.lower(): value for key, value in headers.items()},
+        "httpMethod": method,
+        "path": parts.path,
+        "queryString": query,
+    }
+
+
 def scf_context(function_name: str) -> dict[str, Any]:
     """The context SCF passes next to an event (no WeChat identity: a gateway call)."""
     return {
@@ -91,8 +116,16 @@ class Gateway(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], handlers: Mapping[str, Handler]) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handlers: Mapping[str, Handler],
+        shape: str = FUNCTION_URL,
+    ) -> None:
+        if shape not in SHAPES:
+            raise ValueError(f"shape must be one of {', '.join(SHAPES)}, not {shape!r}")
         self.handlers = dict(handlers)
+        self.shape = shape
         super().__init__(address, _GatewayRequest)
 
     @property
@@ -113,7 +146,8 @@ class _GatewayRequest(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._invoke()
 
-    do_POST = do_PUT = do_DELETE = do_GET
+    # Every method reaches the function, which answers 405 (with Allow) for those it refuses.
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -124,12 +158,15 @@ class _GatewayRequest(BaseHTTPRequestHandler):
         name = urlsplit(self.path).path.strip("/").split("/")[0]
         handler = self.server.handlers.get(name)
         if handler is None:
-            known = ", ".join(f"/{n}" for n in sorted(self.server.handlers))
-            self._answer(404, {"Content-Type": "text/plain"}, f"no function here; try {known}\n")
+            served = "".join(f"  /{n}\n" for n in sorted(self.server.handlers))
+            text = f"no function at {urlsplit(self.path).path}; this gateway serves:\n{served}"
+            self._answer(404, {"Content-Type": "text/plain; charset=utf-8"}, text)
             return
-        event = gateway_event(
-            self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
-        )
+        headers = dict(self.headers.items())
+        if self.server.shape == APIGW:
+            event = gateway_event(self.command, self.path, headers, body, self.client_address[0])
+        else:
+            event = function_url_event(self.command, self.path, headers, body)
         result = handler(event, scf_context(name))
         if not isinstance(result, dict) or "statusCode" not in result:
             self._answer(502, {"Content-Type": "application/json"}, json.dumps(result))

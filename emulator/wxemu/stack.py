@@ -70,6 +70,8 @@ class LocalStack:
             WXAPUSH_ADMIN_KEY=self.admin_key,
             WXAPUSH_CALLBACK_TOKEN=token,
             WXAPUSH_ENCODING_AES_KEY=aes_key,
+            # Signs the sessions `login` issues to HTTP front ends; fresh per run.
+            WXAPUSH_SESSION_SECRET=secrets.token_urlsafe(32),
         )
         folder = functions_dir()
         handlers = {name: load_handler(folder / name / "index.py") for name in self.functions}
@@ -116,7 +118,7 @@ class LocalStack:
             ensure_ascii=False,
         )
         today = date.today().isoformat()
-        names = ", ".join(n for n in self.functions if n != "receive_event")
+        names = ", ".join(n for n in self.functions if n not in ("receive_event", "login"))
         return f"""
 wxapush dev — the local stack is up
   functions  {gateway}/<function>   ({names})

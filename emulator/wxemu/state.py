@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # wxemu.ssm imports this module
 MessageHook = Callable[[App, Message], None]
 
 LOGIN_CODE_SECONDS = 300
+#: How many exchanged codes are remembered for the 40163 answer (oldest forgotten first).
+USED_CODES_KEPT = 10_000
 
 
 class Emulator:
@@ -50,6 +52,8 @@ class Emulator:
         self.tokens: dict[str, Token] = {}
         self.faults: dict[str, deque[Fault]] = {}
         self.login_codes: dict[str, LoginCode] = {}
+        #: Codes already exchanged (code -> appid): WeChat answers them 40163, not 40029.
+        self.used_login_codes: dict[str, str] = {}
         #: Tencent SSM fake (wxemu.ssm): name -> version -> value, newest last; and who asked.
         self.secrets: dict[str, dict[str, SecretVersion]] = {}
         self.ssm_requests: list[SsmRequest] = []
@@ -63,6 +67,7 @@ class Emulator:
             self.tokens.clear()
             self.faults.clear()
             self.login_codes.clear()
+            self.used_login_codes.clear()
             self.callbacks.clear()
             self.pusher.forget()
             self.secrets.clear()
@@ -179,11 +184,20 @@ class Emulator:
             return code
 
     def redeem_login_code(self, appid: str, code: str) -> LoginCode:
-        """Use a login code up: 40029 when unknown, already used, expired or another app's."""
+        """Use a login code up: 40163 when this app already used it; 40029 when it is unknown,
+        expired or another app's (wechat-api.md §9a: one exchange, about 5 minutes)."""
         with self.lock:
-            login = self.login_codes.pop(code, None)
-            if login is None or login.appid != appid or self.clock.now() >= login.expires_at:
+            if self.used_login_codes.get(code) == appid:
+                raise WeChatError(40163)
+            login = self.login_codes.get(code)
+            if login is None or login.appid != appid:
                 raise WeChatError(40029)
+            del self.login_codes[code]
+            if self.clock.now() >= login.expires_at:
+                raise WeChatError(40029)
+            if len(self.used_login_codes) >= USED_CODES_KEPT:
+                self.used_login_codes.pop(next(iter(self.used_login_codes)))
+            self.used_login_codes[code] = appid
             return login
 
     # faults -----------------------------------------------------------------------------------

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 FUNCTIONS = ("get_token", "send", "send_log", "refresh_code")
-#: What `wxapush dev` serves: receive_event answers WeChat (wxemu's pushes), not `invoke`.
-SERVED = (*FUNCTIONS, "receive_event")
+#: What `wxapush dev` serves: receive_event answers WeChat (wxemu's pushes) and login a
+#: mini-program's wx.login code over HTTP, not `invoke`.
+SERVED = (*FUNCTIONS, "receive_event", "login")
 DEFAULT_CRON = "0 */5 * * * * *"
 
 

@@ -46,9 +46,24 @@ def test_login_code_makes_a_new_openid_known(wxemu, http, token):
     assert sent["errcode"] == 43101  # known now (not 40003), but no grant
 
 
-def test_login_code_is_single_use_40029(wxemu, http):
+def test_login_code_is_single_use_40163(wxemu, http):
     code = wxemu.login_code(demo.APPID)["code"]
     code2session(wxemu, http, code)
+    assert_wechat_error(code2session(wxemu, http, code), 40163, "code been used", wxemu)
+
+
+def test_used_code_of_this_app_is_not_40163_for_another_app(wxemu, http):
+    other = wxemu.add_app()
+    code = wxemu.login_code(demo.APPID)["code"]
+    code2session(wxemu, http, code)
+    answer = code2session(wxemu, http, code, appid=other["appid"], secret=other["secret"])
+    assert answer.json()["errcode"] == 40029
+
+
+def test_expired_code_stays_invalid_not_used(wxemu, http):
+    code = wxemu.login_code(demo.APPID)["code"]
+    wxemu.advance(300)
+    assert_wechat_error(code2session(wxemu, http, code), 40029, "invalid code", wxemu)
     assert_wechat_error(code2session(wxemu, http, code), 40029, "invalid code", wxemu)
 
 

@@ -136,7 +136,7 @@ def test_wechatpy_code_to_session(served):
     assert session["openid"] == minted["openid"]
     with pytest.raises(WeChatClientException) as caught:
         client.wxa.code_to_session(minted["code"])
-    assert caught.value.errcode == 40029
+    assert caught.value.errcode == 40163  # WeChat: "code been used"
 
 
 def test_wechatpy_legacy_template_message_is_45103(served):

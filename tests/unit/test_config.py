@@ -262,3 +262,55 @@ def test_a_malformed_url_setting_never_echoes_its_password() -> None:
         load_settings(env)
     assert caught.value.extras["setting"] == "WXAPUSH_API_BASE"
     assert "hunter2" not in caught.value.errmsg and "ftp://u:***@h" in caught.value.errmsg
+
+
+@pytest.mark.parametrize("unset", ["", "  ", "undefined", "null", "NULL", "Undefined"])
+def test_undefined_and_null_count_as_unset(unset: str) -> None:
+    # What an unset ${env:X} (Serverless CLI) or {{env.X}} (CloudBase CLI) deploys as.
+    settings = load_settings(env(WXAPUSH_ADMIN_KEY=unset, WXAPUSH_STORE=unset, WXAPUSH_TZ=unset))
+    assert settings.admin_key is None and settings.store_url is None
+    assert settings.tz == "Asia/Shanghai"
+    error = refused({"WXAPUSH_APPID": "wx1234567890abcdef", "WXAPUSH_APPSECRET": unset})
+    assert error.extras["setting"] == "WXAPUSH_APPSECRET"
+    error = refused({"WXAPUSH_APPID": unset, "WXAPUSH_APPSECRET": SECRET})
+    assert error.extras["setting"] == "WXAPUSH_APPID"
+
+
+def test_session_settings() -> None:
+    settings = load_settings(
+        env(
+            WXAPUSH_SESSION_SECRET="s" * 32,
+            WXAPUSH_SESSION_SECRET_PREVIOUS="p" * 32,
+            WXAPUSH_SESSION_TTL="600",
+        )
+    )
+    assert settings.resolve_session_secrets() == ("s" * 32, "p" * 32)
+    assert settings.session_ttl == 600
+    assert "s" * 32 not in repr(settings) and "p" * 32 not in repr(settings)
+    assert load_settings(env()).session_ttl == 7200
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("WXAPUSH_SESSION_SECRET", "short"),
+        ("WXAPUSH_SESSION_SECRET_PREVIOUS", "short"),
+        ("WXAPUSH_SESSION_TTL", "59"),
+        ("WXAPUSH_SESSION_TTL", "2592001"),
+        ("WXAPUSH_SESSION_TTL", "2h"),
+        ("WXAPUSH_SESSION_SECRET_SSM", "a b"),
+    ],
+)
+def test_malformed_session_settings_are_named(name: str, value: str) -> None:
+    error = refused(env(**{name: value}))
+    assert error.extras["setting"] == name
+    if "SECRET" in name and "SSM" not in name:
+        assert value not in error.errmsg
+
+
+def test_an_unset_session_secret_is_misconfigured_when_needed() -> None:
+    for unset in ("", "undefined"):
+        settings = load_settings(env(WXAPUSH_SESSION_SECRET=unset))
+        with pytest.raises(Misconfigured) as caught:
+            settings.resolve_session_secrets()
+        assert caught.value.extras["setting"] == "WXAPUSH_SESSION_SECRET"
