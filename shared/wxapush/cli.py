@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 import uuid
@@ -147,10 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     package.add_argument(
         "--extras",
-        default=",".join(packaging.DEFAULT_EXTRAS),
+        default=None,
         metavar="LIST",
         help="optional dependencies to vendor, comma-separated: tencent (reading the AppSecret "
-        "from SSM), redis, sql, all; '' for none (default: %(default)s)",
+        "from SSM), redis, sql, all; '' for none (default: tencent plus exactly the drivers "
+        "WXAPUSH_STORE / WXAPUSH_CACHE name when either is set, else "
+        + ",".join(packaging.DEFAULT_EXTRAS)
+        + ": every store)",
     )
     package.add_argument(
         "--cache-dir",
@@ -234,14 +238,18 @@ def run_log(args: argparse.Namespace) -> int:
 def run_package(args: argparse.Namespace) -> int:
     from wxapush import packaging
 
-    extras = [e.strip() for e in args.extras.split(",") if e.strip()]
     try:
+        if args.extras is None:
+            chosen, why = packaging.default_extras(os.environ)
+            extras = list(chosen)
+        else:
+            extras, why = [e.strip() for e in args.extras.split(",") if e.strip()], "--extras"
         built = packaging.build(args.output, args.runtime, extras, args.cache_dir)
     except packaging.PackagingError as exc:
         print(f"wxapush package: {exc}", file=sys.stderr)
         return 1
     print(f"wxapush package: Python {args.runtime}, {packaging.PLATFORM}, extras: "
-          f"{', '.join(extras) or 'none'}")  # fmt: skip
+          f"{', '.join(extras) or 'none'} ({why})")  # fmt: skip
     artifacts = (built.layer, *built.functions.values())
     width = max(len(str(a.path)) for a in artifacts)
     for a in artifacts:

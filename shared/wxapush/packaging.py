@@ -32,27 +32,42 @@ import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import unquote, urlsplit
 
 __all__ = [
     "DEFAULT_EXTRAS",
     "DEV_ONLY",
     "RUNTIMES",
+    "STORE_EXTRAS",
     "Artifact",
     "Build",
     "PackagingError",
     "build",
+    "default_extras",
     "layer_requirements",
 ]
 
 #: SCF's Python runtimes this layer is built for (tencent-platform.md §3).
 RUNTIMES = ("3.9", "3.10")
 PLATFORM = "manylinux2014_x86_64"
-#: Extras vendored unless asked otherwise: the SSM client is small and pure Python.
-DEFAULT_EXTRAS = ("tencent",)
+#: Extras vendored unless asked otherwise: the SSM client (small, pure Python) and the driver of
+#: every store URL the docs list — SCF needs a shared store, so a layer without its driver
+#: answers every call "backend not available".
+DEFAULT_EXTRAS = ("tencent", "redis", "sql")
+#: The extra whose driver a store URL scheme needs (sqlite is in the standard library).
+STORE_EXTRAS = {
+    "sqlite": None,
+    "redis": "redis",
+    "rediss": "redis",
+    "unix": "redis",
+    "postgresql": "sql",
+    "postgres": "sql",
+    "mysql": "sql",
+    "mariadb": "sql",
+}
 #: Modules of the package that never run in a function.
-DEV_ONLY = frozenset({"cli.py", "packaging.py"})
+DEV_ONLY = frozenset({"cli.py", "packaging.py", "target_resolve.py"})
 FUNCTIONS_STAGE = "functions"
 # The earliest time a zip can hold: no build date leaks into the bytes.
 _EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -84,6 +99,28 @@ class Build:
     layer: Artifact
     functions: Dict[str, Artifact]
     wheels: Tuple[str, ...]
+
+
+def default_extras(env: Mapping[str, str]) -> Tuple[Tuple[str, ...], str]:
+    """The extras to vendor when none are asked for, and why: exactly the drivers that
+    ``WXAPUSH_STORE`` / ``WXAPUSH_CACHE`` name when either is set (plus ``tencent``), else
+    the drivers of every store. Unset values (empty, ``undefined``, ``null``) count as unset."""
+    chosen: List[str] = ["tencent"]
+    named = []
+    for name in ("WXAPUSH_STORE", "WXAPUSH_CACHE"):
+        value = env.get(name, "").strip()
+        if value.lower() in ("", "undefined", "null"):
+            continue
+        scheme = re.split(r"[+:]", value, maxsplit=1)[0].lower()
+        if scheme not in STORE_EXTRAS:
+            raise PackagingError(f"{name}: no store driver is known for {scheme}:// URLs")
+        named.append(name)
+        extra = STORE_EXTRAS[scheme]
+        if extra is not None and extra not in chosen:
+            chosen.append(extra)
+    if not named:
+        return DEFAULT_EXTRAS, "the drivers of every store (WXAPUSH_STORE/WXAPUSH_CACHE unset)"
+    return tuple(chosen), "the drivers that " + " and ".join(named) + " name"
 
 
 def layer_requirements(extras: Iterable[str]) -> List[str]:
@@ -185,12 +222,7 @@ def _fetch_wheels(requirements: List[str], python_version: str, cache_dir: Path)
     options = _target_options(python_version)
     cache = cache_dir / f"cp{python_version.replace('.', '')}-{PLATFORM}"
     cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / "report.json"
-        # A dry run resolves for the target without installing, and reports the exact files.
-        _pip("install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(report),
-             *options, *requirements)  # fmt: skip
-        resolved = json.loads(report.read_text(encoding="utf-8"))["install"]
+    resolved = _resolve_for_target(requirements, python_version, options)
     wanted: List[Tuple[Path, str, str]] = []
     for item in resolved:
         info = item["download_info"]
@@ -205,6 +237,33 @@ def _fetch_wheels(requirements: List[str], python_version: str, cache_dir: Path)
         if not _intact(path, digest):
             raise PackagingError(f"{pin}: {path.name} is not in {cache} as pip resolved it")
     return sorted(path for path, _, _ in wanted)
+
+
+def _resolve_for_target(
+    requirements: List[str], python_version: str, options: List[str]
+) -> List[Dict[str, Any]]:
+    """pip's resolution (its report's ``install`` items), with markers evaluated for the
+    target: what the target needs and pip left out (markers read on the build host) is added
+    and resolved again; what only the build host needs is dropped."""
+    from wxapush import target_resolve
+
+    asked = list(requirements)
+    for _ in range(5):
+        with tempfile.TemporaryDirectory() as tmp:
+            report = Path(tmp) / "report.json"
+            # A dry run resolves for the target without installing, and reports the exact files.
+            _pip("install", "--dry-run", "--ignore-installed", "--quiet", "--report",
+                 str(report), *options, *asked)  # fmt: skip
+            resolved = json.loads(report.read_text(encoding="utf-8"))["install"]
+        missing, needed = target_resolve.walk(requirements, resolved, python_version)
+        if not missing:
+            return [
+                item
+                for item in resolved
+                if target_resolve.canonical(item["metadata"]["name"]) in needed
+            ]
+        asked.extend(missing)
+    raise PackagingError(f"the dependencies for Python {python_version} did not settle")
 
 
 def _intact(path: Path, sha256: str) -> bool:
