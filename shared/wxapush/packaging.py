@@ -119,7 +119,8 @@ def default_extras(env: Mapping[str, str]) -> Tuple[Tuple[str, ...], str]:
         if extra is not None and extra not in chosen:
             chosen.append(extra)
     if not named:
-        return DEFAULT_EXTRAS, "the drivers of every store (WXAPUSH_STORE/WXAPUSH_CACHE unset)"
+        unset = "the drivers of every store: WXAPUSH_STORE and WXAPUSH_CACHE are unset"
+        return DEFAULT_EXTRAS, unset
     return tuple(chosen), "the drivers that " + " and ".join(named) + " name"
 
 
