@@ -3,7 +3,7 @@
 Each check is something a real `scf deploy` or `tcb fn deploy` would trip on, or would get
 silently wrong: a handler with no file behind it, a 5-field cron, an environment key nothing
 reads, a trigger bound to a function that does not exist, a secret committed in clear.
-Platform facts: ../shared/reference/tencent-platform.md §1b (multi-scf), §2 (cron), §3, §4.
+The tools' own input rules are checked in test_descriptor_rules.py.
 """
 
 from __future__ import annotations
@@ -48,6 +48,11 @@ DOCUMENTED_VARIABLES = frozenset(
         # Read by wxapush.ssm with WXAPUSH_APPSECRET_SSM (docs/deploy.md).
         "WXAPUSH_SSM_REGION",
         "WXAPUSH_SSM_ENDPOINT",
+        # Sessions of HTTP front ends (login).
+        "WXAPUSH_SESSION_SECRET",
+        "WXAPUSH_SESSION_SECRET_PREVIOUS",
+        "WXAPUSH_SESSION_SECRET_SSM",
+        "WXAPUSH_SESSION_TTL",
     }
 )
 
@@ -59,6 +64,8 @@ SECRET_VARIABLES = frozenset(
         "WXAPUSH_CALLBACK_TOKEN",
         "WXAPUSH_ENCODING_AES_KEY",
         "WXAPUSH_ENCODING_AES_KEY_PREVIOUS",
+        "WXAPUSH_SESSION_SECRET",
+        "WXAPUSH_SESSION_SECRET_PREVIOUS",
         "WXAPUSH_STORE",  # a store URL may carry a password
         "WXAPUSH_CACHE",
     }
@@ -200,8 +207,15 @@ def test_both_descriptors_declare_the_same_functions() -> None:
     assert len(TCB_FUNCTIONS) == len(TCB["functions"]), "a CloudBase function is declared twice"
 
 
-def test_the_five_functions_are_declared() -> None:
-    assert set(SLS_FUNCTIONS) == {"get_token", "send", "send_log", "refresh_code", "receive_event"}
+def test_the_six_functions_are_declared() -> None:
+    assert set(SLS_FUNCTIONS) == {
+        "get_token",
+        "send",
+        "send_log",
+        "refresh_code",
+        "receive_event",
+        "login",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(SLS_FUNCTIONS))
@@ -253,7 +267,8 @@ def test_serverless_function_settings(name: str) -> None:
     assert memory == 64 or (128 <= memory <= 3072 and memory % 128 == 0)
     timeout = fn.get("timeout", SLS["inputs"]["timeout"])
     assert 1 <= timeout <= 900
-    _check_layers(fn.get("layers"))
+    # multi-scf merges the bundle's inputs into each function (src/formatter.ts).
+    _check_layers(fn.get("layers", SLS["inputs"].get("layers")))
 
 
 @pytest.mark.parametrize("name", sorted(TCB_FUNCTIONS))
@@ -371,11 +386,7 @@ def _sls_triggers(kind: str) -> list[dict[str, Any]]:
 
 def test_serverless_triggers_name_declared_functions() -> None:
     for trigger in SLS["inputs"]["triggers"]:
-        if trigger["type"] == "apigw":
-            for api in trigger["parameters"]["apis"]:
-                assert api["function"] in SLS_FUNCTIONS, api
-        else:
-            assert trigger["function"] in SLS_FUNCTIONS, trigger
+        assert trigger["function"] in SLS_FUNCTIONS, trigger
 
 
 def test_serverless_timer_runs_refresh_code_on_a_7_field_cron() -> None:
@@ -398,24 +409,3 @@ def test_cloudbase_timer_runs_refresh_code_on_a_7_field_cron() -> None:
     check_cron(trigger["config"])
     sls_cron = _sls_triggers("timer")[0]["parameters"]["cronExpression"]
     assert trigger["config"] == sls_cron
-
-
-def test_api_gateway_routes() -> None:
-    routes: dict[tuple[str, str], str] = {}
-    owner: dict[str, str] = {}
-    for trigger in _sls_triggers("apigw"):
-        for api in trigger["parameters"]["apis"]:
-            route = (api["path"], api["method"].upper())
-            assert route not in routes, f"{route} is declared twice"
-            routes[route] = api["function"]
-            assert owner.setdefault(api["path"], api["function"]) == api["function"], api
-            assert api.get("isIntegratedResponse") is True, f"{route}: integrated response off"
-    assert routes == {
-        ("/send", "POST"): "send",
-        ("/send_log", "GET"): "send_log",
-        ("/send_log", "POST"): "send_log",
-        ("/get_token", "POST"): "get_token",
-        ("/receive_event", "GET"): "receive_event",
-        ("/receive_event", "POST"): "receive_event",
-    }
-    assert "refresh_code" not in routes.values(), "refresh_code is a timer, not an HTTP API"
