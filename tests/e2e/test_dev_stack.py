@@ -102,3 +102,33 @@ def test_dev_refuses_to_start_when_its_store_is_unusable(tmp_path: Path) -> None
     assert done.returncode != 0
     assert "refresh_code failed" in done.stdout + done.stderr
     assert "the local stack is up" not in done.stdout
+
+
+def test_a_page_over_function_urls_logs_in_and_sends_to_itself(banner: str) -> None:
+    gateway = re.search(r"functions\s+(http://\S+)/<function>", banner)
+    wxemu = re.search(r"wxemu\s+(http://\S+)", banner)
+    app = re.search(r"demo app\s+appid (\S+)\s+openid (\S+)", banner)
+    template = re.search(r"template (\S+)", banner)
+    assert gateway and wxemu and app and template, banner
+    base = gateway[1]
+    assert requests.get(f"{base}/login", timeout=10).headers["Allow"] == "POST"
+    missing = requests.get(f"{base}/no_such_function", timeout=10)
+    assert missing.status_code == 404 and "/login" in missing.text
+
+    # What wx.login() gives the page (wxemu mints it), then what the page does with it.
+    code = requests.post(
+        f"{wxemu[1]}/__wxemu__/logincodes", json={"appid": app[1], "openid": app[2]}, timeout=10
+    ).json()["code"]
+    login = requests.post(f"{base}/login", json={"code": code}, timeout=10)
+    assert login.status_code == 200, login.text
+    assert login.json()["openid"] == app[2] and "session_key" not in login.text
+    headers = {"Authorization": f"Session {login.json()['session']}"}
+    from wxemu.stack import DEMO_DATA
+
+    request = {"template_id": template[1], "data": DEMO_DATA}
+    sent = requests.post(f"{base}/send", json=request, headers=headers, timeout=10)
+    assert sent.status_code == 200 and sent.json()["status"] == "sent", sent.text
+    to_other = {**request, "touser": "oSomebodyElse0000000000000a"}
+    other = requests.post(f"{base}/send", json=to_other, headers=headers, timeout=10)
+    assert (other.status_code, other.json()["error"]) == (403, "forbidden")
+    assert requests.get(f"{base}/get_token", headers=headers, timeout=10).status_code == 405
