@@ -9,15 +9,21 @@ traceback. Secret values never appear in ``repr(settings)`` nor in any error.
 from __future__ import annotations
 
 import functools
-import math
 import os
 import re
 from dataclasses import dataclass, fields
 from datetime import timedelta, timezone
 from datetime import tzinfo as TzInfo
 from typing import Callable, Mapping, Optional, Tuple, TypeVar
-from urllib.parse import urlsplit
 
+from wxapush.config_values import (
+    hide_password,
+    http_url,
+    int_at_least,
+    int_between,
+    positive_rate,
+    url_setting,
+)
 from wxapush.errors import Misconfigured, redact
 
 __all__ = ["Settings", "get_settings", "load_settings", "reset_settings"]
@@ -53,9 +59,6 @@ _STORE_SCHEMES = frozenset(
     {"sqlite", "redis", "rediss", "postgresql", "postgres", "mysql", "mariadb"}
 )
 _CACHE_SCHEMES = frozenset({"redis", "rediss", "unix"})
-_SCHEME = re.compile(
-    r"^([a-z][a-z0-9.-]*)(?:\+[a-z0-9_.-]+)?:", re.IGNORECASE
-)  # sqlite:rel/path too
 # EncodingAESKey: 43 characters of a-z A-Z 0-9 (wechat-api.md §7.1).
 _AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")
 # Tencent SSM secret reference: ``name`` or ``name@version``.
@@ -144,7 +147,7 @@ class Settings:
             if f.name in _SECRET_FIELDS and value is not None:
                 shown = "'***'"
             elif f.name in _URL_FIELDS and value is not None:
-                shown = repr(_hide_password(value))
+                shown = repr(hide_password(value))
             else:
                 shown = repr(value)
             parts.append(f"{f.name}={shown}")
@@ -268,26 +271,26 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         appid=appid,
         appsecret=appsecret,
         appsecret_ssm=ssm,
-        api_base=parse("WXAPUSH_API_BASE", DEFAULT_API_BASE, _http_url, "an http(s):// URL"),
+        api_base=parse("WXAPUSH_API_BASE", DEFAULT_API_BASE, http_url, "an http(s):// URL"),
         token_mode=choice("WXAPUSH_TOKEN_MODE", "stable", TOKEN_MODES),
-        store_url=_url_setting(get, "WXAPUSH_STORE", _STORE_SCHEMES),
+        store_url=url_setting(get, "WXAPUSH_STORE", _STORE_SCHEMES),
         callback_token=get("WXAPUSH_CALLBACK_TOKEN"),
         encoding_aes_key=get("WXAPUSH_ENCODING_AES_KEY"),
         encoding_aes_key_previous=get("WXAPUSH_ENCODING_AES_KEY_PREVIOUS"),
         admin_key=get("WXAPUSH_ADMIN_KEY"),
-        cache_url=_url_setting(get, "WXAPUSH_CACHE", _CACHE_SCHEMES),
+        cache_url=url_setting(get, "WXAPUSH_CACHE", _CACHE_SCHEMES),
         callback_max_age=parse(
-            "WXAPUSH_CALLBACK_MAX_AGE", 300, _int_at_least(0), "a whole number of seconds"
+            "WXAPUSH_CALLBACK_MAX_AGE", 300, int_at_least(0), "a whole number of seconds"
         ),
         grant_policy=choice("WXAPUSH_GRANT_POLICY", "track", GRANT_POLICIES),
-        rate_limit=parse("WXAPUSH_RATE_LIMIT", None, _positive_rate, "a number above 0"),
+        rate_limit=parse("WXAPUSH_RATE_LIMIT", None, positive_rate, "a number above 0"),
         miniprogram_state=choice("WXAPUSH_MINIPROGRAM_STATE", "formal", MINIPROGRAM_STATES),
         tz=tz,
         log_retention_days=parse(
-            "WXAPUSH_LOG_RETENTION_DAYS", 30, _int_at_least(1), "a whole number of days (≥ 1)"
+            "WXAPUSH_LOG_RETENTION_DAYS", 30, int_at_least(1), "a whole number of days (≥ 1)"
         ),
         idempotency_ttl=parse(
-            "WXAPUSH_IDEMPOTENCY_TTL", 86400, _int_at_least(1), "a whole number of seconds (≥ 1)"
+            "WXAPUSH_IDEMPOTENCY_TTL", 86400, int_at_least(1), "a whole number of seconds (≥ 1)"
         ),
         session_secret=get("WXAPUSH_SESSION_SECRET"),
         session_secret_previous=get("WXAPUSH_SESSION_SECRET_PREVIOUS"),
@@ -295,7 +298,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         session_ttl=parse(
             "WXAPUSH_SESSION_TTL",
             7200,
-            _int_between(*SESSION_TTL_RANGE),
+            int_between(*SESSION_TTL_RANGE),
             "a whole number of seconds from 60 to 2592000",
         ),
     )
@@ -310,66 +313,3 @@ def get_settings() -> Settings:
 def reset_settings() -> None:
     """Forget the cached settings (tests, or a changed environment)."""
     get_settings.cache_clear()
-
-
-def _int_at_least(low: int) -> Callable[[str], int]:
-    def convert(raw: str) -> int:
-        if not raw.isdigit() or not raw.isascii():
-            raise ValueError(raw)
-        value = int(raw)
-        if value < low:
-            raise ValueError(raw)
-        return value
-
-    return convert
-
-
-def _int_between(low: int, high: int) -> Callable[[str], int]:
-    at_least = _int_at_least(low)
-
-    def convert(raw: str) -> int:
-        value = at_least(raw)
-        if value > high:
-            raise ValueError(raw)
-        return value
-
-    return convert
-
-
-def _positive_rate(raw: str) -> Optional[float]:
-    value = float(raw)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(raw)
-    return value
-
-
-def _http_url(raw: str) -> str:
-    parts = urlsplit(raw)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError(raw)
-    if parts.query or parts.fragment:
-        raise ValueError(raw)
-    # Endpoint paths are appended to it: "https://host/" + "/cgi-bin/token" must not double.
-    return raw.rstrip("/")
-
-
-def _url_setting(
-    get: Callable[[str], Optional[str]], name: str, schemes: frozenset[str]
-) -> Optional[str]:
-    raw = get(name)
-    if raw is None:
-        return None
-    match = _SCHEME.match(raw)
-    if match is None or match.group(1).lower() not in schemes:
-        allowed = ", ".join(f"{s}://" for s in sorted(schemes))
-        # The URL may hold a password: name the setting, not the value.
-        raise Misconfigured(f"{name} must be a URL starting with one of {allowed}", setting=name)
-    return raw
-
-
-def _hide_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()

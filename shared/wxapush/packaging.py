@@ -35,6 +35,9 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import unquote, urlsplit
 
+from wxapush import target_resolve
+from wxapush.target_resolve import DEFAULT_EXTRAS, STORE_EXTRAS
+
 __all__ = [
     "DEFAULT_EXTRAS",
     "DEV_ONLY",
@@ -51,21 +54,7 @@ __all__ = [
 #: SCF's Python runtimes this layer is built for (tencent-platform.md §3).
 RUNTIMES = ("3.9", "3.10")
 PLATFORM = "manylinux2014_x86_64"
-#: Extras vendored unless asked otherwise: the SSM client (small, pure Python) and the driver of
-#: every store URL the docs list — SCF needs a shared store, so a layer without its driver
-#: answers every call "backend not available".
-DEFAULT_EXTRAS = ("tencent", "redis", "sql")
-#: The extra whose driver a store URL scheme needs (sqlite is in the standard library).
-STORE_EXTRAS = {
-    "sqlite": None,
-    "redis": "redis",
-    "rediss": "redis",
-    "unix": "redis",
-    "postgresql": "sql",
-    "postgres": "sql",
-    "mysql": "sql",
-    "mariadb": "sql",
-}
+
 #: Modules of the package that never run in a function.
 DEV_ONLY = frozenset({"cli.py", "packaging.py", "target_resolve.py"})
 FUNCTIONS_STAGE = "functions"
@@ -102,26 +91,12 @@ class Build:
 
 
 def default_extras(env: Mapping[str, str]) -> Tuple[Tuple[str, ...], str]:
-    """The extras to vendor when none are asked for, and why: exactly the drivers that
-    ``WXAPUSH_STORE`` / ``WXAPUSH_CACHE`` name when either is set (plus ``tencent``), else
-    the drivers of every store. Unset values (empty, ``undefined``, ``null``) count as unset."""
-    chosen: List[str] = ["tencent"]
-    named = []
-    for name in ("WXAPUSH_STORE", "WXAPUSH_CACHE"):
-        value = env.get(name, "").strip()
-        if value.lower() in ("", "undefined", "null"):
-            continue
-        scheme = re.split(r"[+:]", value, maxsplit=1)[0].lower()
-        if scheme not in STORE_EXTRAS:
-            raise PackagingError(f"{name}: no store driver is known for {scheme}:// URLs")
-        named.append(name)
-        extra = STORE_EXTRAS[scheme]
-        if extra is not None and extra not in chosen:
-            chosen.append(extra)
-    if not named:
-        unset = "the drivers of every store: WXAPUSH_STORE and WXAPUSH_CACHE are unset"
-        return DEFAULT_EXTRAS, unset
-    return tuple(chosen), "the drivers that " + " and ".join(named) + " name"
+    """The extras to vendor when none are asked for, and why (see
+    :func:`wxapush.target_resolve.default_extras`)."""
+    try:
+        return target_resolve.default_extras(env)
+    except ValueError as exc:
+        raise PackagingError(str(exc)) from None
 
 
 def layer_requirements(extras: Iterable[str]) -> List[str]:
@@ -246,8 +221,6 @@ def _resolve_for_target(
     """pip's resolution (its report's ``install`` items), with markers evaluated for the
     target: what the target needs and pip left out (markers read on the build host) is added
     and resolved again; what only the build host needs is dropped."""
-    from wxapush import target_resolve
-
     asked = list(requirements)
     for _ in range(5):
         with tempfile.TemporaryDirectory() as tmp:

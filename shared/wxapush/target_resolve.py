@@ -1,5 +1,6 @@
-"""Which distributions the target runtime needs: dependency markers evaluated for the TARGET
-CPython, not for the interpreter that builds (a dev-only module, like ``packaging``).
+"""What the layer must carry for its target (a dev-only module, like ``packaging``): the store
+drivers a deployment needs (:func:`default_extras`), and the distributions the TARGET CPython
+needs, with dependency markers evaluated for it rather than for the interpreter that builds.
 
 ``pip install --dry-run --python-version 3.9 --platform …`` picks wheels for the target but
 evaluates environment markers (``python_full_version < "3.11.3"``) against the interpreter
@@ -21,7 +22,31 @@ except ImportError:  # pragma: no cover - depends on the build machine
     from pip._vendor.packaging.markers import Marker  # type: ignore[assignment]
     from pip._vendor.packaging.requirements import Requirement  # type: ignore[assignment]
 
-__all__ = ["Marker", "Requirement", "marker_environment", "walk"]
+__all__ = [
+    "DEFAULT_EXTRAS",
+    "STORE_EXTRAS",
+    "Marker",
+    "Requirement",
+    "default_extras",
+    "marker_environment",
+    "walk",
+]
+
+#: Extras vendored unless asked otherwise: the SSM client (small, pure Python) and the driver of
+#: every store URL the docs list — SCF needs a shared store, so a layer without its driver
+#: answers every call "backend not available".
+DEFAULT_EXTRAS = ("tencent", "redis", "sql")
+#: The extra whose driver a store URL scheme needs (sqlite is in the standard library).
+STORE_EXTRAS = {
+    "sqlite": None,
+    "redis": "redis",
+    "rediss": "redis",
+    "unix": "redis",
+    "postgresql": "sql",
+    "postgres": "sql",
+    "mysql": "sql",
+    "mariadb": "sql",
+}
 
 
 def marker_environment(python_version: str) -> Dict[str, str]:
@@ -94,3 +119,26 @@ def _applies(marker: Any, environment: Mapping[str, str], extras: Sequence[str])
     if marker is None:
         return True
     return any(marker.evaluate({**environment, "extra": extra}) for extra in ["", *extras])
+
+
+def default_extras(env: Mapping[str, str]) -> Tuple[Tuple[str, ...], str]:
+    """The extras to vendor when none are asked for, and why: exactly the drivers that
+    ``WXAPUSH_STORE`` / ``WXAPUSH_CACHE`` name when either is set (plus ``tencent``), else
+    the drivers of every store. Unset values (empty, ``undefined``, ``null``) count as unset."""
+    chosen: List[str] = ["tencent"]
+    named = []
+    for name in ("WXAPUSH_STORE", "WXAPUSH_CACHE"):
+        value = env.get(name, "").strip()
+        if value.lower() in ("", "undefined", "null"):
+            continue
+        scheme = re.split(r"[+:]", value, maxsplit=1)[0].lower()
+        if scheme not in STORE_EXTRAS:
+            raise ValueError(f"{name}: no store driver is known for {scheme}:// URLs")
+        named.append(name)
+        extra = STORE_EXTRAS[scheme]
+        if extra is not None and extra not in chosen:
+            chosen.append(extra)
+    if not named:
+        unset = "the drivers of every store: WXAPUSH_STORE and WXAPUSH_CACHE are unset"
+        return DEFAULT_EXTRAS, unset
+    return tuple(chosen), "the drivers that " + " and ".join(named) + " name"

@@ -1,0 +1,78 @@
+"""Converters of setting values for :mod:`wxapush.config`: each raises ``ValueError`` for a
+value it refuses (the caller names the variable), or :class:`Misconfigured` itself when the
+message must not echo the value."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Callable, Optional
+from urllib.parse import urlsplit
+
+from wxapush.errors import Misconfigured
+
+# A URL's scheme (a ``+driver`` suffix, as in SQLAlchemy URLs, is allowed): sqlite:rel/path too.
+_SCHEME = re.compile(r"^([a-z][a-z0-9.-]*)(?:\+[a-z0-9_.-]+)?:", re.IGNORECASE)
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    def convert(raw: str) -> int:
+        if not raw.isdigit() or not raw.isascii():
+            raise ValueError(raw)
+        value = int(raw)
+        if value < low:
+            raise ValueError(raw)
+        return value
+
+    return convert
+
+
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    at_least = int_at_least(low)
+
+    def convert(raw: str) -> int:
+        value = at_least(raw)
+        if value > high:
+            raise ValueError(raw)
+        return value
+
+    return convert
+
+
+def positive_rate(raw: str) -> Optional[float]:
+    value = float(raw)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(raw)
+    return value
+
+
+def http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(raw)
+    if parts.query or parts.fragment:
+        raise ValueError(raw)
+    # Endpoint paths are appended to it: "https://host/" + "/cgi-bin/token" must not double.
+    return raw.rstrip("/")
+
+
+def url_setting(
+    get: Callable[[str], Optional[str]], name: str, schemes: frozenset[str]
+) -> Optional[str]:
+    raw = get(name)
+    if raw is None:
+        return None
+    match = _SCHEME.match(raw)
+    if match is None or match.group(1).lower() not in schemes:
+        allowed = ", ".join(f"{s}://" for s in sorted(schemes))
+        # The URL may hold a password: name the setting, not the value.
+        raise Misconfigured(f"{name} must be a URL starting with one of {allowed}", setting=name)
+    return raw
+
+
+def hide_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
