@@ -2,7 +2,7 @@
 
 Everything a deployment has, on one machine and with no account: wxemu plays WeChat (and pushes
 delivery results to receive_event, signed and encrypted as WeChat does), the gateway hands each
-function the API-gateway events Tencent would, and refresh_code fires on its 7-field cron.
+function the events of an SCF Function URL, and refresh_code fires on its 7-field cron.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The ``wxapush`` command: the local stack, and operator tools over the functions.
 
 ``wxapush dev`` runs everything on one machine with no WeChat account: wxemu (the WeChat OpenAPI
-emulator), the functions behind a local API gateway that hands them the same events Tencent's
-gateway does, and refresh_code on its timer. ``invoke``, ``send`` and ``log`` call the functions
-in-process, in the direct shape, with the configuration of the environment.
+emulator), the functions behind a local HTTP front that hands them the events of SCF Function
+URLs (as deployed), and refresh_code on its timer. ``invoke``, ``send`` and ``log`` call the
+functions in-process, in the direct shape, with the configuration of the environment.
 """
 
 from __future__ import annotations
@@ -48,9 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = commands.add_parser(
         "dev",
-        help="run the local stack: wxemu, the functions behind a local API gateway, the timer",
-        description="Start wxemu, serve every function over HTTP exactly as API-gateway events, "
-        "fire refresh_code on its cron, and print what to try. Stops with Ctrl-C.",
+        help="run the local stack: wxemu, the functions over local Function URLs, the timer",
+        description="Start wxemu, serve every function over HTTP exactly as SCF Function URL "
+        "events (http://HOST:PORT/<function>; an unknown path lists them), fire refresh_code on "
+        "its cron, and print what to try. Stops with Ctrl-C.",
     )
     dev.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
