@@ -317,3 +317,24 @@ def test_fake_control_refuses_bad_secrets(wxemu: RunningServer) -> None:
         response = wxemu.http.post(wxemu.url("/__wxemu__/secrets"), json=body, timeout=5)
         assert response.status_code == 400, body
         assert response.json()["error"]
+
+
+def test_the_session_secret_from_ssm_signs_and_verifies_sessions(
+    scf_env: dict[str, str], wxemu: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wxapush import session
+
+    from .conftest import handler
+
+    secret_value = "session-secret-held-in-ssm-0001"
+    wxemu.put_secret("wxapush-session", secret_value, version="v1")
+    monkeypatch.delenv("WXAPUSH_SESSION_SECRET", raising=False)
+    use(monkeypatch, WXAPUSH_SESSION_SECRET_SSM="wxapush-session@v1")
+    code = wxemu.login_code(demo.APPID, demo.OPENID)["code"]
+    event = {"body": json.dumps({"code": code}), "headers": {}, "httpMethod": "POST",
+             "path": "/", "queryString": {}}  # fmt: skip
+    answer = handler("login")(event, {"request_id": "r"})
+    assert answer["statusCode"] == 200, answer
+    token = json.loads(answer["body"])["session"]
+    assert session.verify(token, demo.APPID, [secret_value]).openid == demo.OPENID
+    assert secret_value not in answer["body"]
