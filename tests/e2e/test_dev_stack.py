@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -150,3 +151,26 @@ def test_dev_refuses_to_start_when_its_store_is_unusable(tmp_path: Path) -> None
     assert done.returncode != 0
     assert "refresh_code failed" in done.stdout + done.stderr
     assert "the local stack is up" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["wxapush", "dev", "--wxemu-port", "0", "--port"], "--port"),
+        (["wxapush", "dev", "--port", "0", "--wxemu-port"], "--wxemu-port"),
+        (["wxemu", "serve", "--port"], "--port"),
+    ],
+)
+def test_a_port_in_use_is_one_line_naming_it(
+    tmp_path: Path, command: list[str], option: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = [sys.executable, "-m", f"{command[0]}.cli", *command[1:], str(port)]
+        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert f"port {port} on 127.0.0.1 is in use; choose another with {option} PORT" in line
