@@ -28,7 +28,8 @@ class Token:
     expires_at: float
     #: When a newer token replaced this one; it stays usable OVERLAP_SECONDS longer.
     superseded_at: Optional[float] = None
-    #: Set when a token must stop working at once (a second force refresh: WeChat's advice for a leaked token).
+    #: Set when a token must stop working at once (a second force refresh: WeChat's advice for a
+    #: leaked token).
     revoked: bool = False
 
     def problem(self, now: float) -> Optional[int]:

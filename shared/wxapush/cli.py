@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import signal
 import sys
 import time
 import uuid
 from pathlib import Path
+from types import FrameType
 from typing import Any, Optional, Sequence
 
 from wxapush.store.base import STATUSES
@@ -311,6 +313,10 @@ def run_package(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: Optional[FrameType]) -> None:
+    raise KeyboardInterrupt
+
+
 def run_dev(args: argparse.Namespace) -> int:
     from wxemu.stack import LocalStack
 
@@ -325,6 +331,8 @@ def run_dev(args: argparse.Namespace) -> int:
     )
     stack.start()
     print(stack.banner(), flush=True)
+    # `kill` stops it as Ctrl-C does: the finally below removes .wxapush/dev.env.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while True:
             time.sleep(3600)

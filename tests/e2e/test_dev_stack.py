@@ -58,7 +58,9 @@ def banner(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     try:
         yield "".join(lines)
     finally:
-        proc.send_signal(signal.SIGINT)
+        # SIGTERM (`kill`) stops it as Ctrl-C does, cleaning up (SIGINT is ignored by a
+        # process started in the background of a non-interactive shell).
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=10)
         finally:

@@ -26,7 +26,7 @@ from wxapush.errors import (
     redact,
 )
 
-# slug -> (class, HTTP status, default errcode, retryable by default), as the README's errcode table says.
+# slug -> (class, HTTP status, default errcode, retryable by default), as the README's table says.
 CONTRACT = {
     "invalid_request": (InvalidRequest, 400, 990400, False),
     "invalid_argument": (InvalidArgument, 400, 47003, False),

@@ -40,12 +40,12 @@ __all__ = [
 EMPTY = "empty"
 INVALID = "invalid"
 
-# "不能带有换行等控制字符" (the sendMessage table): C0/C1 controls, Unicode line/paragraph separators, and lone
+# "不能带有换行等控制字符": C0/C1 controls, Unicode line/paragraph separators, and lone
 # surrogates (a JSON "\ud83d" decodes to one and cannot be re-encoded as UTF-8).
 _CTRL = r"\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff"
 # CJK ideographs: the basic block, extension A, compatibility, and the supplementary planes.
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-# "1个币种符号" (the sendMessage table): $ ¢ £ ¥, the Currency Symbols block (€ ₩ ₹ ₽ …) and their full-width forms.
+# "1个币种符号": $ ¢ £ ¥, the Currency Symbols block (€ ₩ ₹ ₽ …) and their full-width forms.
 _CURRENCY = r"$\u00a2\u00a3\u00a5\u20a0-\u20bf\ufe69\uff04\uffe0\uffe1\uffe5\uffe6"
 
 _CONTROL_RE = re.compile(f"[{_CTRL}]")
@@ -55,13 +55,14 @@ _SYMBOL_RE = re.compile(f"[^{_CTRL}{_HAN}A-Za-z0-9]{{1,5}}")
 _CHARACTER_STRING_RE = re.compile(f"[^{_CTRL}{_HAN}]{{1,32}}")
 _PHONE_RE = re.compile(f"[^{_CTRL}{_HAN}A-Za-z]{{1,17}}")
 _PHRASE_RE = re.compile(f"[{_HAN}]{{1,5}}")
-# First and last may be Chinese, the rest letters or digits, 8 at most (the sendMessage table: 粤A8Z888挂).
+# First and last may be Chinese, the rest letters or digits, 8 at most (粤A8Z888挂).
 _CAR_RE = re.compile(f"[{_HAN}A-Za-z0-9](?:[A-Za-z0-9]{{0,6}}[{_HAN}A-Za-z0-9])?")
 _NAME_RE = re.compile(f"[^{_CTRL}0-9]+")
 _NUMBER_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _AMOUNT_RE = re.compile(f"[{_CURRENCY}]?([0-9]+)(?:\\.([0-9]+))?元?")
 # One point in time: an optional date (y年m月d日 | y年m月 | m月d日 | y-m-d | y-m | m-d, with - / .
-# as separator and unpadded numbers, per the table's notes and observed answers), then an optional H:MM or H:MM:SS.
+# as separator and unpadded numbers, per the table's notes and observed answers), then an
+# optional H:MM or H:MM:SS.
 _POINT_RE = re.compile(
     r"(?:(?:(?:(?P<cy>[0-9]{4})年)?(?P<cm>[0-9]{1,2})月(?:(?P<cd>[0-9]{1,2})日)?"
     r"|(?P<ny>[0-9]{4})(?P<s>[-/.])(?P<nm>[0-9]{1,2})(?:(?P=s)(?P<nd>[0-9]{1,2}))?"
@@ -112,7 +113,7 @@ def _point(text: str) -> int:
 
 
 def _moment(text: str, need: int) -> bool:
-    """A time or date value: one point, or two joined by an ASCII "~" (the sendMessage table, and observed answers).
+    """A time or date value: one point, or two joined by an ASCII "~" (table and observations).
 
     The first point must hold what the type names (a time for ``time``, a date for ``date``);
     the second may be shorter, as in the accepted "2021年10月25日 09:00~09:30". Full-width "～"
@@ -161,8 +162,8 @@ def _sanity(text: str, _: Sequence[str] | None) -> bool:
 
 _RULES: dict[str, _Rule] = {
     "thing": lambda t, _: len(t) <= 20,
-    # short_thing is not in the table and its limit is unconfirmed (undocumented): thing's character set
-    # with a limit of 5 is a guess from the name; keep it here so one line changes if it is wrong.
+    # short_thing is not in the table and its limit is undocumented: thing's character set with
+    # a limit of 5 is a guess from the name; keep it here so one line changes if it is wrong.
     "short_thing": lambda t, _: len(t) <= 5,
     "number": _number,
     "letter": lambda t, _: _LETTER_RE.fullmatch(t) is not None,
