@@ -11,6 +11,8 @@ const URLS = {
   sendLog: 'https://YOUR-SEND-LOG-FUNCTION-URL.scf.tencentcs.com',
 }
 // The template id from your console (订阅消息 → 我的模板); one-time templates only here.
+// Under `wxapush dev` / wxemu, the demo template "订单发货通知" is
+// 'WxEmuDemo-OrderShipped-00000000000000000001'.
 const TEMPLATE_ID = 'YOUR-TEMPLATE-ID'
 const SESSION_KEY = 'wxapush_session' // local storage: {session, expiresAt}
 
@@ -60,7 +62,22 @@ async function call(url, data, method = 'POST') {
 }
 
 Page({
-  data: { status: '', sent: [] },
+  data: { status: '', sent: [], order: null },
+
+  // Opened as pages/subscribe_http/index?orderId=…: the order whose shipping the user
+  // subscribes to.
+  onLoad(options) {
+    // Replace with your own order lookup; these values fit the demo template's keywords.
+    this.setData({
+      order: {
+        id: options.orderId || '1001',
+        product: '手机保护壳', // thing1: at most 20 characters
+        trackingNo: 'SF1234567890', // character_string2: letters, digits, symbols, ≤ 32
+        shippedAt: '2026-11-27 10:30', // date3
+        amount: '¥128.00', // amount6
+      },
+    })
+  },
 
   // Bound to a button: from base library 2.8.2 the popup opens only on a user's tap.
   async onSubscribe() {
@@ -82,12 +99,20 @@ Page({
         return
       }
       // Send to oneself: touser is omitted, the function takes the session's openid.
+      const order = this.data.order
       const sent = await call(URLS.send, {
         template_id: TEMPLATE_ID,
-        page: 'pages/subscribe_http/index',
-        data: { thing1: '手机保护壳', character_string2: 'SF1234567890' },
-        // The same key on a retry sends nothing twice.
-        idempotency_key: 'order-42-shipped',
+        page: `pages/subscribe_http/index?orderId=${order.id}`,
+        // Every keyword of the template, each within WeChat's rule for its type.
+        data: {
+          thing1: order.product,
+          character_string2: order.trackingNo,
+          date3: order.shippedAt,
+          amount6: order.amount,
+        },
+        // One key per order and event: a retry sends nothing twice, the next order's message
+        // is not mistaken for a repeat.
+        idempotency_key: `order-${order.id}-shipped`,
       })
       this.setData({
         status: sent.errcode === 0 ? `已发送 (${sent.status})` : `发送失败: ${sent.error} ${sent.errcode}`,
