@@ -162,6 +162,12 @@ Then read the log:
   curl -s '{gateway}/send_log?begin_date={day}&end_date={day}' \\
     -H 'Authorization: Bearer {key}'
 
+As a mini-program page over Function URLs would (wx.login code -> login -> session):
+  curl -s {self.wxemu.base_url}/__wxemu__/logincodes \\
+    -d '{{"appid": "{app["appid"]}", "openid": "{app["openid"]}"}}'
+  curl -s {gateway}/login -d '{{"code": "<the code>"}}'
+  then -H 'Authorization: Session <the session>' on /send (no touser) and /send_log
+
 In another shell, from this folder, the operator commands use this stack ({devenv.DEV_ENV}):
   .venv/bin/wxapush send --to {app["openid"]} --template {app["template_id"]} \\
     {demo_args} --key order-1001-paid
