@@ -88,9 +88,21 @@ def wx_context(event: Mapping[str, Any], ctx: Mapping[str, Any]) -> Dict[str, st
     return merged
 
 
+#: ``WX_SOURCE`` values of calls no end user made (a timer, another function, a payment
+#: callback). Any other source — ``wx_client``, ``wx_devtools``, ``wx_http``, ``wx_crawler``,
+#: ``wx_localdebug``, ``wx_unknown``… — without a ``WX_OPENID`` is refused. Sources chain with
+#: commas across calls (``wx_client,scf``): every link must be one of these.
+SERVICE_SOURCES = frozenset({"wx_trigger", "scf", "wx_paycallback"})
+
+
 def end_user_markers(values: Mapping[str, Any]) -> List[str]:
     """The end-user marker keys present (non-empty) in one context mapping."""
-    return [k for k in END_USER_KEYS if values.get(k) not in (None, "")]
+    found = [k for k in END_USER_KEYS if values.get(k) not in (None, "")]
+    source = values.get("WX_SOURCE")
+    parts = source.split(",") if isinstance(source, str) and source else []
+    if any(part.strip() not in SERVICE_SOURCES for part in parts):
+        found.append("WX_SOURCE")
+    return found
 
 
 def _refuse_unidentified(values: Mapping[str, Any], where: str) -> None:

@@ -119,3 +119,17 @@ def test_a_mini_program_user_is_a_user_beside_its_context_keys() -> None:
     assert invoke(service, {}, load("cloudbase_context"))["errcode"] == 0
     assert service.calls[0].caller.kind == "user"
     assert service.calls[0].caller.openid == OPENID
+
+
+@pytest.mark.parametrize(
+    "source", ["wx_client", "wx_devtools", "wx_http", "wx_crawler", "wx_unknown", "wx_client,scf"]
+)
+def test_an_end_user_source_without_an_openid_is_refused(source: str) -> None:
+    refused({}, {"environment": json.dumps({"WX_SOURCE": source})})
+
+
+@pytest.mark.parametrize("source", ["wx_trigger", "scf", "wx_paycallback", "wx_trigger,scf"])
+def test_service_sources_stay_services(source: str) -> None:
+    service = Recorder()
+    assert invoke(service, {}, {"environment": json.dumps({"WX_SOURCE": source})})["errcode"] == 0
+    assert service.calls[0].caller.kind == "service"
