@@ -29,7 +29,9 @@ from wxapush.errors import Unauthorized
 WX_KEYS = ("WX_OPENID", "WX_APPID", "WX_UNIONID", "WX_SOURCE")
 
 #: Context keys that only an end user's call carries. Any of them, non-empty, without a valid
-#: ``WX_OPENID`` means "an end user we cannot identify": refused. The cross-account keys are
+#: ``WX_OPENID`` means "an end user we cannot identify": refused. (``WX_APPID``, ``WX_ENV``,
+#: ``WX_CLIENTIP`` and the ``*_CONTEXT_KEYS`` lists also come with service calls — CloudBase's
+#: HTTP API, timers — and do not count by themselves.) The cross-account keys are
 #: refused even next to a ``WX_OPENID`` (the openid then belongs to another account's app).
 CROSS_ACCOUNT_KEYS = (
     "FROM_OPENID",
@@ -40,19 +42,14 @@ CROSS_ACCOUNT_KEYS = (
     "WX_FROM_UNIONID",
 )
 END_USER_KEYS = (
-    # WeChat mini-program context without an openid
-    "WX_APPID",
+    # a WeChat user's field without the openid that would identify the user
     "WX_UNIONID",
-    "WX_CONTEXT_KEYS",
-    "WX_CLIENTIP",
-    "WX_CLIENTIPV6",
     # CloudBase web / anonymous / custom sign-in (node-sdk getCloudbaseContext)
     "TCB_UUID",
     "TCB_CUSTOM_USER_ID",
     "TCB_ISANONYMOUS_USER",
     "TCB_SESSIONTOKEN",
     "TCB_SOURCE",
-    "TCB_CONTEXT_KEYS",
     "LOGINTYPE",
     "QQ_OPENID",
     "QQ_APPID",
@@ -88,11 +85,12 @@ def wx_context(event: Mapping[str, Any], ctx: Mapping[str, Any]) -> Dict[str, st
     return merged
 
 
-#: ``WX_SOURCE`` values of calls no end user made (a timer, another function, a payment
-#: callback). Any other source — ``wx_client``, ``wx_devtools``, ``wx_http``, ``wx_crawler``,
-#: ``wx_localdebug``, ``wx_unknown``… — without a ``WX_OPENID`` is refused. Sources chain with
-#: commas across calls (``wx_client,scf``): every link must be one of these.
-SERVICE_SOURCES = frozenset({"wx_trigger", "scf", "wx_paycallback"})
+#: ``WX_SOURCE`` values of calls no end user made: a timer, another function, a payment
+#: callback, a server's HTTP API call with its access token (``wx_http``). Any other source —
+#: ``wx_client``, ``wx_devtools``, ``wx_crawler``, ``wx_localdebug``, ``wx_unknown``… — without a
+#: ``WX_OPENID`` is refused. Sources chain with commas across calls (``wx_client,scf``): every
+#: link must be one of these.
+SERVICE_SOURCES = frozenset({"wx_trigger", "scf", "wx_paycallback", "wx_http"})
 
 
 def end_user_markers(values: Mapping[str, Any]) -> List[str]:

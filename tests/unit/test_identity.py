@@ -100,6 +100,9 @@ def test_environment_markers_that_are_not_end_users_stay_a_service() -> None:
     context = {
         "environment": json.dumps(
             {
+                "WX_APPID": APPID,  # CloudBase's HTTP API and timers carry the bound AppID
+                "WX_CONTEXT_KEYS": "WX_APPID,WX_SOURCE",
+                "WX_CLIENTIP": "10.0.0.1",
                 "SCF_NAMESPACE": "env-1",
                 "TCB_ENV": "env-1",
                 "TCB_SEQID": "abc",
@@ -122,13 +125,15 @@ def test_a_mini_program_user_is_a_user_beside_its_context_keys() -> None:
 
 
 @pytest.mark.parametrize(
-    "source", ["wx_client", "wx_devtools", "wx_http", "wx_crawler", "wx_unknown", "wx_client,scf"]
+    "source", ["wx_client", "wx_devtools", "wx_crawler", "wx_unknown", "wx_client,scf"]
 )
 def test_an_end_user_source_without_an_openid_is_refused(source: str) -> None:
     refused({}, {"environment": json.dumps({"WX_SOURCE": source})})
 
 
-@pytest.mark.parametrize("source", ["wx_trigger", "scf", "wx_paycallback", "wx_trigger,scf"])
+@pytest.mark.parametrize(
+    "source", ["wx_trigger", "scf", "wx_paycallback", "wx_http", "wx_trigger,scf"]
+)
 def test_service_sources_stay_services(source: str) -> None:
     service = Recorder()
     assert invoke(service, {}, {"environment": json.dumps({"WX_SOURCE": source})})["errcode"] == 0
