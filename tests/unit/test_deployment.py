@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.unit.test_descriptor_rules import HTTP_FUNCTIONS, TIMER_FUNCTIONS
+
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
 
@@ -207,15 +209,10 @@ def test_both_descriptors_declare_the_same_functions() -> None:
     assert len(TCB_FUNCTIONS) == len(TCB["functions"]), "a CloudBase function is declared twice"
 
 
-def test_the_six_functions_are_declared() -> None:
-    assert set(SLS_FUNCTIONS) == {
-        "get_token",
-        "send",
-        "send_log",
-        "refresh_code",
-        "receive_event",
-        "login",
-    }
+def test_every_function_folder_is_declared() -> None:
+    folders = {p.name for p in FUNCTIONS_DIR.iterdir() if (p / "index.py").is_file()}
+    assert set(SLS_FUNCTIONS) == folders
+    assert set(SLS_FUNCTIONS) == HTTP_FUNCTIONS | TIMER_FUNCTIONS
 
 
 @pytest.mark.parametrize("name", sorted(SLS_FUNCTIONS))
@@ -389,23 +386,24 @@ def test_serverless_triggers_name_declared_functions() -> None:
         assert trigger["function"] in SLS_FUNCTIONS, trigger
 
 
-def test_serverless_timer_runs_refresh_code_on_a_7_field_cron() -> None:
+def test_serverless_timers_run_on_a_7_field_cron() -> None:
     timers = _sls_triggers("timer")
-    assert [t["function"] for t in timers] == ["refresh_code"]
-    params = timers[0]["parameters"]
-    check_cron(params["cronExpression"])
-    assert params["enable"] is True, "the component leaves a timer disabled by default"
-    assert TRIGGER_NAME.match(params["name"])
+    assert sorted(t["function"] for t in timers) == sorted(TIMER_FUNCTIONS)
+    for timer in timers:
+        params = timer["parameters"]
+        check_cron(params["cronExpression"])
+        assert params["enable"] is True, "the component leaves a timer disabled by default"
+        assert TRIGGER_NAME.match(params["name"])
 
 
-def test_cloudbase_timer_runs_refresh_code_on_a_7_field_cron() -> None:
+def test_cloudbase_timers_run_on_the_same_7_field_crons() -> None:
     timers = {
         name: trigger for name, fn in TCB_FUNCTIONS.items() for trigger in fn.get("triggers", [])
     }
-    assert set(timers) == {"refresh_code"}
-    trigger = timers["refresh_code"]
-    assert trigger["type"] == "timer"
-    assert TRIGGER_NAME.match(trigger["name"])
-    check_cron(trigger["config"])
-    sls_cron = _sls_triggers("timer")[0]["parameters"]["cronExpression"]
-    assert trigger["config"] == sls_cron
+    assert set(timers) == TIMER_FUNCTIONS
+    sls_crons = {t["function"]: t["parameters"]["cronExpression"] for t in _sls_triggers("timer")}
+    for name, trigger in timers.items():
+        assert trigger["type"] == "timer"
+        assert TRIGGER_NAME.match(trigger["name"])
+        check_cron(trigger["config"])
+        assert trigger["config"] == sls_crons[name]
