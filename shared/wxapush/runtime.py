@@ -9,10 +9,10 @@ Shapes (Tencent's documentation of each):
 
 * **direct** — CloudBase ``callFunction``, SCF Invoke, console test: the event is the request.
   A mini-program user's identity is read from ``context["environment"]`` (a JSON string; the
-  ``K=V;K=V`` string ``context["environ"]`` is read too) and the legacy ``event["userInfo"]``
-  (https://developers.weixin.qq.com/miniprogram/dev/wxcloud/reference-sdk-api/utils/Cloud.getWXContext.html,
-  …/wxcloud/guide/functions/userinfo.html). Never from ``os.environ``: a warm instance's runtime
-  may have copied a previous invocation's identity there and never removed it.
+  ``K=V;K=V`` string ``context["environ"]`` is read too) and fails closed
+  (:mod:`wxapush.identity`): any other end user is refused, never a service. The legacy
+  ``event["userInfo"]`` must agree but never identifies anyone. Never from ``os.environ``: a
+  warm instance's runtime may have copied a previous invocation's identity there.
 * **gateway** — API gateway integration request (https://cloud.tencent.com/document/product/583/12513);
   the answer is an integrated response (https://www.tencentcloud.com/document/product/583/40324).
 * **function_url** — SCF Function URL (函数 URL) of an event function
