@@ -32,6 +32,8 @@ VERSION = "v1"
 MAX_TOKEN_LENGTH = 1024
 #: The scheme of the Authorization header that carries a session.
 SCHEME = "session"
+#: What a caller with a bad session does about it (the envelope's ``hint``).
+LOGIN_AGAIN = "call wx.login(), POST its code to the login function, send the session it answers"
 _TOKEN = re.compile(r"^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 #: An openid is 28 characters of base64url in practice; allow some room, never whitespace.
 _OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -62,20 +64,20 @@ def verify(token: str, appid: str, secrets: Sequence[str], now: Optional[float] 
     """The session ``token`` stands for; :class:`Unauthorized` when it is malformed, signed
     with no key in ``secrets``, for another app, or expired. Never says which key matched."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not _TOKEN.match(token):
-        raise Unauthorized("the session is malformed; sign in again (login)")
+        raise Unauthorized("the session is malformed; sign in again (login)", hint=LOGIN_AGAIN)
     signed, _, signature = token.rpartition(".")
     given = _unb64(signature)
     if given is None or not any(
         hmac.compare_digest(given, _sign(secret, signed)) for secret in secrets
     ):
-        raise Unauthorized("the session is not valid; sign in again (login)")
+        raise Unauthorized("the session is not valid; sign in again (login)", hint=LOGIN_AGAIN)
     payload = _payload(signed.partition(".")[2])
     if payload is None:
-        raise Unauthorized("the session is malformed; sign in again (login)")
+        raise Unauthorized("the session is malformed; sign in again (login)", hint=LOGIN_AGAIN)
     if payload.appid != appid:
-        raise Unauthorized("the session belongs to another mini program")
+        raise Unauthorized("the session belongs to another mini program", hint=LOGIN_AGAIN)
     if (time.time() if now is None else now) >= payload.expires_at:
-        raise Unauthorized("the session has expired; sign in again (login)")
+        raise Unauthorized("the session has expired; sign in again (login)", hint=LOGIN_AGAIN)
     return payload
 
 

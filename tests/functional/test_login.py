@@ -147,7 +147,8 @@ def test_bad_sessions_are_unauthorized(
         "malformed": "not a session",
         "unsigned": session.issue(demo.APPID, demo.OPENID, "guessed-secret-00000000", 600),
     }[kind]
-    refused(url_call("send", send_event(), f"Session {token}"), 401, "unauthorized", 990401)
+    body = refused(url_call("send", send_event(), f"Session {token}"), 401, "unauthorized", 990401)
+    assert "login" in body["hint"]
     refused(url_call("send_log", days(), f"Session {token}"), 401, "unauthorized", 990401)
     assert wxemu.messages(demo.APPID) == []
 
@@ -158,7 +159,7 @@ def test_a_reused_or_unknown_code_is_refused_as_wechat_says(
     code = wxemu.login_code(demo.APPID)["code"]
     assert url_call("login", {"code": code})["statusCode"] == 200
     body = refused(url_call("login", {"code": code}), 401, "unauthorized", 40163)
-    assert "wx.login" in body["errmsg"]
+    assert "wx.login" in body["errmsg"] and "wx.login()" in body["hint"]
     refused(url_call("login", {"code": "A" * 32}), 401, "unauthorized", 40029)
     expired = wxemu.login_code(demo.APPID)["code"]
     wxemu.advance(301)

@@ -88,8 +88,14 @@ def _refusal(errcode: Any, errmsg: str) -> WxapushError:
     if errcode in _CODE_REFUSED:
         what = "already used" if errcode == 40163 else "invalid or expired"
         return Unauthorized(
-            f"the wx.login code is {what} ({errmsg}); call wx.login() again", errcode=errcode
+            f"the wx.login code is {what} ({errmsg})",
+            errcode=errcode,
+            hint="a code is good for one login within about 5 minutes: call wx.login() again",
         )
     if errcode == _RISKY_USER:
-        return Forbidden(f"WeChat refuses this user's login ({errmsg})", errcode=errcode)
+        return Forbidden(
+            f"WeChat refuses this user's login ({errmsg})",
+            errcode=errcode,
+            hint="WeChat's risk control blocks this user; the server cannot lift it",
+        )
     return error_for_errcode(errcode, errmsg)
