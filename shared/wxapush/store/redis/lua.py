@@ -17,7 +17,7 @@ local function rec(id) return P .. ':log:' .. id end
 local function idem_key(appid, key) return app(appid) .. ':idem:' .. esc(key) end
 local function msgid_key(appid, msgid) return app(appid) .. ':msgid:' .. msgid end
 local FIELDS = {'appid', 'touser', 'template_id', 'status', 'created_at', 'msgid',
-                'idempotency_key'}
+                'idempotency_key', 'errcode'}
 local function read(id)
   local v = redis.call('HMGET', rec(id), unpack(FIELDS))
   local r = {}
@@ -31,6 +31,19 @@ local function index(id, f, add)
                 a .. ':ts:' .. t .. ':' .. s, a .. ':uts:' .. u .. ':' .. t .. ':' .. s}
   for _, k in ipairs(keys) do
     if add then redis.call('ZADD', k, f.created_at, id) else redis.call('ZREM', k, id) end
+  end
+end
+-- The summary counters (keys.py: <p>:<appid>:sum:<quarter hour>), kept in step with the records.
+local function tally(f, delta)
+  local q = math.floor(tonumber(f.created_at) / 900) * 900
+  local k = app(f.appid) .. ':sum:' .. string.format('%d', q)
+  local t = esc(f.template_id)
+  local names = {'s:' .. f.status, 't:' .. t .. ':' .. f.status}
+  if f.errcode and f.errcode ~= '0' then
+    names[3] = 'e:' .. t .. ':' .. f.status .. ':' .. f.errcode
+  end
+  for _, name in ipairs(names) do
+    if redis.call('HINCRBY', k, name, delta) == 0 then redis.call('HDEL', k, name) end
   end
 end
 local function forget_key(id, f)
@@ -61,6 +74,7 @@ if redis.call('EXISTS', rec(id)) == 1 then
 end
 redis.call('HSET', rec(id), unpack(ARGV, 3))
 index(id, f, true)
+tally(f, 1)
 redis.call('ZADD', P .. ':log:created', f.created_at, id)
 if f.msgid then redis.call('ZADD', msgid_key(f.appid, f.msgid), f.created_at, id) end
 if f.idempotency_key then
@@ -93,6 +107,11 @@ if new.touser ~= old.touser or new.template_id ~= old.template_id
   index(id, old, false)
   index(id, new, true)
 end
+if new.template_id ~= old.template_id or new.status ~= old.status
+    or new.errcode ~= old.errcode then
+  tally(old, -1)
+  tally(new, 1)
+end
 if new.msgid ~= old.msgid then
   if old.msgid then redis.call('ZREM', msgid_key(old.appid, old.msgid), id) end
   if new.msgid then redis.call('ZADD', msgid_key(new.appid, new.msgid), new.created_at, id) end
@@ -123,6 +142,23 @@ return out
 """
 )
 
+#: ARGV: prefix, appid, first quarter hour, end (exclusive) -> {quarter, HGETALL, …} non-empty
+SUMMARY = (
+    _COMMON
+    + """
+local base = app(ARGV[2]) .. ':sum:'
+local out = {}
+for q = tonumber(ARGV[3]), tonumber(ARGV[4]) - 1, 900 do
+  local counts = redis.call('HGETALL', base .. string.format('%d', q))
+  if #counts > 0 then
+    out[#out + 1] = string.format('%d', q)
+    out[#out + 1] = counts
+  end
+end
+return out
+"""
+)
+
 #: ARGV: prefix, msgid index key -> the newest record's HGETALL, or {}
 FIND_MSGID = (
     _COMMON
@@ -143,6 +179,7 @@ for _, id in ipairs(ids) do
   local f = read(id)
   if f.appid then
     index(id, f, false)
+    tally(f, -1)
     if f.msgid then redis.call('ZREM', msgid_key(f.appid, f.msgid), id) end
     forget_key(id, f)
     redis.call('DEL', rec(id))
