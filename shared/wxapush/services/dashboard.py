@@ -78,6 +78,8 @@ def _route(inv: Invocation) -> RawResponse:
     if static is not None:
         _allow(http, "GET", "HEAD")
         return _static(static.group(1))
+    if "/static/" in path or "/api/" in path:
+        raise _Answer(_not_found("no such dashboard file or API"))
     if path.endswith("/login"):
         _allow(http, "POST")
         session = auth.sign_in(app, http)
