@@ -149,6 +149,15 @@ class SummaryBuilder:
         self.templates: Dict[str, Dict[str, int]] = {}
         self.errcodes: Dict[Tuple[str, str, int], int] = {}
 
+    def row(
+        self, index: int, template_id: str, status: str, errcode: Optional[int], count: int
+    ) -> None:
+        """One row of ``GROUP BY period, template_id, status, errcode`` (0 for none)."""
+        self.period(index, status, count)
+        self.template(template_id, status, count)
+        if errcode:
+            self.errcode(template_id, status, errcode, count)
+
     def period(self, index: int, status: str, count: int) -> None:
         _add(self.periods[index], status, count)
 
