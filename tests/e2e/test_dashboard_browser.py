@@ -170,3 +170,70 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     # requests and chromium talk to 127.0.0.1 only
     for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         monkeypatch.delenv(name, raising=False)
+
+
+def _seed_week(store_url: str) -> Dict[str, int]:
+    """A week of the demo app's log, written to the dev store: per day a different mix."""
+    import random
+
+    from wxapush.store import LogRecord, new_log_id, open_store
+    from wxemu import demo
+
+    rng = random.Random(13)
+    templates = (demo.TEMPLATE_ID, demo.LONG_TERM_TEMPLATE_ID)
+    outcomes = [("delivered", 0)] * 14 + [("sent", 0), ("undelivered", 10001)] + [
+        ("failed", 43101), ("failed", 43101), ("failed", 45009), ("rejected", 47003)
+    ]  # fmt: skip
+    per_day: Dict[str, int] = {}
+    store = open_store(store_url)
+    try:
+        now = time.time()
+        for days_ago in range(1, 7):
+            for _ in range(rng.randrange(20, 60)):
+                status, errcode = rng.choice(outcomes)
+                at = now - days_ago * 86_400 + rng.uniform(-3600, 3600)
+                record = LogRecord(
+                    log_id=new_log_id(), appid=demo.APPID,
+                    touser=f"oWxEmu-User-{rng.randrange(1000):04d}-0000000000"[:28],
+                    template_id=rng.choice(templates), page="pages/order/detail?id=42",
+                    data={"thing1": {"value": "手机保护壳"}, "amount6": {"value": "¥128.00"}},
+                    miniprogram_state="formal", lang="zh_CN", status=status, created_at=at,
+                    updated_at=at, errcode=errcode, errmsg="ok" if not errcode else "refused",
+                )  # fmt: skip
+                store.log.claim(record)
+                day = datetime.fromtimestamp(at, timezone(timedelta(hours=8))).date()
+                per_day[day.isoformat()] = per_day.get(day.isoformat(), 0) + 1
+    finally:
+        store.close()
+    return per_day
+
+
+def test_a_week_of_demo_data_draws_a_bar_per_day(
+    banner: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    stack = Stack(banner)
+    per_day = _seed_week(f"sqlite:///{tmp_path / '.wxapush' / 'dev.db'}")
+    _seed(stack)  # and today's five sends, through the stack
+    with chromium(tmp_path / "profile") as driver:
+        driver.get(f"{stack.url}/dashboard/")
+        assert _wait(lambda: driver.find_element(By.ID, "key").is_displayed())
+        driver.find_element(By.ID, "key").send_keys(stack.key)
+        driver.find_element(By.CSS_SELECTOR, "#sign-in-form button").click()
+        assert _wait(lambda: _text(driver, '[data-status="delivered"]') not in ("", "0"))
+        days = driver.find_elements(By.CSS_SELECTOR, "#chart-days svg g.day")
+        drawn = {d.get_attribute("data-day"): int(d.get_attribute("data-total")) for d in days}
+        assert len(drawn) == 7
+        today = days[-1].get_attribute("data-day")
+        for day, count in per_day.items():
+            if day in drawn:  # a record an hour before the period's first midnight is left out
+                assert drawn[day] == count + (5 if day == today else 0), (day, drawn)
+        total = sum(
+            int(_text(driver, f'#totals [data-status="{s}"]') or 0)
+            for s in ("pending", "sent", "delivered", "undelivered", "failed", "rejected")
+        )
+        assert total == sum(drawn.values())
+        driver.execute_script("window.scrollTo(0, 0)")
+        save_screenshot(driver, tmp_path, "dashboard-week.png")

@@ -24,12 +24,15 @@
     return svg;
   }
 
+  /* the smallest "round" maximum >= v whose quarters are whole numbers (4 grid steps) */
   function niceMax(v) {
-    if (v <= 5) return 5;
-    var p = Math.pow(10, Math.floor(Math.log10(v)));
-    var steps = [1, 2, 2.5, 5, 10];
+    if (v <= 4) return 4;
+    if (v <= 8) return 8;
+    if (v <= 12) return 12;
+    var p = Math.pow(10, Math.floor(Math.log10(v)) - 1);
+    var steps = [12, 16, 20, 24, 32, 40, 60, 80, 100];
     for (var i = 0; i < steps.length; i++) if (steps[i] * p >= v) return steps[i] * p;
-    return 10 * p;
+    return 120 * p;
   }
 
   function axes(svg, max, format) {
