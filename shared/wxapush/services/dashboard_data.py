@@ -6,11 +6,11 @@ table from ``SendLog.query`` (one page): nothing here loads the log into Python.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone, tzinfo
-from datetime import time as dtime
+from datetime import date, timedelta, tzinfo
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from wxapush.app import App
+from wxapush.dates import start_of, today
 from wxapush.errors import InvalidRequest, ok
 from wxapush.services.dashboard_errcodes import meaning
 from wxapush.services.fields import integer, text
@@ -31,19 +31,13 @@ REFUSED = ("failed", "rejected")
 
 def period(request: Mapping[str, Any], tz: tzinfo) -> Tuple[date, date]:
     """``begin_date``..``end_date`` (inclusive, ``YYYY-MM-DD``); by default the last 7 days."""
-    today = datetime.now(timezone.utc).astimezone(tz).date()
-    end = _date(request, "end_date") or today
+    end = _date(request, "end_date") or today(tz)
     begin = _date(request, "begin_date") or end - timedelta(days=DEFAULT_DAYS - 1)
     if end < begin:
         raise InvalidRequest("end_date is before begin_date")
     if (end - begin).days + 1 > MAX_DAYS:
         raise InvalidRequest(f"a period is at most {MAX_DAYS} days")
     return begin, end
-
-
-def start_of(day: date, tz: tzinfo) -> float:
-    """The instant ``day`` starts in ``tz`` (unix seconds)."""
-    return datetime.combine(day, dtime.min, tzinfo=tz).timestamp()
 
 
 def summary(app: App, request: Mapping[str, Any]) -> Dict[str, Any]:
