@@ -150,6 +150,17 @@ def test_sign_in_see_counts_and_chart_filter_xss_and_sign_out(
         rows = driver.find_elements(By.CSS_SELECTOR, "#log tbody tr")
         assert len(rows) == 1 and "43101" in rows[0].text
 
+        # a user's history: the log narrowed to the openid, and the subscriptions left
+        driver.find_element(By.ID, "user-openid").send_keys(stack.body["touser"])
+        driver.find_element(By.CSS_SELECTOR, "#user-form button").click()
+        everyone = sum(expected.values())
+        assert _wait(lambda: _text(driver, "#page-label") == f"1–{everyone} of {everyone}")
+        assert _wait(lambda: "Subscriptions left" in _text(driver, "#user-grants"))
+        assert (
+            driver.find_element(By.ID, "filter-openid").get_attribute("value")
+            == (stack.body["touser"])
+        )
+
         # sign out: the page asks for the key again and the API refuses the old cookie
         driver.find_element(By.ID, "sign-out").click()
         assert _wait(lambda: driver.find_element(By.ID, "key").is_displayed())
