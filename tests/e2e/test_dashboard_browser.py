@@ -20,6 +20,7 @@ from tests.e2e.browser import chromium, save_screenshot
 from tests.e2e.test_dev_stack import banner  # noqa: F401  (the running stack)
 
 HOSTILE = "<img src=x onerror=alert(1)>"
+SCRIPT = "<script>alert(2)</script>"
 SEND_PATH = "/cgi-bin/message/subscribe/send"
 #: Counts every alert (or confirm/prompt) the page might be tricked into opening.
 TRAP = """
@@ -74,7 +75,8 @@ def _seed(stack: Stack) -> Counter[str]:
     fault = {"path": SEND_PATH, "errcode": 43101, "times": 1}
     requests.post(f"{stack.wxemu}/__wxemu__/faults", json=fault, timeout=10).raise_for_status()
     assert stack.send("browser-refused")["errcode"] == 43101
-    assert stack.send("browser-hostile", thing1=HOSTILE)["errcode"] == 47003
+    hostile = stack.send("browser-hostile", thing1=HOSTILE, character_string2=SCRIPT)
+    assert hostile["errcode"] == 47003, hostile
 
     def mine() -> list[Dict[str, Any]]:  # the demo user's: a test may have seeded others
         return [m for m in stack.log()["list"] if m["touser"] == stack.body["touser"]]
@@ -139,7 +141,9 @@ def test_sign_in_see_counts_and_chart_filter_xss_and_sign_out(
 
         # the hostile value is text: shown literally, no element made, nothing run
         assert _wait(lambda: HOSTILE in _text(driver, "#log tbody"))
+        assert SCRIPT in _text(driver, "#log tbody")
         assert not driver.find_elements(By.CSS_SELECTOR, "#log img, #dashboard img")
+        assert not driver.find_elements(By.CSS_SELECTOR, "body script:not([src])")
         assert driver.execute_script("return window.__alerts") == []
         save_screenshot(driver, tmp_path, "dashboard.png")
 
