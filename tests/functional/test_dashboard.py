@@ -329,3 +329,26 @@ def test_a_users_history_with_grants(cookie: str) -> None:
     assert isinstance(answer["grants"], list)
     missing = call("GET", "/dashboard/api/user", cookie=cookie)
     assert (envelope(missing)["error"], envelope(missing)["errcode"]) == ("invalid_request", 990400)
+
+
+def test_behind_a_function_url_at_the_root(env: Dict[str, str]) -> None:
+    """SCF's Function URL event: no requestContext, the function at the URL's root."""
+
+    def event(method: str, path: str, body: str = "", **headers: str) -> Dict[str, Any]:
+        return {
+            "httpMethod": method,
+            "path": path,
+            "headers": {"host": "1250000000-abc-ap-guangzhou.scf.tencentcs.com", **headers},
+            "queryString": {},
+            "body": body,
+        }
+
+    run = handler("dashboard")
+    page = run(event("GET", "/"), context())
+    assert page["statusCode"] == 200 and 'src="static/app.js"' in page["body"]
+    login = run(event("POST", "/login", json.dumps({"key": ADMIN_KEY}),
+                      **{"content-type": "application/json"}), context())  # fmt: skip
+    assert login["statusCode"] == 200
+    assert "Secure" in login["headers"]["Set-Cookie"]
+    summary = run(event("GET", "/api/summary", cookie=session_cookie(login)), context())
+    assert summary["statusCode"] == 200 and envelope(summary)["errcode"] == 0
