@@ -135,3 +135,32 @@ def test_periods_of_any_length_and_an_empty_range(store: Store) -> None:
 def test_bad_bounds_are_refused(store: Store, bounds: List[float]) -> None:
     with pytest.raises(ValueError):
         store.log.summarize(APP, bounds)
+
+
+def test_redis_records_from_before_the_counters_never_drive_them_negative(store: Store) -> None:
+    """A record written by a wxapush without counters is not counted, and changing or pruning
+    it leaves the counters alone (white box: such a record lacks the _summed field)."""
+    from wxapush.store.redis import RedisStore
+
+    if not isinstance(store, RedisStore):
+        pytest.skip("the counters are the redis backend's")
+    old = make(D0 + 60, status="sent", errcode=0)
+    store.log.claim(old)
+    client, keys = store.client, store.keys
+    client.hdel(keys.record(old.log_id), "_summed")
+    for key in client.scan_iter(f"{keys.app(APP)}:sum:*"):
+        client.delete(key)
+    new = make(D0 + 120, status="sent", errcode=0)
+    store.log.claim(new)
+    store.log.update(old.log_id, status="undelivered", errcode=10001)
+    store.log.update(new.log_id, status="delivered")
+    assert [dict(p) for p in store.log.summarize(APP, BOUNDS).periods] == [
+        {"delivered": 1},
+        {},
+        {},
+    ]
+    store.log.prune(D0 + DAY)
+    summary = store.log.summarize(APP, BOUNDS)
+    assert [dict(p) for p in summary.periods] == [{}, {}, {}]
+    assert dict(summary.templates) == {} and dict(summary.errcodes) == {}
+    assert store.log.get(new.log_id) is None

@@ -17,7 +17,7 @@ local function rec(id) return P .. ':log:' .. id end
 local function idem_key(appid, key) return app(appid) .. ':idem:' .. esc(key) end
 local function msgid_key(appid, msgid) return app(appid) .. ':msgid:' .. msgid end
 local FIELDS = {'appid', 'touser', 'template_id', 'status', 'created_at', 'msgid',
-                'idempotency_key', 'errcode'}
+                'idempotency_key', 'errcode', '_summed'}
 local function read(id)
   local v = redis.call('HMGET', rec(id), unpack(FIELDS))
   local r = {}
@@ -33,8 +33,11 @@ local function index(id, f, add)
     if add then redis.call('ZADD', k, f.created_at, id) else redis.call('ZREM', k, id) end
   end
 end
--- The summary counters (keys.py: <p>:<appid>:sum:<quarter hour>), kept in step with the records.
+-- The summary counters (keys.py: <p>:<appid>:sum:<quarter hour>), kept in step with the records
+-- that carry the field _summed: every record claimed since the counters exist. A record written
+-- by an older wxapush is not in them, so changing or pruning it must not take it out.
 local function tally(f, delta)
+  if delta < 0 and not f._summed then return end
   local q = math.floor(tonumber(f.created_at) / 900) * 900
   local k = app(f.appid) .. ':sum:' .. string.format('%d', q)
   local t = esc(f.template_id)
@@ -72,7 +75,7 @@ end
 if redis.call('EXISTS', rec(id)) == 1 then
   return redis.error_reply('log_id ' .. id .. ' already exists')
 end
-redis.call('HSET', rec(id), unpack(ARGV, 3))
+redis.call('HSET', rec(id), '_summed', '1', unpack(ARGV, 3))
 index(id, f, true)
 tally(f, 1)
 redis.call('ZADD', P .. ':log:created', f.created_at, id)
@@ -109,8 +112,10 @@ if new.touser ~= old.touser or new.template_id ~= old.template_id
 end
 if new.template_id ~= old.template_id or new.status ~= old.status
     or new.errcode ~= old.errcode then
-  tally(old, -1)
-  tally(new, 1)
+  if old._summed then
+    tally(old, -1)
+    tally(new, 1)
+  end
 end
 if new.msgid ~= old.msgid then
   if old.msgid then redis.call('ZREM', msgid_key(old.appid, old.msgid), id) end
