@@ -18,7 +18,8 @@ Per-app keys (``<p>:<appid>:…``)::
 
 Keys across apps::
 
-    <p>:log:<log_id>               hash    one send-log record (an absent field is None)
+    <p>:log:<log_id>               hash    one send-log record (an absent field is None), and
+                                           _summed = 1 once it is in the summary counters
     <p>:log:created                zset    log_id -> created_at, every record (prune)
     <p>:log:keyed                  zset    log_id -> created_at, records holding a key (expiry)
     <p>:token:<key>                string  JSON {token, expires_at, fetched_at}; TTL: one day
