@@ -7,12 +7,13 @@ test compares the answer with what the records say, after claims, updates and pr
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Dict, List, Tuple
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
 from tests.functional.store.test_send_log import APP, make
-from wxapush.store import LogQuery, LogRecord, Store
+from wxapush.store import LogQuery, LogRecord, Store, open_store
 
 DAY = 86_400
 #: a midnight in UTC+8 (a multiple of 900 s), with room before it
@@ -137,13 +138,21 @@ def test_bad_bounds_are_refused(store: Store, bounds: List[float]) -> None:
         store.log.summarize(APP, bounds)
 
 
-def test_redis_records_from_before_the_counters_never_drive_them_negative(store: Store) -> None:
+@pytest.fixture
+def redis_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    from tests.functional.store.conftest import BACKENDS
+
+    opened = open_store(BACKENDS["redis"](request, tmp_path))
+    yield opened
+    opened.close()
+
+
+def test_redis_records_from_before_the_counters_never_drive_them_negative(
+    redis_store: Any,
+) -> None:
     """A record written by a wxapush without counters is not counted, and changing or pruning
     it leaves the counters alone (white box: such a record lacks the _summed field)."""
-    from wxapush.store.redis import RedisStore
-
-    if not isinstance(store, RedisStore):
-        pytest.skip("the counters are the redis backend's")
+    store = redis_store
     old = make(D0 + 60, status="sent", errcode=0)
     store.log.claim(old)
     client, keys = store.client, store.keys
