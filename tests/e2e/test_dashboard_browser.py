@@ -147,6 +147,15 @@ def test_sign_in_see_counts_and_chart_filter_xss_and_sign_out(
         assert driver.execute_script("return window.__alerts") == []
         save_screenshot(driver, tmp_path, "dashboard.png")
 
+        # an errcode's link filters the log to it
+        row = next(r for r in driver.find_elements(By.CSS_SELECTOR, "#errcodes tbody tr")
+                   if r.text.startswith("43101"))  # fmt: skip
+        row.find_element(By.TAG_NAME, "a").click()
+        assert _wait(lambda: _text(driver, "#page-label") == "1–1 of 1")
+        assert driver.find_element(By.ID, "filter-errcode").get_attribute("value") == "43101"
+        driver.find_element(By.ID, "filter-clear").click()
+        assert _wait(lambda: _text(driver, "#page-label").endswith(f"of {sum(expected.values())}"))
+
         # filter the log by status
         Select(driver.find_element(By.ID, "filter-status")).select_by_value("failed")
         driver.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()

@@ -317,6 +317,10 @@ def test_the_log_filters_and_pages_and_keeps_values_as_data(cookie: str) -> None
     assert failed["total"] == 1 and failed["list"][0]["errcode"] == 43101
     bad = call("GET", "/dashboard/api/log", cookie=cookie, query={"status": "lost"})
     assert (envelope(bad)["error"], envelope(bad)["errcode"]) == ("invalid_request", 990400)
+    by_code = envelope(call("GET", "/dashboard/api/log", cookie=cookie, query={"errcode": "0"}))
+    assert by_code["total"] == 3 and {m["errcode"] for m in by_code["list"]} == {0}
+    bad = call("GET", "/dashboard/api/log", cookie=cookie, query={"errcode": "4x"})
+    assert (envelope(bad)["error"], envelope(bad)["errcode"]) == ("invalid_request", 990400)
 
 
 def test_a_users_history_with_grants(cookie: str) -> None:

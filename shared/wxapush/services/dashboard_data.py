@@ -82,6 +82,7 @@ def log_page(app: App, request: Mapping[str, Any]) -> Dict[str, Any]:
         touser=text(request, "touser", "openid"),
         template_id=text(request, "template_id"),
         status=status,
+        errcode=_errcode(request),
         offset=integer(request, "offset", default=0, low=0),
         count=integer(request, "count", default=PAGE_SIZE, low=1, high=MAX_PAGE),
     )
@@ -172,3 +173,13 @@ def _date(request: Mapping[str, Any], name: str) -> Optional[date]:
     except ValueError:
         pass
     raise InvalidRequest(f"{name} must be a date written YYYY-MM-DD")
+
+
+def _errcode(request: Mapping[str, Any]) -> Optional[int]:
+    value = text(request, "errcode", limit=12)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidRequest("errcode must be an integer") from None

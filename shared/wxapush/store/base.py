@@ -110,6 +110,9 @@ class LogQuery:
     status: Optional[str] = None
     offset: int = 0
     count: int = 20
+    #: WeChat's (or the project's) errcode; records without one never match. The other filters
+    #: have indexes; this one narrows what they select (redis: a scan on the server).
+    errcode: Optional[int] = None
 
 
 #: Every bound of ``SendLog.summarize`` is a multiple of this many seconds: a day in any time zone

@@ -57,6 +57,8 @@ def check_query(q: LogQuery) -> None:
         raise ValueError("offset and count must not be negative")
     if q.status is not None:
         check_status(q.status)
+    if q.errcode is not None and (isinstance(q.errcode, bool) or not isinstance(q.errcode, int)):
+        raise ValueError(f"errcode must be an integer, got {q.errcode!r}")
 
 
 def dump_json(value: Any) -> str:

@@ -6,8 +6,7 @@
  */
 (function () {
   "use strict";
-  var state = { csrf: null, offset: 0, count: 20, total: 0, filters: {}, highlight: null,
-                statuses: [] };
+  var state = { csrf: null, offset: 0, count: 20, total: 0, filters: {}, statuses: [] };
   function $(id) { return document.getElementById(id); }
 
   function node(tag, text, cls) {
@@ -165,7 +164,7 @@
       var status = dominant(e.statuses);
       body.appendChild(row([String(e.errcode), String(e.count), e.meaning,
         link("show " + status, function () {
-          filterLog({ status: status }, e.errcode);
+          filterLog({ status: status, errcode: String(e.errcode) });
         })]));
     });
   }
@@ -185,12 +184,12 @@
     });
   }
 
-  function filterLog(filters, highlight) {
+  function filterLog(filters) {
     $("filter-status").value = filters.status || "";
     $("filter-template").value = filters.template_id || "";
     $("filter-openid").value = filters.touser || "";
+    $("filter-errcode").value = filters.errcode || "";
     state.filters = filters;
-    state.highlight = highlight === undefined ? null : highlight;
     state.offset = 0;
     loadLog();
     $("log").scrollIntoView();
@@ -211,7 +210,6 @@
           m.errmsg || ""]);
         tr.cells[4].className = "data";
         tr.setAttribute("data-log-id", m.log_id);
-        if (state.highlight !== null && m.errcode === state.highlight) tr.className = "highlight";
         body.appendChild(tr);
       });
       var first = page.total ? state.offset + 1 : 0;
@@ -268,7 +266,7 @@
     $("filters").addEventListener("submit", function (e) {
       e.preventDefault();
       filterLog({ status: $("filter-status").value, template_id: $("filter-template").value,
-        touser: $("filter-openid").value });
+        touser: $("filter-openid").value, errcode: $("filter-errcode").value.trim() });
     });
     $("filter-clear").addEventListener("click", function () { filterLog({}); });
     $("user-form").addEventListener("submit", function (e) {

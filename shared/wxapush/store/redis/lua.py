@@ -132,14 +132,31 @@ return 1
 """
 )
 
-#: ARGV: prefix, index key, since, until, offset, count -> {total, record, record…}
+#: ARGV: prefix, index key, since, until, offset, count[, errcode] -> {total, record, record…}
+#: With an errcode, the index's range is walked on the server, newest first, and only records
+#: carrying that errcode count.
 QUERY = (
     _COMMON
     + """
 local k, since, upto = ARGV[2], ARGV[3], '(' .. ARGV[4]
+local offset, count = tonumber(ARGV[5]), tonumber(ARGV[6])
+local out = {0}
+if ARGV[7] then
+  local total = 0
+  for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', k, upto, since)) do
+    if redis.call('HGET', rec(id), 'errcode') == ARGV[7] then
+      if total >= offset and total < offset + count then
+        out[#out + 1] = redis.call('HGETALL', rec(id))
+      end
+      total = total + 1
+    end
+  end
+  out[1] = total
+  return out
+end
 local total = redis.call('ZCOUNT', k, since, upto)
-local out = {total}
-if tonumber(ARGV[6]) > 0 and tonumber(ARGV[5]) < total then
+out[1] = total
+if count > 0 and offset < total then
   local ids = redis.call('ZREVRANGEBYSCORE', k, upto, since, 'LIMIT', ARGV[5], ARGV[6])
   for _, id in ipairs(ids) do out[#out + 1] = redis.call('HGETALL', rec(id)) end
 end

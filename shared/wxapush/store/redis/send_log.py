@@ -95,7 +95,8 @@ class RedisSendLog:
         check_query(q)
         index = self._keys.index(q.appid, q.touser, q.template_id, q.status)
         args = [self._keys.prefix, index, repr(float(q.since)), repr(float(q.until))]
-        answer = self._query(keys=[], args=[*args, str(q.offset), str(q.count)])
+        errcode = [] if q.errcode is None else [str(q.errcode)]
+        answer = self._query(keys=[], args=[*args, str(q.offset), str(q.count), *errcode])
         return int(answer[0]), [_decode(flat) for flat in answer[1:]]
 
     def summarize(self, appid: str, bounds: Sequence[float]) -> LogSummary:
