@@ -23,9 +23,9 @@ from typing import Any, Optional, Sequence
 from wxapush.store.base import STATUSES
 
 FUNCTIONS = ("get_token", "send", "send_log", "refresh_code")
-#: What `wxapush dev` serves: receive_event answers WeChat (wxemu's pushes) and login a
-#: mini-program's wx.login code over HTTP, not `invoke`.
-SERVED = (*FUNCTIONS, "receive_event", "login")
+#: What `wxapush dev` serves beyond `invoke`'s: receive_event answers WeChat (wxemu's pushes),
+#: dashboard a browser, login a mini-program's wx.login code over HTTP.
+SERVED = (*FUNCTIONS, "receive_event", "dashboard", "login")
 DEFAULT_CRON = "0 */5 * * * * *"
 
 

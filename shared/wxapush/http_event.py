@@ -45,17 +45,17 @@ def http_invocation(
     auth: str,
     raw_body: bool = False,
     shape: str = GATEWAY,
-    methods: Tuple[str, ...] = ("POST",),
+    methods: Optional[Tuple[str, ...]] = ("POST",),
 ) -> Invocation:
     """The invocation an HTTP event makes: caller (the admin key or a session; anonymous for a
     function that authenticates by itself), headers, query and the body — a JSON object, or raw
     bytes with ``raw_body`` — merged with the query for GET. A method outside ``methods`` is
-    :class:`MethodNotAllowed` (405 with ``Allow``)."""
+    :class:`MethodNotAllowed` (405 with ``Allow``); ``None``: the service checks methods itself."""
     method = event.get("httpMethod")
     if not isinstance(method, str) or not method:
         raise InvalidRequest("httpMethod must be a string")
     method = method.upper()
-    if method not in methods:
+    if methods is not None and method not in methods:
         raise MethodNotAllowed(method, methods)
     headers = _headers(event.get("headers"))
     # Authenticate before reading the body: a stranger learns nothing about it, costs nothing.

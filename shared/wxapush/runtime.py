@@ -87,7 +87,7 @@ def invoke(
     *,
     auth: str = "admin",
     raw_body: bool = False,
-    methods: Sequence[str] = ("POST",),
+    methods: Optional[Sequence[str]] = ("POST",),
 ) -> Any:
     """Run ``service`` for one SCF/CloudBase invocation and render its result for the shape.
 
@@ -99,7 +99,8 @@ def invoke(
     calls are not affected. ``raw_body=True`` (with ``auth="none"``): the body is left unparsed
     for the service to read from ``inv.http.body`` (an XML push is not JSON), and the request
     holds the query. ``methods``: the HTTP methods the function answers; any other gets 405
-    with ``Allow``. A service may return a :class:`RawResponse` to an HTTP call.
+    with ``Allow`` (``None``: the service routes and checks methods itself, as the dashboard).
+    A service may return a :class:`RawResponse` to an HTTP call.
 
     Never raises for a bad event or a failing service: every failure is an envelope.
     """
@@ -116,10 +117,11 @@ def invoke(
         wx = wx_context(event, ctx)
         shape = _shape_of(event, wx)
         deadline = started + _time_limit(ctx)
-        inv = _parse(shape, event, wx, ctx, deadline, auth, raw_body, tuple(methods))
+        allowed = None if methods is None else tuple(methods)
+        inv = _parse(shape, event, wx, ctx, deadline, auth, raw_body, allowed)
         result = service(inv)
         if isinstance(result, RawResponse) and shape in HTTP_SHAPES:
-            headers = {"Content-Type": result.content_type}
+            headers = {"Content-Type": result.content_type, **(result.headers or {})}
             return _http_response(shape, result.status, result.body, headers)
         if not isinstance(result, dict):
             raise TypeError(f"service returned {type(result).__name__}, not a dict")
@@ -162,14 +164,12 @@ def _parse(
     deadline: float,
     auth: str,
     raw_body: bool = False,
-    methods: Tuple[str, ...] = ("POST",),
+    methods: Optional[Tuple[str, ...]] = ("POST",),
 ) -> Invocation:
     rid = ctx.get("request_id")
     request_id = rid if isinstance(rid, str) else None
     if shape in HTTP_SHAPES:
-        return http_invocation(
-            event, ctx, deadline, request_id, auth, raw_body, shape, tuple(methods)
-        )
+        return http_invocation(event, ctx, deadline, request_id, auth, raw_body, shape, methods)
     if shape == TIMER:
         return _timer(event, ctx, deadline, request_id)
     request = {k: v for k, v in event.items() if k != "userInfo"}

@@ -118,6 +118,18 @@ def test_the_default_layer_carries_every_store_driver_for_the_target(dist: Path)
     assert "async_timeout/__init__.py" in names
 
 
+def test_the_layer_ships_the_dashboards_files(dist: Path) -> None:
+    static = ROOT / "shared" / "wxapush" / "dashboard" / "static"
+    files = sorted(p.name for p in static.iterdir())
+    assert {"index.html", "app.js", "chart.js", "style.css"} <= set(files)
+    with zipfile.ZipFile(dist / "layer.zip") as z:
+        for name in files:
+            shipped = z.read(f"wxapush/dashboard/static/{name}")
+            assert shipped == (static / name).read_bytes(), name
+    with zipfile.ZipFile(dist / "dashboard.zip") as z:
+        assert z.namelist() == ["index.py"]
+
+
 def test_native_modules_are_built_for_the_target_runtime(dist: Path) -> None:
     with zipfile.ZipFile(dist / "layer.zip") as z:
         native = [n for n in z.namelist() if n.endswith(".so")]

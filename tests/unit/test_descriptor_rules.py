@@ -26,7 +26,7 @@ INPUTS: Dict[str, Any] = SLS["inputs"]
 FUNCTIONS: Dict[str, Dict[str, Any]] = INPUTS["functions"]
 
 #: The functions reached over HTTP: one Function URL each.
-HTTP_FUNCTIONS = frozenset({"send", "send_log", "get_token", "receive_event", "login"})
+HTTP_FUNCTIONS = frozenset({"send", "send_log", "get_token", "receive_event", "login", "dashboard"})
 #: The functions a timer runs, and nothing else triggers.
 TIMER_FUNCTIONS = frozenset({"refresh_code"})
 

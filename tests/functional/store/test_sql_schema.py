@@ -40,7 +40,7 @@ def test_first_use_creates_the_tables_at_the_current_version(fresh_sql: str) -> 
             }
         assert version == SCHEMA_VERSION
         p = store.tables.prefix
-        for name in ("time", "user", "tpl", "msgid", "created", "keyed"):
+        for name in ("time", "user", "tpl", "msgid", "created", "keyed", "summary"):
             assert f"{p}_send_log_{name}" in indexes
     finally:
         store.close()
@@ -79,6 +79,30 @@ def test_an_older_database_is_migrated_step_by_step(
         with again.engine.connect() as conn:
             version = conn.execute(sa.select(again.tables.schema_version.c.version)).scalar()
         assert (steps, version) == ([1], schema.SCHEMA_VERSION)
+    finally:
+        again.close()
+        _forget_checked_schemas()
+
+
+def test_a_version_1_database_gets_the_summary_index(fresh_sql: str) -> None:
+    store = open_store(fresh_sql)
+    name = f"{store.tables.prefix}_send_log_summary"
+    try:
+        index = next(i for i in store.tables.send_log.indexes if i.name == name)
+        with store.engine.begin() as conn:  # as wxapush 1 left it
+            index.drop(conn)
+            conn.execute(store.tables.schema_version.update().values(version=1))
+    finally:
+        store.close()
+    _forget_checked_schemas()
+    again = open_store(fresh_sql)
+    try:
+        with again.engine.connect() as conn:
+            indexes = {
+                ix["name"] for ix in sa.inspect(conn).get_indexes(again.tables.send_log.name)
+            }
+            version = conn.execute(sa.select(again.tables.schema_version.c.version)).scalar()
+        assert name in indexes and version == 2
     finally:
         again.close()
         _forget_checked_schemas()
