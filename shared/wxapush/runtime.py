@@ -27,15 +27,14 @@ import json
 import logging
 import time
 import traceback
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
+from wxapush import limits
 from wxapush.errors import (
     ERROR_CLASSES,
-    STORE_UNAVAILABLE,
     Forbidden,
     Internal,
     InvalidRequest,
-    UpstreamError,
     WxapushError,
     redact,
 )
@@ -54,6 +53,7 @@ from wxapush.invocation import (
     Invocation,
     RawResponse,
 )
+from wxapush.store.failures import store_failure
 
 __all__ = ["MAX_BODY_BYTES", "Caller", "HttpRequest", "Invocation", "RawResponse", "invoke"]
 
@@ -87,12 +87,17 @@ def invoke(
     started = time.monotonic()
     ctx: Mapping[str, Any] = context if isinstance(context, Mapping) else {}
     shape = DIRECT
+    personal: list[Any] = []  # masked in the log of an unexpected failure
     try:
         if not isinstance(event, dict):
             raise InvalidRequest(f"the event must be a JSON object, not {type(event).__name__}")
         wx = wx_context(event, ctx)
         shape = _shape_of(event, wx)
+        limits.check_event(event)
+        limits.check_event(wx, what="identity")
+        personal += [event.get("touser"), event.get("toUser"), wx.get("WX_OPENID")]
         inv = _parse(shape, event, wx, ctx, started + _time_limit(ctx), auth, raw_body)
+        limits.check_request(inv.request)
         result = service(inv)
         if isinstance(result, RawResponse) and shape == GATEWAY:
             headers = {"Content-Type": result.content_type}
@@ -104,8 +109,8 @@ def invoke(
         log.info("%s: %s errcode=%s", error.slug, error.errmsg, error.errcode)
         return _render(error.to_result(), shape, error)
     except Exception as exc:
-        _log_unexpected(service, ctx)
-        failure = _store_failure(exc) or Internal("internal error; see the function log")
+        _log_unexpected(service, ctx, personal)
+        failure = store_failure(exc) or Internal("internal error; see the function log")
         return _render(failure.to_result(), shape, failure)
     if shape == GATEWAY:
         return _http_response(_status_of(result), body)
@@ -232,30 +237,16 @@ def _http_response(
     }
 
 
-#: The drivers behind the stores. Their exceptions mean the store (a server, a file) failed, not
-#: wxapush: the caller may retry, and the operator looks at WXAPUSH_STORE / WXAPUSH_CACHE.
-_STORE_DRIVERS = frozenset({"sqlite3", "redis", "sqlalchemy", "psycopg", "pymysql"})
-
-
-def _store_failure(exc: BaseException) -> Optional[WxapushError]:
-    driver = type(exc).__module__.partition(".")[0]
-    if driver not in _STORE_DRIVERS:
-        return None
-    return UpstreamError(
-        f"the store failed ({driver}: {type(exc).__name__}); see the function log",
-        errcode=STORE_UNAVAILABLE,
-        retryable=True,
-    )
-
-
-def _log_unexpected(service: Service, ctx: Mapping[str, Any]) -> None:
+def _log_unexpected(service: Service, ctx: Mapping[str, Any], personal: List[Any]) -> None:
     # The traceback goes to the function log only; exception texts can quote URLs, bodies or
-    # settings, so every known secret and credential pattern is masked first.
+    # settings, so every known secret (store passwords included), every URL's password and the
+    # caller's openids are masked first. Store drivers never quote bound values (hide_parameters).
     from wxapush.config import get_settings
 
     secrets: Tuple[str, ...] = ()
     if get_settings.cache_info().currsize:  # never load settings just to log
         secrets = get_settings().secrets()
-    text = redact(traceback.format_exc(), *secrets)
+    openids = [value for value in personal if isinstance(value, str) and len(value) >= 4]
+    text = redact(traceback.format_exc(), *secrets, *openids)
     name = getattr(service, "__module__", "?") + "." + getattr(service, "__qualname__", "?")
     log.error("unexpected error in %s (request %s)\n%s", name, ctx.get("request_id"), text)

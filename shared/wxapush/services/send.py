@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from wxapush import limits
 from wxapush.app import App, current_app
 from wxapush.errors import (
     Conflict,
@@ -31,6 +33,7 @@ from wxapush.store.base import LogRecord, TemplateInfo, new_log_id
 from wxapush.wechat.errcodes import error_for_errcode
 
 SEND_PATH = "/cgi-bin/message/subscribe/send"
+post_accept_log = logging.getLogger("wxapush.send")
 #: A page path with its query; longer is refused before it reaches WeChat or the store.
 MAX_PAGE = 1024
 #: Accepted for compatibility with the retired template-message API, and ignored.
@@ -122,8 +125,8 @@ def parse(request: dict[str, Any], default_state: str) -> SendRequest:
     data = pick(request, "data")
     if data is None:
         raise InvalidRequest("data is required")
-    if isinstance(data, dict):
-        data = {k: v if isinstance(v, dict) else {"value": v} for k, v in data.items()}
+    limits.check_send_data(data)  # an object of bounded {"value": scalar} items, or scalars
+    data = {k: v if isinstance(v, dict) else {"value": v} for k, v in data.items()}
     return SendRequest(
         touser=text(request, "touser", "toUser") or "",
         template_id=text(request, "template_id", "templateId", required=True) or "",
@@ -198,6 +201,15 @@ class Sender:
         if record.status in ("failed", "rejected"):
             error = error_for_errcode(record.errcode or -1, record.errmsg or "")
             raise _with(error, log_id=record.log_id, duplicate=True)
+        if record.status == "unknown":  # reconciled: the outcome will never be learned
+            raise OutcomeUnknown(
+                "the first send with this idempotency_key may or may not have reached the "
+                f"user, and WeChat never said (log {record.log_id}, status unknown); "
+                "nothing was sent again",
+                log_id=record.log_id,
+                status="unknown",
+                duplicate=True,
+            )
         return ok(msgid=record.msgid, log_id=record.log_id, status=record.status, duplicate=True)
 
     def _deliver(
@@ -219,12 +231,37 @@ class Sender:
             self._fail(req, record, template, error, "pending")
         except WxapushError as error:
             self._fail(req, record, template, error, "failed")  # refused, or unreachable
-        msgid = answer.get("msgid")
-        self._update(record, status="sent", msgid=msgid, errcode=0, errmsg="ok")
-        grants.after_success(self.app, req.touser, req.template_id, template)
+        return self._accepted(req, record, template, answer.get("msgid"))
+
+    def _accepted(
+        self, req: SendRequest, record: LogRecord, template: TemplateInfo | None, msgid: Any
+    ) -> dict[str, Any]:
+        """WeChat accepted: from here on the caller hears success, whatever fails after.
+
+        A retryable answer now would make the caller send the message again. If the log cannot
+        be written, the record stays ``pending`` (its key still held, so a repeat is never
+        sent): WeChat's delivery report or refresh_code's reconciliation settles it later.
+        """
+        warnings = list(req.warnings)
+        try:
+            self._update(record, status="sent", msgid=msgid, errcode=0, errmsg="ok")
+            grants.after_success(self.app, req.touser, req.template_id, template)
+        except Exception as exc:  # a store outage, or an answer the store cannot hold
+            post_accept_log.error(
+                "WeChat accepted log %s (msgid %s) but recording it failed: %s; "
+                "the record stays pending until reconciled",
+                record.log_id,
+                msgid,
+                type(exc).__name__,
+            )
+            warnings.append(
+                f"WeChat accepted the message, but the send log could not record it "
+                f"({type(exc).__name__}); log {record.log_id} stays pending until refresh_code "
+                "reconciles it"
+            )
         result = ok(msgid=msgid, log_id=record.log_id, status="sent", duplicate=False)
-        if req.warnings:
-            result["warnings"] = req.warnings
+        if warnings:
+            result["warnings"] = warnings
         return result
 
     def _fail(
