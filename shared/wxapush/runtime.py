@@ -35,6 +35,7 @@ from wxapush.errors import (
     Forbidden,
     Internal,
     InvalidRequest,
+    Unauthorized,
     WxapushError,
     redact,
 )
@@ -94,7 +95,7 @@ def invoke(
         wx = wx_context(event, ctx)
         shape = _shape_of(event, wx)
         limits.check_event(event)
-        limits.check_event(wx, what="identity")
+        _check_identity(wx)
         personal += [event.get("touser"), event.get("toUser"), wx.get("WX_OPENID")]
         inv = _parse(shape, event, wx, ctx, started + _time_limit(ctx), auth, raw_body)
         limits.check_request(inv.request)
@@ -163,6 +164,13 @@ def _parse(
     else:
         caller = Caller(SERVICE, source=wx.get("WX_SOURCE"))
     return Invocation(request, caller, DIRECT, deadline, None, request_id, ctx)
+
+
+def _check_identity(wx: Mapping[str, str]) -> None:
+    try:
+        limits.check_event(dict(wx), what="identity")
+    except InvalidRequest as error:  # fail closed: an unreadable identity identifies nobody
+        raise Unauthorized(f"malformed caller identity: {error.errmsg}") from None
 
 
 def _check_app(caller: Caller) -> None:

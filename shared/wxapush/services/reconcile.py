@@ -12,7 +12,7 @@ retryable ``conflict`` forever), so a retrying caller stops instead of risking a
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Optional
 
 from wxapush.app import App
 from wxapush.errors import NoTimeLeft
@@ -26,13 +26,12 @@ BATCH = 100
 UNKNOWN_ERRMSG = "outcome never learned: no answer from WeChat was recorded (reconciled)"
 
 
-def reconcile(app: App, deadline: float, bound: float = PENDING_BOUND) -> dict[str, Any]:
-    """Mark the app's ``pending`` records older than ``bound`` seconds ``unknown``.
-
-    Returns ``{"unknown": n}``; raises ``NoTimeLeft`` (retryable) if time ran out first.
+def reconcile(app: App, deadline: float, bound: Optional[float] = None) -> dict[str, Any]:
+    """Mark the app's ``pending`` records older than ``bound`` seconds (``PENDING_BOUND``)
+    ``unknown``. Returns ``{"unknown": n}``; raises ``NoTimeLeft`` (retryable) if time ran out.
     """
     log = app.store.log
-    cutoff = time.time() - bound
+    cutoff = time.time() - (PENDING_BOUND if bound is None else bound)
     settled = 0
     while True:
         if time.monotonic() > deadline - 0.5:
