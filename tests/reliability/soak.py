@@ -228,9 +228,7 @@ def _settle(
         os.environ.clear()
         os.environ.update(saved)
         reset_settings()
-    delivered = Counter(
-        m["data"]["character_string2"]["value"] for m in wxemu.messages(demo.APPID)
-    )
+    delivered = Counter(m["data"]["character_string2"]["value"] for m in wxemu.messages(demo.APPID))
     report.wechat_messages = sum(delivered.values())
     report.duplicated = sum(n - 1 for n in delivered.values() if n > 1)
     by_key: dict[str, list[LogRecord]] = {}
