@@ -64,10 +64,14 @@ PROJECT_ERRCODES: Mapping[int, Tuple[str, str]] = {
     INTERNAL: ("internal", "unexpected failure inside wxapush (details in the function log)"),
     MISCONFIGURED: ("misconfigured", "a setting is missing or malformed (named in errmsg)"),
     UPSTREAM_ERROR: ("upstream_error", "WeChat unreachable or answered unusably"),
-    STORE_UNAVAILABLE: ("upstream_error", "the store (WXAPUSH_STORE / WXAPUSH_CACHE) failed"),
+    STORE_UNAVAILABLE: (
+        "upstream_error",
+        "the store (WXAPUSH_STORE / WXAPUSH_CACHE) is unreachable, timed out or failed",
+    ),
     UPSTREAM_TIMEOUT: (
         "upstream_error",
-        "no time left to call WeChat (nothing sent), or no usable answer (outcome unknown)",
+        "no time left to call WeChat (nothing sent), or no usable answer (outcome unknown;"
+        " the record is reconciled to status unknown)",
     ),
 }
 

@@ -133,3 +133,16 @@ def _record(status: str, created_at: float) -> LogRecord:
         created_at=created_at,
         updated_at=created_at,
     )
+
+
+def test_a_store_failure_after_an_unknown_outcome_is_not_made_retryable(
+    invoke: Invoke, wxemu: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invoke("send_log", EVER)
+    wxemu.fault("/cgi-bin/message/subscribe/send", drop=True)  # WeChat sends, the answer is lost
+    fail_next_updates(monkeypatch)
+    result = invoke("send", send_event())  # no key: a blind retry would send it twice
+    assert_error(result, "upstream_error", 990504)
+    assert result["retryable"] is False and result["warnings"]
+    assert [r.status for r in log_records()] == ["pending"]
+    assert len(wxemu.messages(demo.APPID)) == 1

@@ -272,8 +272,23 @@ class Sender:
         error: WxapushError,
         status: str,
     ) -> NoReturn:
-        self._update(record, status=status, **_outcome(error))
-        grants.after_failure(self.app, req.touser, req.template_id, template, error)
+        try:
+            self._update(record, status=status, **_outcome(error))
+            grants.after_failure(self.app, req.touser, req.template_id, template, error)
+        except Exception as exc:
+            # The call's outcome is the answer, not the store's: a store failure here must not
+            # turn an unknown outcome into a retryable one. The record stays pending (its key
+            # held) until a delivery report or reconciliation settles it.
+            post_accept_log.error(
+                "log %s: recording the outcome %s failed: %s; the record stays pending",
+                record.log_id,
+                error.slug,
+                type(exc).__name__,
+            )
+            error.extras["warnings"] = [
+                f"the send log could not record this outcome ({type(exc).__name__}); "
+                f"log {record.log_id} stays pending until refresh_code reconciles it"
+            ]
         raise _with(error, log_id=record.log_id) from None
 
     def _update(self, record: LogRecord, **changes: Any) -> None:
