@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import date, datetime, timedelta, timezone, tzinfo
-from datetime import time as dtime
+from datetime import date, timedelta, tzinfo
 from typing import Any
 
 from wxapush.app import current_app
+from wxapush.dates import iso, start_of
 from wxapush.errors import Forbidden, InvalidRequest, ok
 from wxapush.runtime import Invocation
 from wxapush.services.fields import integer, text
@@ -42,8 +42,8 @@ def run(inv: Invocation) -> dict[str, Any]:
         raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}")
     query = LogQuery(
         appid=app.settings.appid,
-        since=_start_of(begin, tz),
-        until=_start_of(end + timedelta(days=1), tz),
+        since=start_of(begin, tz),
+        until=start_of(end + timedelta(days=1), tz),
         touser=touser,
         template_id=text(request, "template_id", "templateId"),
         status=status,
@@ -73,14 +73,6 @@ def render(record: LogRecord, tz: tzinfo) -> dict[str, Any]:
     }
 
 
-def iso(timestamp: float, tz: tzinfo) -> str:
-    return (
-        datetime.fromtimestamp(timestamp, timezone.utc)
-        .astimezone(tz)
-        .isoformat(timespec="milliseconds")
-    )
-
-
 def _date(request: dict[str, Any], *names: str) -> date:
     value = text(request, *names, required=True) or ""
     day = None
@@ -92,7 +84,3 @@ def _date(request: dict[str, Any], *names: str) -> date:
     if not MIN_YEAR <= day.year <= MAX_YEAR:
         raise InvalidRequest(f"{names[0]} must be between {MIN_YEAR} and {MAX_YEAR}")
     return day
-
-
-def _start_of(day: date, tz: tzinfo) -> float:
-    return datetime.combine(day, dtime.min, tzinfo=tz).timestamp()
