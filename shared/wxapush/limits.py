@@ -95,7 +95,11 @@ def check_send_data(data: Any) -> None:
     ``{"value": scalar}`` or a scalar, keys and values bounded. Refusals are WeChat's
     ``invalid_argument`` (47003) naming the field, as for a keyword rule."""
     if not isinstance(data, dict):
-        raise InvalidArgument("argument invalid! data must be an object", field="data")
+        from wxapush.wechat.keyword_hints import explain_data
+
+        raise InvalidArgument(
+            "argument invalid! data must be an object", field="data", hint=explain_data(data)
+        )
     if len(data) > MAX_DATA_ITEMS:
         raise InvalidArgument(
             f"argument invalid! data has more than {MAX_DATA_ITEMS} items", field="data"
