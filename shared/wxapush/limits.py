@@ -119,6 +119,8 @@ def check_send_data(data: Any) -> None:
                     f'argument invalid! {name} must be exactly {{"value": …}};'
                     f" unexpected {_label(extra[0])}",
                     field=name,
+                    hint=f'send {name} as {{"value": "…"}} or as the plain value; subscribe '
+                    "messages have no other item fields (no color)",
                 )
             value = item["value"]
         if not isinstance(value, _SCALARS):
