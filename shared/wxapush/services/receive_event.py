@@ -33,7 +33,8 @@ from wxapush.errors import (
 )
 from wxapush.invocation import GATEWAY, Invocation, RawResponse
 from wxapush.services import subscriptions
-from wxapush.store.base import LogQuery, LogRecord
+from wxapush.services.reconcile import unrecorded_send
+from wxapush.store.base import LogRecord
 from wxapush.wechat.callback import (
     CallbackCryptoError,
     decrypt_with_any,
@@ -258,7 +259,7 @@ def _record_deliveries(app: App, push: Push, deadline: float) -> None:
     for delivery in push.deliveries:
         record = _find(app, delivery.msgid, give_up)
         if record is None:
-            record = _unrecorded(app, push.from_user, delivery)
+            record = unrecorded_send(app, push.from_user, delivery.template_id, EVENT_TTL)
         if record is None:
             unknown.append(delivery.msgid)
         else:
@@ -282,25 +283,6 @@ def _record_delivery(app: App, openid: str, delivery: Delivery, record: LogRecor
         msgid=delivery.msgid,
         updated_at=time.time(),
     )
-
-
-def _unrecorded(app: App, openid: str, delivery: Delivery) -> Optional[LogRecord]:
-    """The one send to this user and template that WeChat accepted but the log never learned
-    of (``pending`` or reconciled ``unknown``, no msgid): the report settles it. Several such
-    records cannot be told apart, and none is guessed."""
-    candidates = []
-    for status in ("pending", "unknown"):
-        query = LogQuery(
-            appid=app.settings.appid,
-            since=time.time() - EVENT_TTL,
-            until=time.time() + 1,
-            touser=openid,
-            template_id=delivery.template_id,
-            status=status,
-            count=2,
-        )
-        candidates += [r for r in app.store.log.query(query)[1] if r.msgid is None]
-    return candidates[0] if len(candidates) == 1 else None
 
 
 def _find(app: App, msgid: int, give_up: float) -> Optional[LogRecord]:

@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from wxapush.app import App
 from wxapush.errors import NoTimeLeft
-from wxapush.store.base import LogQuery
+from wxapush.store.base import LogQuery, LogRecord
 
 #: How old a ``pending`` record must be to be given up on: SCF's longest time limit (900 s), so
 #: no send still running can be overtaken (a late writer would set ``sent`` over ``unknown``).
@@ -51,3 +51,24 @@ def reconcile(app: App, deadline: float, bound: Optional[float] = None) -> dict[
                 updated_at=time.time(),
             )
             settled += 1
+
+
+def unrecorded_send(app: App, openid: str, template_id: str, within: float) -> Optional[LogRecord]:
+    """The one send to ``openid`` with ``template_id`` (created in the last ``within`` seconds)
+    that WeChat may have accepted but whose answer the log never recorded: ``pending`` or
+    ``unknown``, no msgid. A delivery report whose msgid matches no record settles it. Several
+    such records cannot be told apart, and none is guessed."""
+    candidates: list[LogRecord] = []
+    now = time.time()
+    for status in ("pending", "unknown"):
+        query = LogQuery(
+            appid=app.settings.appid,
+            since=now - within,
+            until=now + 1,
+            touser=openid,
+            template_id=template_id,
+            status=status,
+            count=2,
+        )
+        candidates += [r for r in app.store.log.query(query)[1] if r.msgid is None]
+    return candidates[0] if len(candidates) == 1 else None
