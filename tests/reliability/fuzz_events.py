@@ -10,6 +10,7 @@ key, none), WeChat-signed and encrypted pushes around a fuzzed document, and tim
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import time
 from typing import Any, Callable, Dict, Tuple
@@ -54,14 +55,18 @@ PLAUSIBLE = [
 SAFE = ["2026-11-27", "2020-01-01", "2099-12-31", "0", "20", 5, 100, "sent", demo.OPENID, True]
 
 
+@functools.cache
 def _hostile_text() -> st.SearchStrategy[str]:
     # Every code point, lone surrogates (category Cs) included.
     return st.text(st.characters(codec=None, categories=None), max_size=40)
 
 
+@functools.cache
 def _scalars() -> st.SearchStrategy[Any]:
     return st.one_of(
         st.none(),
+        st.just([]),
+        st.just({}),
         st.booleans(),
         st.integers(),
         st.integers(min_value=-(10**40), max_value=10**40),
@@ -71,12 +76,15 @@ def _scalars() -> st.SearchStrategy[Any]:
     )
 
 
-def _json(keys: list[str]) -> st.SearchStrategy[Any]:
-    key = st.one_of(st.sampled_from(keys or ["k"]), _hostile_text())
+@functools.cache
+def _json(keys: Tuple[str, ...]) -> st.SearchStrategy[Any]:
+    """JSON-like values, nested; built once per key set (a strategy is costly to build)."""
+    key = st.one_of(st.sampled_from(keys or ("k",)), _hostile_text())
     return st.recursive(
         _scalars(),
         lambda inner: st.one_of(
-            st.lists(inner, max_size=4), st.dictionaries(key, inner, max_size=4)
+            st.lists(inner, min_size=1, max_size=4),
+            st.dictionaries(key, inner, min_size=1, max_size=4),
         ),
         max_leaves=12,
     )
@@ -84,8 +92,8 @@ def _json(keys: list[str]) -> st.SearchStrategy[Any]:
 
 def _data() -> st.SearchStrategy[Any]:
     value = st.one_of(_scalars(), st.sampled_from(PLAUSIBLE))
-    item = st.one_of(value, st.fixed_dictionaries({"value": value}), _json(["value", "color"]))
-    return st.one_of(st.dictionaries(st.sampled_from(KEYWORDS), item, max_size=5), _json([]))
+    item = st.one_of(value, st.fixed_dictionaries({"value": value}), _json(("value", "color")))
+    return st.one_of(st.dictionaries(st.sampled_from(KEYWORDS), item, max_size=5), _json(()))
 
 
 def _self_holding() -> dict[str, Any]:
@@ -143,7 +151,7 @@ def _plausible(name: str) -> st.SearchStrategy[dict[str, Any]]:
 
 def _request(name: str) -> st.SearchStrategy[dict[str, Any]]:
     keys = FIELDS[name]
-    values = st.one_of(_scalars(), _json(keys), _data() if name == "send" else st.none())
+    values = st.one_of(_scalars(), _json(tuple(keys)), _data() if name == "send" else st.none())
     fuzzed = st.dictionaries(st.one_of(st.sampled_from(keys), _hostile_text()), values, max_size=8)
     specials = st.sampled_from(SPECIALS).map(lambda make: make())
     return st.one_of(fuzzed, _plausible(name), _plausible(name), specials)
@@ -199,7 +207,7 @@ def _gateway(draw: st.DrawFn, name: str) -> Case:
 @st.composite
 def _signed_push(draw: st.DrawFn) -> Case:
     """A push signed and encrypted as WeChat does, around a fuzzed document."""
-    document = draw(_json(["ToUserName", "FromUserName", "MsgType", "Event", "CreateTime"]))
+    document = draw(_json(("ToUserName", "FromUserName", "MsgType", "Event", "CreateTime")))
     inner = json.dumps(document, allow_nan=True).encode("utf-8", "surrogatepass")
     cipher = encrypt(inner, AES_KEY, demo.APPID)
     stamp, nonce = str(int(time.time())), draw(st.sampled_from(["1", "22", "333"]))
