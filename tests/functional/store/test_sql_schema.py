@@ -82,3 +82,38 @@ def test_an_older_database_is_migrated_step_by_step(
     finally:
         again.close()
         _forget_checked_schemas()
+
+
+def test_version_2_gives_a_version_1_mysql_database_exact_byte_keys(mysql_url: str) -> None:
+    from tests.functional.store.test_send_log import make
+    from wxapush.store.sql import schema
+
+    prefix = _new_prefix()
+    url = _with_prefix(mysql_url, prefix)
+    try:
+        store = open_store(url)
+        with store.engine.begin() as conn:  # back to what version 1 created: PAD SPACE
+            for table in store.tables.metadata.sorted_tables:
+                conn.execute(
+                    sa.text(
+                        f"ALTER TABLE {table.name} CONVERT TO CHARACTER SET utf8mb4"
+                        " COLLATE utf8mb4_bin"
+                    )
+                )
+            conn.execute(store.tables.schema_version.update().values(version=1))
+        assert store.log.claim(make(key="a"))[1] is True
+        assert store.log.claim(make(key="a "))[1] is False  # the defect, at version 1
+        store.close()
+        _forget_checked_schemas()
+        again = open_store(url)
+        try:
+            with again.engine.connect() as conn:
+                version = conn.execute(sa.select(again.tables.schema_version.c.version)).scalar()
+            assert version == schema.SCHEMA_VERSION
+            assert again.log.claim(make(key="b"))[1] is True
+            assert again.log.claim(make(key="b "))[1] is True
+        finally:
+            again.close()
+    finally:
+        _forget_checked_schemas()
+        _namespaces.drop_sql(mysql_url, prefix)
