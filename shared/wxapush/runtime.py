@@ -97,6 +97,7 @@ def invoke(
         limits.check_event(event)
         _check_identity(wx)
         personal += [event.get("touser"), event.get("toUser"), wx.get("WX_OPENID")]
+        personal += _message_texts(event.get("data"))
         inv = _parse(shape, event, wx, ctx, started + _time_limit(ctx), auth, raw_body)
         limits.check_request(inv.request)
         result = service(inv)
@@ -164,6 +165,14 @@ def _parse(
     else:
         caller = Caller(SERVICE, source=wx.get("WX_SOURCE"))
     return Invocation(request, caller, DIRECT, deadline, None, request_id, ctx)
+
+
+def _message_texts(data: Any) -> List[str]:
+    """A send's message data (``{"k": "v"}`` or ``{"k": {"value": "v"}}``), for masking."""
+    if not isinstance(data, dict):
+        return []
+    items = (v.get("value") if isinstance(v, dict) else v for v in data.values())
+    return [str(v) for v in items if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
 
 
 def _check_identity(wx: Mapping[str, str]) -> None:
@@ -247,14 +256,15 @@ def _http_response(
 
 def _log_unexpected(service: Service, ctx: Mapping[str, Any], personal: List[Any]) -> None:
     # The traceback goes to the function log only; exception texts can quote URLs, bodies or
-    # settings, so every known secret (store passwords included), every URL's password and the
-    # caller's openids are masked first. Store drivers never quote bound values (hide_parameters).
+    # settings, so every known secret (store passwords included), every URL's password, the
+    # openids and the message data of the request are masked first. Store drivers never quote
+    # bound values (hide_parameters).
     from wxapush.config import get_settings
 
     secrets: Tuple[str, ...] = ()
     if get_settings.cache_info().currsize:  # never load settings just to log
         secrets = get_settings().secrets()
-    openids = [value for value in personal if isinstance(value, str) and len(value) >= 4]
-    text = redact(traceback.format_exc(), *secrets, *openids)
+    private = [value for value in personal if isinstance(value, str) and len(value) >= 4]
+    text = redact(traceback.format_exc(), *secrets, *private)
     name = getattr(service, "__module__", "?") + "." + getattr(service, "__qualname__", "?")
     log.error("unexpected error in %s (request %s)\n%s", name, ctx.get("request_id"), text)

@@ -146,3 +146,20 @@ def test_a_store_failure_after_an_unknown_outcome_is_not_made_retryable(
     assert result["retryable"] is False and result["warnings"]
     assert [r.status for r in log_records()] == ["pending"]
     assert len(wxemu.messages(demo.APPID)) == 1
+
+
+def test_an_unexpected_failure_logs_no_openid_and_no_message_data(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from wxapush.services import send
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError(f"bug while handling {args!r}")  # quotes the whole request
+
+    monkeypatch.setattr(send, "validate_send", broken)
+    event = send_event(data={**send_event()["data"], "thing1": "私密的订单内容"})
+    result = invoke("send", event)
+    assert_error(result, "internal", 990500)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "bug while handling" in text
+    assert demo.OPENID not in text and "私密的订单内容" not in text and "SF1234567890" not in text
