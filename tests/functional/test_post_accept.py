@@ -27,7 +27,7 @@ from wxemu.testing import RunningServer
 EVER = {"begin_date": "2020-01-01", "end_date": "2099-12-31"}
 
 
-def fail_next_updates(monkeypatch: pytest.MonkeyPatch, times: int = 1) -> list[str]:
+def fail_next_updates(monkeypatch: pytest.MonkeyPatch, times: int = 2) -> list[str]:
     """The next ``times`` writes to the send log fail as a lost database would."""
     log = current_app().store.log
     real = log.update
@@ -51,7 +51,7 @@ def test_a_store_failure_after_wechat_accepted_answers_success_with_a_warning(
     event = send_event(idempotency_key="order-7-paid")
     result = invoke("send", event)
     assert result["errcode"] == 0 and result["status"] == "sent", result
-    assert isinstance(result["msgid"], int) and failed == [result["log_id"]]
+    assert isinstance(result["msgid"], int) and failed == [result["log_id"]] * 2
     assert any("could not record" in w for w in result["warnings"])
     [record] = log_records()
     assert (record.status, record.idempotency_key) == ("pending", "order-7-paid")
@@ -163,3 +163,14 @@ def test_an_unexpected_failure_logs_no_openid_and_no_message_data(
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "bug while handling" in text
     assert demo.OPENID not in text and "私密的订单内容" not in text and "SF1234567890" not in text
+
+
+def test_a_single_store_blip_after_wechat_accepted_is_written_again(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invoke("send_log", EVER)
+    fail_next_updates(monkeypatch, times=1)
+    result = invoke("send", send_event(idempotency_key="order-9-paid"))
+    assert result["errcode"] == 0 and "warnings" not in result
+    [record] = log_records()
+    assert (record.status, record.msgid) == ("sent", result["msgid"])

@@ -34,6 +34,8 @@ from wxapush.wechat.errcodes import error_for_errcode
 
 SEND_PATH = "/cgi-bin/message/subscribe/send"
 post_accept_log = logging.getLogger("wxapush.send")
+#: The pause before writing WeChat's accepted answer down a second time.
+RECORD_RETRY_PAUSE = 0.05
 #: A page path with its query; longer is refused before it reaches WeChat or the store.
 MAX_PAGE = 1024
 #: Accepted for compatibility with the retired template-message API, and ignored.
@@ -250,7 +252,13 @@ class Sender:
         """
         warnings = list(req.warnings)
         try:
-            self._update(record, status="sent", msgid=msgid, errcode=0, errmsg="ok")
+            try:
+                self._update(record, status="sent", msgid=msgid, errcode=0, errmsg="ok")
+            except Exception:  # once more after a pause: a blip should not leave it pending
+                if time.monotonic() + RECORD_RETRY_PAUSE >= self.deadline - 0.5:
+                    raise
+                time.sleep(RECORD_RETRY_PAUSE)
+                self._update(record, status="sent", msgid=msgid, errcode=0, errmsg="ok")
             grants.after_success(self.app, req.touser, req.template_id, template)
         except Exception as exc:  # a store outage, or an answer the store cannot hold
             post_accept_log.error(
