@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from wxapush.store.base import LOG_FIELDS, LogQuery, LogRecord
+from wxapush.store.base import LOG_FIELDS, LogQuery, LogRecord, LogSummary
 from wxapush.store.common import check_changes, check_query, check_record, dump_json
 from wxapush.store.redis import lua
 from wxapush.store.redis.keys import Keys
+from wxapush.store.redis.summary import summarize
 
 _FLOATS = frozenset({"created_at", "updated_at"})
 _INTS = frozenset({"errcode", "msgid", "attempts"})
@@ -55,6 +56,7 @@ class RedisSendLog:
         self._find = client.register_script(lua.FIND_MSGID)
         self._prune = client.register_script(lua.PRUNE)
         self._expire = client.register_script(lua.EXPIRE_KEYS)
+        self._summary = client.register_script(lua.SUMMARY)
 
     def claim(self, record: LogRecord) -> Tuple[LogRecord, bool]:
         check_record(record)
@@ -93,8 +95,12 @@ class RedisSendLog:
         check_query(q)
         index = self._keys.index(q.appid, q.touser, q.template_id, q.status)
         args = [self._keys.prefix, index, repr(float(q.since)), repr(float(q.until))]
-        answer = self._query(keys=[], args=[*args, str(q.offset), str(q.count)])
+        errcode = [] if q.errcode is None else [str(q.errcode)]
+        answer = self._query(keys=[], args=[*args, str(q.offset), str(q.count), *errcode])
         return int(answer[0]), [_decode(flat) for flat in answer[1:]]
+
+    def summarize(self, appid: str, bounds: Sequence[float]) -> LogSummary:
+        return summarize(self._summary, self._keys.prefix, appid, bounds)
 
     def prune(self, older_than: float) -> int:
         return self._batched(self._prune, older_than)
