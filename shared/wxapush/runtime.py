@@ -31,16 +31,16 @@ import json
 import logging
 import time
 import traceback
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from wxapush import limits
 from wxapush.errors import (
     ERROR_CLASSES,
-    STORE_UNAVAILABLE,
     Forbidden,
     Internal,
     InvalidRequest,
     MethodNotAllowed,
-    UpstreamError,
+    Unauthorized,
     WxapushError,
     redact,
 )
@@ -61,6 +61,7 @@ from wxapush.invocation import (
     Invocation,
     RawResponse,
 )
+from wxapush.store.failures import store_failure
 
 __all__ = ["MAX_BODY_BYTES", "Caller", "HttpRequest", "Invocation", "RawResponse", "invoke"]
 
@@ -111,14 +112,20 @@ def invoke(
     started = time.monotonic()
     ctx: Mapping[str, Any] = context if isinstance(context, Mapping) else {}
     shape = DIRECT
+    personal: list[Any] = []  # masked in the log of an unexpected failure
     try:
         if not isinstance(event, dict):
             raise InvalidRequest(f"the event must be a JSON object, not {type(event).__name__}")
         wx = wx_context(event, ctx)
         shape = _shape_of(event, wx)
+        limits.check_event(event)
+        _check_identity(wx)
+        personal += [event.get("touser"), event.get("toUser"), wx.get("WX_OPENID")]
+        personal += _message_texts(event.get("data"))
         deadline = started + _time_limit(ctx)
         allowed = None if methods is None else tuple(methods)
         inv = _parse(shape, event, wx, ctx, deadline, auth, raw_body, allowed)
+        limits.check_request(inv.request)
         result = service(inv)
         if isinstance(result, RawResponse) and shape in HTTP_SHAPES:
             headers = {"Content-Type": result.content_type, **(result.headers or {})}
@@ -130,8 +137,8 @@ def invoke(
         log.info("%s: %s errcode=%s", error.slug, error.errmsg, error.errcode)
         return _render(error.to_result(), shape, error)
     except Exception as exc:
-        _log_unexpected(service, ctx)
-        failure = _store_failure(exc) or Internal("internal error; see the function log")
+        _log_unexpected(service, ctx, personal)
+        failure = store_failure(exc) or Internal("internal error; see the function log")
         return _render(failure.to_result(), shape, failure)
     if shape in HTTP_SHAPES:
         return _http_response(shape, _status_of(result), body)
@@ -185,6 +192,21 @@ def _parse(
     else:
         caller = Caller(SERVICE, source=wx.get("WX_SOURCE"))
     return Invocation(request, caller, DIRECT, deadline, None, request_id, ctx)
+
+
+def _message_texts(data: Any) -> List[str]:
+    """A send's message data (``{"k": "v"}`` or ``{"k": {"value": "v"}}``), for masking."""
+    if not isinstance(data, dict):
+        return []
+    items = (v.get("value") if isinstance(v, dict) else v for v in data.values())
+    return [str(v) for v in items if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
+
+
+def _check_identity(wx: Mapping[str, str]) -> None:
+    try:
+        limits.check_event(dict(wx), what="identity")
+    except InvalidRequest as error:  # fail closed: an unreadable identity identifies nobody
+        raise Unauthorized(f"malformed caller identity: {error.errmsg}") from None
 
 
 def _check_app(caller: Caller) -> None:
@@ -264,30 +286,17 @@ def _http_response(
     return response
 
 
-#: The drivers behind the stores. Their exceptions mean the store (a server, a file) failed, not
-#: wxapush: the caller may retry, and the operator looks at WXAPUSH_STORE / WXAPUSH_CACHE.
-_STORE_DRIVERS = frozenset({"sqlite3", "redis", "sqlalchemy", "psycopg", "pymysql"})
-
-
-def _store_failure(exc: BaseException) -> Optional[WxapushError]:
-    driver = type(exc).__module__.partition(".")[0]
-    if driver not in _STORE_DRIVERS:
-        return None
-    return UpstreamError(
-        f"the store failed ({driver}: {type(exc).__name__}); see the function log",
-        errcode=STORE_UNAVAILABLE,
-        retryable=True,
-    )
-
-
-def _log_unexpected(service: Service, ctx: Mapping[str, Any]) -> None:
+def _log_unexpected(service: Service, ctx: Mapping[str, Any], personal: List[Any]) -> None:
     # The traceback goes to the function log only; exception texts can quote URLs, bodies or
-    # settings, so every known secret and credential pattern is masked first.
+    # settings, so every known secret (store passwords included), every URL's password, the
+    # openids and the message data of the request are masked first. Store drivers never quote
+    # bound values (hide_parameters).
     from wxapush.config import get_settings
 
     secrets: Tuple[str, ...] = ()
     if get_settings.cache_info().currsize:  # never load settings just to log
         secrets = get_settings().secrets()
-    text = redact(traceback.format_exc(), *secrets)
+    private = [value for value in personal if isinstance(value, str) and len(value) >= 4]
+    text = redact(traceback.format_exc(), *secrets, *private)
     name = getattr(service, "__module__", "?") + "." + getattr(service, "__qualname__", "?")
     log.error("unexpected error in %s (request %s)\n%s", name, ctx.get("request_id"), text)

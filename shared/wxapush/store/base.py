@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any, Dict, Mapping, Optional, Protocol, Sequence, Tuple
 
-STATUSES = ("pending", "sent", "delivered", "undelivered", "failed", "rejected")
+STATUSES = ("pending", "sent", "delivered", "undelivered", "failed", "rejected", "unknown")
 
 #: WeChat's msgid is a 64-bit integer; accept the unsigned range so no real id is ever refused.
 MSGID_MAX = 2**64 - 1

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from wxapush.store.base import SchemaVersionError
 from wxapush.store.sql.dialects import schema_lock
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # MySQL: binary collation, because openids, template ids and idempotency keys are
 # case-sensitive (the default *_ci collations would make "Order-1" and "order-1" one key).
@@ -149,6 +149,37 @@ def build_tables(prefix: str) -> Tables:
     )
 
 
+#: MySQL collations that compare exact bytes: binary *and* NO PAD. ``utf8mb4_bin`` is PAD SPACE
+#: (``'a' = 'a '``: two idempotency keys would collide, a ``touser`` filter would match a
+#: trailing-space variant). MySQL 8 has ``utf8mb4_0900_bin``, MariaDB ``utf8mb4_nopad_bin``.
+NO_PAD_COLLATIONS = ("utf8mb4_0900_bin", "utf8mb4_nopad_bin")
+
+
+def exact_collation(conn: Connection, tables: Tables) -> None:
+    """Schema step 3 (MySQL/MariaDB only; nothing on PostgreSQL, which compares bytes): convert
+    every table of the namespace to a binary NO PAD collation, so that keys and filters compare
+    exact bytes. A server with neither collation (MySQL 5.7) keeps ``utf8mb4_bin``."""
+    if conn.dialect.name != "mysql":
+        return
+    available = set(
+        conn.execute(
+            sa.text(
+                "SELECT collation_name FROM information_schema.collations"
+                " WHERE character_set_name = 'utf8mb4'"
+            )
+        ).scalars()
+    )
+    collation = next((c for c in NO_PAD_COLLATIONS if c in available), None)
+    if collation is None:
+        return
+    for table in tables.metadata.sorted_tables:
+        conn.execute(
+            sa.text(
+                f"ALTER TABLE {table.name} CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}"
+            )
+        )
+
+
 def _add_summary_index(conn: Connection, tables: Tables) -> None:
     index = next(
         i for i in tables.send_log.indexes if i.name == f"{tables.prefix}_send_log_summary"
@@ -157,7 +188,10 @@ def _add_summary_index(conn: Connection, tables: Tables) -> None:
 
 
 #: MIGRATIONS[v](conn, tables) takes a database at version v-1 to v. Version 1 is creation.
-MIGRATIONS: Dict[int, Callable[[Connection, Tables], None]] = {2: _add_summary_index}
+MIGRATIONS: Dict[int, Callable[[Connection, Tables], None]] = {
+    2: _add_summary_index,
+    3: exact_collation,
+}
 
 _ready: Set[Tuple[str, str]] = set()
 
@@ -192,6 +226,7 @@ def _migrate(conn: Connection, tables: Tables) -> None:
         )
     if version is None:
         tables.metadata.create_all(conn)
+        exact_collation(conn, tables)  # a collation create_all cannot name portably
         conn.execute(version_table.insert().values(id=1, version=SCHEMA_VERSION, migrated_at=0))
     else:
         for step in range(version + 1, SCHEMA_VERSION + 1):
