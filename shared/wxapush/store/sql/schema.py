@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from wxapush.store.base import SchemaVersionError
 from wxapush.store.sql.dialects import schema_lock
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: MIGRATIONS[v](conn, tables) takes a database at version v-1 to v. Version 1 is creation.
 MIGRATIONS: Dict[int, Callable[[Connection, Tables], None]] = {}
@@ -46,6 +46,9 @@ class Tables:
     template_sync: sa.Table
     seen_events: sa.Table
     rate_limits: sa.Table
+    campaigns: sa.Table
+    recipients: sa.Table
+    counters: sa.Table
 
 
 def _col(name: str, type_: Any, nullable: bool = False, **kw: Any) -> sa.Column[Any]:
@@ -80,6 +83,7 @@ def build_tables(prefix: str) -> Tables:
         _col("attempts", i()),
         _col("idempotency_key", s(_ID), nullable=True),
         _col("payload_hash", s(64), nullable=True),
+        _col("broadcast_id", s(_ID), nullable=True),  # schema v2
         # NULL keys never collide (both databases), so unkeyed sends share the index freely.
         sa.UniqueConstraint("appid", "idempotency_key", name=p + "send_log_idem"),
         # The page queries walk these backwards (newest first), one per filter.
@@ -87,6 +91,7 @@ def build_tables(prefix: str) -> Tables:
         sa.Index(p + "send_log_user", "appid", "touser", "created_at", "log_id"),
         sa.Index(p + "send_log_tpl", "appid", "template_id", "created_at", "log_id"),
         sa.Index(p + "send_log_msgid", "appid", "msgid"),
+        sa.Index(p + "send_log_bcast", "appid", "broadcast_id", "created_at", "log_id"),
         sa.Index(p + "send_log_created", "created_at"),  # prune, across apps
         # expire_idempotency: the keyed records only (NULLs sort apart in MySQL's index).
         sa.Index(
@@ -147,7 +152,65 @@ def build_tables(prefix: str) -> Tables:
         rate_limits=table(
             "rate_limits", _col("bucket", s(_ID), primary_key=True), _col("tat", big())
         ),
+        **_campaign_tables(table, p),
     )
+
+
+def _campaign_tables(table: Callable[..., sa.Table], p: str) -> Dict[str, sa.Table]:
+    """Schema v2: broadcast campaigns, their recipients (the queue) and the cap's counters."""
+    s, f, i, text = sa.String, sa.Double, sa.Integer, sa.Text
+    return {
+        "campaigns": table(
+            "campaigns",
+            _col("appid", s(64), primary_key=True),
+            _col("broadcast_id", s(_ID), primary_key=True),
+            _col("template_id", s(_ID)),
+            _col("page", text(), nullable=True),
+            _col("data", text()),
+            _col("miniprogram_state", s(64)),
+            _col("lang", s(64)),
+            _col("status", s(16)),
+            _col("total", i()),
+            _col("created_at", f()),
+            _col("updated_at", f()),
+            _col("request_hash", s(64)),
+        ),
+        # due_at: when the recipient may next be leased (its lease's end while leased)
+        "recipients": table(
+            "recipients",
+            _col("appid", s(64), primary_key=True),
+            _col("broadcast_id", s(_ID), primary_key=True),
+            _col("seq", i(), primary_key=True, autoincrement=False),
+            _col("touser", s(_ID)),
+            _col("data", text(), nullable=True),
+            _col("state", s(16)),
+            _col("due_at", f()),
+            _col("owner", s(64), nullable=True),
+            _col("attempts", i()),
+            sa.Index(p + "recipients_due", "appid", "state", "due_at"),
+        ),
+        "counters": table(
+            "counters",
+            _col("counter_key", s(_ID), primary_key=True),
+            _col("count", i()),
+            _col("expires_at", f()),
+        ),
+    }
+
+
+def _v2_broadcast(conn: Connection, tables: Tables) -> None:
+    """v1 -> v2: ``send_log.broadcast_id`` and its index; campaigns, recipients, counters."""
+    log = tables.send_log
+    column = "VARCHAR(191)" + (" COLLATE utf8mb4_bin" if conn.dialect.name == "mysql" else "")
+    conn.execute(sa.text(f"ALTER TABLE {log.name} ADD COLUMN broadcast_id {column} NULL"))
+    for index in log.indexes:
+        if index.name == f"{tables.prefix}_send_log_bcast":
+            index.create(conn)
+    for table in (tables.campaigns, tables.recipients, tables.counters):
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS[2] = _v2_broadcast
 
 
 _ready: Set[Tuple[str, str]] = set()
