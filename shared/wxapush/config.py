@@ -26,6 +26,7 @@ DEFAULT_API_BASE = "https://api.weixin.qq.com"
 TOKEN_MODES = ("stable", "classic")
 GRANT_POLICIES = ("track", "enforce", "off")
 MINIPROGRAM_STATES = ("formal", "trial", "developer")
+RESPECT_SCOPES = ("broadcast", "all")
 
 #: Fields whose values are secrets: shown as ``***`` by ``repr``.
 _SECRET_FIELDS = frozenset(
@@ -73,6 +74,14 @@ class Settings:
     tz: str = _SHANGHAI
     log_retention_days: int = 30
     idempotency_ttl: int = 86400
+    #: Messages per user per day (in ``tz``); ``None``: no cap.
+    user_cap: Optional[int] = None
+    #: Quiet hours as (start, end) minutes after midnight in ``tz``; may wrap past midnight.
+    quiet_hours: Optional[Tuple[int, int]] = None
+    #: Which sends the cap and quiet hours hold for: ``broadcast`` or ``all``.
+    respect_scope: str = "broadcast"
+    #: Seconds a broadcast worker holds the recipients it took (a dead worker's come back then).
+    broadcast_lease: int = 60
 
     @property
     def tzinfo(self) -> TzInfo:
@@ -239,6 +248,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         idempotency_ttl=parse(
             "WXAPUSH_IDEMPOTENCY_TTL", 86400, _int_at_least(1), "a whole number of seconds (≥ 1)"
         ),
+        user_cap=parse("WXAPUSH_USER_CAP", None, _per_day, "a count per day, e.g. 3/day"),
+        quiet_hours=parse(
+            "WXAPUSH_QUIET_HOURS", None, _hours, "a span of the day, e.g. 22:00-08:00"
+        ),
+        respect_scope=choice("WXAPUSH_RESPECT_SCOPE", "broadcast", RESPECT_SCOPES),
+        broadcast_lease=parse(
+            "WXAPUSH_BROADCAST_LEASE", 60, _int_at_least(1), "a whole number of seconds (≥ 1)"
+        ),
     )
 
 
@@ -263,6 +280,26 @@ def _int_at_least(low: int) -> Callable[[str], int]:
         return value
 
     return convert
+
+
+def _per_day(raw: str) -> Optional[int]:
+    match = re.fullmatch(r"\s*(\d{1,6})\s*/\s*day\s*", raw, re.IGNORECASE)
+    if match is None or int(match.group(1)) < 1:
+        raise ValueError(raw)
+    return int(match.group(1))
+
+
+def _hours(raw: str) -> Optional[Tuple[int, int]]:
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", raw)
+    if match is None:
+        raise ValueError(raw)
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59 or (h1 == 24 and m1) or (h2 == 24 and m2):
+        raise ValueError(raw)
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if start % 1440 == end % 1440:
+        raise ValueError(raw)  # empty, or the whole day: surely a mistake
+    return start % 1440, end % 1440
 
 
 def _positive_rate(raw: str) -> Optional[float]:

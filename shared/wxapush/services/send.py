@@ -24,8 +24,8 @@ from wxapush.errors import (
     ok,
 )
 from wxapush.runtime import Invocation
-from wxapush.services import grants
-from wxapush.services.fields import pick, text
+from wxapush.services import grants, respect
+from wxapush.services.fields import flag, pick, text
 from wxapush.services.validation import validate_send
 from wxapush.store.base import LogRecord, TemplateInfo, new_log_id
 from wxapush.wechat.errcodes import error_for_errcode
@@ -56,6 +56,10 @@ class SendRequest:
     lang: str
     idempotency_key: str | None
     warnings: list[str] = field(default_factory=list)
+    #: Bypass the cap and quiet hours (a service's single send only).
+    urgent: bool = False
+    #: The campaign this message belongs to (set by broadcast's workers, never by a request).
+    broadcast_id: str | None = None
 
     def payload(self) -> dict[str, Any]:
         """The body WeChat receives."""
@@ -91,19 +95,27 @@ def run(inv: Invocation) -> dict[str, Any]:
         if req.touser and req.touser != caller.openid:
             raise Forbidden("a mini-program user may send only to itself")
         req.touser = caller.openid or ""
+        if req.urgent:
+            raise Forbidden("urgent is for services")
         if req.idempotency_key is not None:
             req.idempotency_key = user_key(req.touser, req.idempotency_key)
     elif caller.kind != "service":
         raise Forbidden("send is for services and mini-program users")
-    elif req.idempotency_key is not None and req.idempotency_key.startswith(USER_KEY_PREFIX):
-        # Reserved for users' scoped keys: a service must not reach into a user's scope.
-        raise InvalidRequest(f"a service's idempotency_key may not start with {USER_KEY_PREFIX!r}")
+    elif req.idempotency_key is not None and req.idempotency_key.startswith(RESERVED_PREFIXES):
+        # Reserved for users' scoped keys and campaigns' derived keys: a service must not
+        # reach into either scope.
+        raise InvalidRequest(
+            f"a service's idempotency_key may not start with {' or '.join(RESERVED_PREFIXES)}"
+        )
     if not req.touser:
         raise InvalidRequest("touser is required")
     return Sender(app, inv.deadline).send(req)
 
 
 USER_KEY_PREFIX = "u:"
+#: broadcast's per-recipient keys: ``b:<broadcast_id>:<seq>``.
+BROADCAST_KEY_PREFIX = "b:"
+RESERVED_PREFIXES = (USER_KEY_PREFIX, BROADCAST_KEY_PREFIX)
 
 
 def user_key(openid: str, key: str) -> str:
@@ -133,6 +145,7 @@ def parse(request: dict[str, Any], default_state: str) -> SendRequest:
         lang=text(request, "lang") or "zh_CN",
         idempotency_key=key,
         warnings=[f"{name} {note}" for name, note in LEGACY_FIELDS.items() if name in request],
+        urgent=flag(request, "urgent"),
     )
 
 
@@ -143,8 +156,10 @@ class Sender:
         self.app = app
         self.log = app.store.log
         self.deadline = deadline
+        self.held: str | None = None  # the per-user cap's counter taken for this send
 
     def send(self, req: SendRequest) -> dict[str, Any]:
+        self.held = None
         template = self.app.template(req.template_id)
         refusal: WxapushError | None = None
         try:
@@ -156,9 +171,12 @@ class Sender:
             return self._replay(record, req)
         if refusal is None:
             try:
+                broadcast = req.broadcast_id is not None
+                self.held = respect.before_send(self.app, req.touser, broadcast, req.urgent)
                 grants.before_send(self.app, req.touser, req.template_id, template)
             except WxapushError as error:
                 refusal = error
+                respect.give_back(self.app, self.held)
                 self._update(record, status="rejected", **_outcome(error))
         if refusal is not None:
             raise _with(refusal, log_id=record.log_id)
@@ -183,6 +201,7 @@ class Sender:
             attempts=0 if refusal else 1,
             idempotency_key=req.idempotency_key,
             payload_hash=req.payload_hash() if req.idempotency_key else None,
+            broadcast_id=req.broadcast_id,
         )
 
     def _replay(self, record: LogRecord, req: SendRequest) -> dict[str, Any]:
@@ -236,6 +255,8 @@ class Sender:
         status: str,
     ) -> NoReturn:
         self._update(record, status=status, **_outcome(error))
+        if status != "pending":  # not sent: the message does not count against the cap
+            respect.give_back(self.app, self.held)
         grants.after_failure(self.app, req.touser, req.template_id, template, error)
         raise _with(error, log_id=record.log_id) from None
 

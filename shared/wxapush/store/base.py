@@ -167,6 +167,9 @@ class GrantLedger(Protocol):
     def balance(self, appid: str, openid: str, template_id: str) -> Optional[int]:
         """The balance, or None if nothing was ever recorded for this key."""
 
+    def holders(self, appid: str, template_id: str) -> list[str]:
+        """The openids whose balance for ``template_id`` is above zero, sorted."""
+
 
 @dataclass(frozen=True)
 class TemplateInfo:

@@ -93,9 +93,11 @@ class SqlCampaignQueue:
 
     def get(self, appid: str, broadcast_id: str) -> Optional[Campaign]:
         with self._engine.connect() as conn:
-            row = conn.execute(
-                sa.select(self._c).where(self._campaign_where(appid, broadcast_id))
-            ).mappings().first()
+            row = (
+                conn.execute(sa.select(self._c).where(self._campaign_where(appid, broadcast_id)))
+                .mappings()
+                .first()
+            )
         if row is None:
             return None
         values = dict(row)
@@ -243,8 +245,6 @@ class SqlCounters:
     def give_back(self, key: str) -> None:
         c = self._t.c
         stmt = (
-            self._t.update()
-            .where((c.counter_key == key) & (c.count > 0))
-            .values(count=c.count - 1)
+            self._t.update().where((c.counter_key == key) & (c.count > 0)).values(count=c.count - 1)
         )
         transaction(self._engine, lambda conn: conn.execute(stmt))

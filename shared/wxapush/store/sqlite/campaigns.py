@@ -45,9 +45,11 @@ class SqliteCampaignQueue:
                 return _campaign(found), False
             conn.execute(
                 f"INSERT INTO campaigns ({_CAMPAIGN}) VALUES ({', '.join('?' * 12)})",
-                (c.broadcast_id, c.appid, c.template_id, c.page, dump_json(c.data))
-                + (c.miniprogram_state, c.lang, c.status, c.total, c.created_at)
-                + (c.updated_at, c.request_hash),
+                (
+                    *(c.broadcast_id, c.appid, c.template_id, c.page, dump_json(c.data)),
+                    *(c.miniprogram_state, c.lang, c.status, c.total, c.created_at),
+                    *(c.updated_at, c.request_hash),
+                ),
             )
             conn.executemany(
                 "INSERT INTO recipients (appid, broadcast_id, seq, touser, data, state, due_at)"
@@ -181,4 +183,6 @@ class SqliteCounters:
 
     def give_back(self, key: str) -> None:
         with self._db.connection() as conn:
-            conn.execute("UPDATE counters SET count = count - 1 WHERE key = ? AND count > 0", (key,))
+            conn.execute(
+                "UPDATE counters SET count = count - 1 WHERE key = ? AND count > 0", (key,)
+            )
