@@ -63,20 +63,28 @@ class Worker:
         self.lease_seconds = float(app.settings.broadcast_lease)
         self.campaigns: Dict[str, Optional[Campaign]] = {}
         self.done: Counter[str] = Counter()
-        self.stop = False
+        self.stop = False  # the invocation is out of time
+        self.margin = min(MARGIN, self.lease_seconds / 4)
+        self.batch_over = False
+        self.send_deadline = deadline
 
     def run(self) -> Dict[str, int]:
         while not self.stop and self._left(self.deadline) > MARGIN:
+            asked = time.monotonic()  # the lease runs from before the store was asked
             leases = self.queue.lease(
                 self.appid, self.owner, self.app.clock(), self.lease_seconds, self._batch()
             )
             if not leases:
                 break
             self.campaigns.clear()  # see each batch's cancellations
-            lease_end = time.monotonic() + self.lease_seconds
+            # No send starts (nor waits for its rate slot) past the lease: by then another
+            # worker may have taken the recipient over.
+            self.send_deadline = min(self.deadline, asked + self.lease_seconds)
+            self.send_deadline -= self.margin
+            self.batch_over = False
             for lease in leases:
-                if self.stop or self._left(min(self.deadline, lease_end)) <= MARGIN:
-                    break  # the rest go back when their lease runs out
+                if self.batch_over or self._left(self.send_deadline) <= 0:
+                    break  # the rest are due again when their lease runs out
                 self._one(lease)
         return dict(self.done)
 
@@ -87,8 +95,9 @@ class Worker:
         rate = self.app.settings.rate_limit
         if rate is None:
             return BATCH
-        window = min(self.lease_seconds, self._left(self.deadline)) - MARGIN
-        return max(1, min(BATCH, int(rate * window)))
+        # Other workers share the rate: lease what half of it would send in time.
+        window = min(self.lease_seconds, self._left(self.deadline)) - self.margin
+        return max(1, min(BATCH, int(rate * window / 2)))
 
     def _campaign(self, bid: str) -> Optional[Campaign]:
         if bid not in self.campaigns:
@@ -124,7 +133,7 @@ class Worker:
             broadcast_id=lease.broadcast_id,
         )
         try:
-            Sender(self.app, self.deadline).send(req)
+            Sender(self.app, self.send_deadline).send(req)
         except WxapushError as error:
             self._failed(lease, error)
             return
@@ -144,8 +153,9 @@ class Worker:
             self._settle(lease, "unknown")
         elif isinstance(error, (NoTimeLeft, RateLimited)) and error.errcode >= 990000:
             # Our own limits (the deadline, WXAPUSH_RATE_LIMIT): nothing sent, the key freed;
-            # stop here, and the recipient is due again when its lease runs out.
-            self.stop = True
+            # end the batch, and the recipient is due again when its lease runs out.
+            self.batch_over = True
+            self.stop = self._left(self.deadline) <= MARGIN
         elif error.retryable and lease.attempts + 1 < MAX_ATTEMPTS:
             pause = RETRY_AFTER.get(error.errcode, DEFAULT_RETRY) * (lease.attempts + 1)
             self._defer(lease, now + pause, retry=True)
