@@ -39,8 +39,11 @@ log = logging.getLogger("wxapush.broadcast")
 BATCH = 50
 #: A failure that may pass later is retried this many times before the recipient is `failed`.
 MAX_ATTEMPTS = 4
-#: No send starts this close to the end of the lease or of the invocation.
-MARGIN = 2.0
+#: No batch is leased this close to the end of the invocation.
+MARGIN = 3.0
+#: No send starts this close to the end of the invocation: the call and the log's update
+#: need the time (a send cut short by the deadline would end `unknown`).
+START_BEFORE = 2.0
 #: Pause before a retry of a recipient WeChat could not take (45009: the day's quota).
 RETRY_AFTER = {45009: 3600.0, 45011: 60.0, 43108: 5.0}
 DEFAULT_RETRY = 10.0
@@ -66,7 +69,7 @@ class Worker:
         self.stop = False  # the invocation is out of time
         self.margin = min(MARGIN, self.lease_seconds / 4)
         self.batch_over = False
-        self.send_deadline = deadline
+        self.start_by = deadline - START_BEFORE
 
     def run(self) -> Dict[str, int]:
         while not self.stop and self._left(self.deadline) > MARGIN:
@@ -79,11 +82,12 @@ class Worker:
             self.campaigns.clear()  # see each batch's cancellations
             # No send starts (nor waits for its rate slot) past the lease: by then another
             # worker may have taken the recipient over.
-            self.send_deadline = min(self.deadline, asked + self.lease_seconds)
-            self.send_deadline -= self.margin
+            self.start_by = min(
+                self.deadline - START_BEFORE, asked + self.lease_seconds - self.margin
+            )
             self.batch_over = False
             for lease in leases:
-                if self.batch_over or self._left(self.send_deadline) <= 0:
+                if self.batch_over or self._left(self.start_by) <= 0:
                     break  # the rest are due again when their lease runs out
                 self._one(lease)
         return dict(self.done)
@@ -133,7 +137,7 @@ class Worker:
             broadcast_id=lease.broadcast_id,
         )
         try:
-            Sender(self.app, self.send_deadline).send(req)
+            Sender(self.app, self.deadline, start_by=self.start_by).send(req)
         except WxapushError as error:
             self._failed(lease, error)
             return

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from wxapush.app import App, current_app
+from wxapush.app import SEND_TIME, App, current_app
 from wxapush.errors import (
     Conflict,
     Forbidden,
@@ -152,10 +152,12 @@ def parse(request: dict[str, Any], default_state: str) -> SendRequest:
 class Sender:
     """The send path: validate, claim the idempotency key, log, call WeChat, log the outcome."""
 
-    def __init__(self, app: App, deadline: float) -> None:
+    def __init__(self, app: App, deadline: float, start_by: float | None = None) -> None:
         self.app = app
         self.log = app.store.log
         self.deadline = deadline
+        #: The latest time the call to WeChat may start (a broadcast worker's lease), if any.
+        self.start_by = start_by
         self.held: str | None = None  # the per-user cap's counter taken for this send
 
     def send(self, req: SendRequest) -> dict[str, Any]:
@@ -223,7 +225,9 @@ class Sender:
         self, req: SendRequest, record: LogRecord, template: TemplateInfo | None
     ) -> dict[str, Any]:
         try:
-            self.app.pace_send(self.deadline)
+            # pace_send keeps SEND_TIME before the time it is given: the send starts by start_by.
+            limit = self.deadline if self.start_by is None else self.start_by + SEND_TIME
+            self.app.pace_send(min(limit, self.deadline))
         except RateLimited as error:
             self._fail(req, record, template, error, "rejected")  # nothing was sent
         try:

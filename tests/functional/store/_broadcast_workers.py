@@ -29,7 +29,7 @@ def drain(env: Dict[str, str], bid: str, index: int, results: Any, limit: float)
         wxapush.config.reset_settings()
         wxapush.app.reset_app()
         handler = load_handler(ROOT / "functions" / "broadcast" / "index.py")
-        context = {"request_id": f"worker-{index}", "time_limit_in_ms": 10_000}
+        context = {"request_id": f"worker-{index}", "time_limit_in_ms": 6_000}
         give_up = time.monotonic() + limit
         sent = 0
         while time.monotonic() < give_up:

@@ -44,7 +44,7 @@ def fleet_env(
         "WXAPUSH_STORE": store_url,
         "WXAPUSH_ADMIN_KEY": ADMIN_KEY,
         "WXAPUSH_RATE_LIMIT": "500",
-        "WXAPUSH_BROADCAST_LEASE": "4",
+        "WXAPUSH_BROADCAST_LEASE": "8",  # longer than an invocation (6 s): see _broadcast_workers
     }
     for name in [n for n in os.environ if n.startswith("WXAPUSH_")]:
         monkeypatch.delenv(name)
@@ -89,9 +89,7 @@ def test_a_killed_worker_loses_and_duplicates_nothing(
     ctx = _workers.context()
     results = ctx.Queue()
     procs = [
-        ctx.Process(
-            target=_broadcast_workers.drain, args=(fleet_env, "fleet-1", i, results, 90.0)
-        )
+        ctx.Process(target=_broadcast_workers.drain, args=(fleet_env, "fleet-1", i, results, 90.0))
         for i in range(WORKERS)
     ]
     for p in procs:

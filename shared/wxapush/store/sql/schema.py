@@ -188,6 +188,7 @@ def _campaign_tables(table: Callable[..., sa.Table], p: str) -> Dict[str, sa.Tab
             _col("owner", s(64), nullable=True),
             _col("attempts", i()),
             sa.Index(p + "recipients_due", "appid", "state", "due_at"),
+            sa.Index(p + "recipients_open", "appid", "broadcast_id", "state"),
         ),
         "counters": table(
             "counters",

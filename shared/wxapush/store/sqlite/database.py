@@ -72,6 +72,8 @@ MIGRATIONS = {
         " PRIMARY KEY (appid, broadcast_id, seq)) WITHOUT ROWID",
         "CREATE INDEX recipients_due ON recipients (appid, due_at)"
         " WHERE state IN ('queued', 'deferred')",
+        "CREATE INDEX recipients_open ON recipients (appid, broadcast_id, state)"
+        " WHERE state IN ('queued', 'deferred')",
         "CREATE TABLE counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL,"
         " expires_at REAL NOT NULL) WITHOUT ROWID",
     ),
