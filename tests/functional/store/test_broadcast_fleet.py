@@ -43,7 +43,6 @@ def fleet_env(
         "WXAPUSH_API_BASE": wxemu.base_url,
         "WXAPUSH_STORE": store_url,
         "WXAPUSH_ADMIN_KEY": ADMIN_KEY,
-        "WXAPUSH_RATE_LIMIT": "500",
         "WXAPUSH_BROADCAST_LEASE": "8",  # longer than an invocation (6 s): see _broadcast_workers
     }
     for name in [n for n in os.environ if n.startswith("WXAPUSH_")]:
