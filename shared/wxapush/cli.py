@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-FUNCTIONS = ("get_token", "send", "send_log", "refresh_code")
+FUNCTIONS = ("get_token", "send", "send_log", "refresh_code", "broadcast")
 #: What `wxapush dev` serves: receive_event answers WeChat (wxemu's pushes), not `invoke`.
 SERVED = (*FUNCTIONS, "receive_event")
 DEFAULT_CRON = "0 */5 * * * * *"
@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--count", type=int, default=20)
     log.add_argument("--json", action="store_true", help="print the raw JSON answer")
     log.set_defaults(run=run_log)
+
+    from wxapush import cli_broadcast
+
+    cli_broadcast.add_parser(commands, direct)
 
     from wxapush import packaging  # stdlib only: cheap, and the choices live there
 

@@ -52,7 +52,7 @@ PLATFORM = "manylinux2014_x86_64"
 #: Extras vendored unless asked otherwise: the SSM client is small and pure Python.
 DEFAULT_EXTRAS = ("tencent",)
 #: Modules of the package that never run in a function.
-DEV_ONLY = frozenset({"cli.py", "packaging.py"})
+DEV_ONLY = frozenset({"cli.py", "cli_broadcast.py", "packaging.py"})
 FUNCTIONS_STAGE = "functions"
 # The earliest time a zip can hold: no build date leaks into the bytes.
 _EPOCH = (1980, 1, 1, 0, 0, 0)
