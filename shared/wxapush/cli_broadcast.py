@@ -1,6 +1,6 @@
 """``wxapush broadcast``: create a campaign, watch it with a live progress bar, cancel it.
 
-    wxapush broadcast --template ID -d thing1=… (--to-file openids.txt | --granted) [--id ID] [--wait]
+    wxapush broadcast --template ID -d thing1=… (--to-file FILE | --granted) [--id ID] [--wait]
     wxapush broadcast status ID [--wait]      # re-attach the progress bar to a campaign
     wxapush broadcast cancel ID
 

@@ -29,7 +29,7 @@ def test_create_from_a_file_work_and_wait_then_status(
 ) -> None:
     openids = users(wxemu, 4)
     listing = tmp_path / "openids.txt"
-    listing.write_text("# subscribers\n" + "\n".join(openids + [openids[0]]) + "\n\n")
+    listing.write_text("# subscribers\n" + "\n".join([*openids, openids[0]]) + "\n\n")
     code, out, _ = run(
         capsys, "broadcast", "--template", demo.TEMPLATE_ID, *data_args(),
         "--to-file", str(listing), "--id", "cli-1", "--work", "--wait",
