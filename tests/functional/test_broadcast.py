@@ -178,3 +178,57 @@ def test_a_service_key_may_not_take_a_campaigns_scope(invoke: Invoke, wxemu: Run
     result = invoke("send", send_event(idempotency_key="b:price-drop-1:0"))
     assert_error(result, "invalid_request", 990400)
     assert [r.broadcast_id for r in log_records()] == []
+
+
+FANOUT = {
+    "WXAPUSH_BROADCAST_FANOUT": "2",
+    "WXAPUSH_BROADCAST_FUNCTION": "wxapush-broadcast",
+    "WXAPUSH_SCF_REGION": "ap-guangzhou",
+    "TENCENTCLOUD_SECRETID": "AKIDfanouttest",
+    "TENCENTCLOUD_SECRETKEY": "fanout-test-key",
+}
+
+
+def test_create_fans_out_through_scf_invoke(
+    invoke: Invoke, wxemu: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .conftest import context, handler, wait_for
+
+    configure(monkeypatch, **FANOUT, WXAPUSH_SCF_ENDPOINT=wxemu.base_url)
+    worker = handler("broadcast")
+    wxemu.emulator.scf_functions["wxapush-broadcast"] = lambda event: worker(event, context())
+    try:
+        openids = users(wxemu, 6)
+        created = create(invoke, openids)
+        assert created["errcode"] == 0 and created["workers_started"] == 2, created
+        assert wait_for(lambda: len(wxemu.messages(demo.APPID)) == 6)
+        assert wait_for(lambda: status(invoke, created["broadcast_id"])["status"] == "done")
+    finally:
+        del wxemu.emulator.scf_functions["wxapush-broadcast"]
+    calls = wxemu.emulator.scf_invocations
+    assert [(c["function"], c["type"], c["event"]) for c in calls] == [
+        ("wxapush-broadcast", "Event", {"action": "work", "fanned_out": True})
+    ] * 2  # the fanned-out workers do not fan out again
+    assert sorted(m["touser"] for m in wxemu.messages(demo.APPID)) == sorted(openids)
+
+
+def test_fan_out_without_a_function_name_is_misconfigured_and_writes_nothing(
+    invoke: Invoke, wxemu: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(monkeypatch, WXAPUSH_BROADCAST_FANOUT="2")
+    result = create(invoke, users(wxemu, 1), broadcast_id="never")
+    assert_error(result, "misconfigured", 990501)
+    assert result["setting"] == "WXAPUSH_BROADCAST_FANOUT"
+    monkeypatch.delenv("WXAPUSH_BROADCAST_FANOUT")
+    reset_settings()
+    missing = invoke("broadcast", {"action": "status", "broadcast_id": "never"})
+    assert_error(missing, "invalid_request", 990400)
+
+
+def test_a_failing_invoke_is_logged_and_the_campaign_still_queued(
+    invoke: Invoke, wxemu: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(monkeypatch, **FANOUT, WXAPUSH_SCF_ENDPOINT=wxemu.base_url)
+    created = create(invoke, users(wxemu, 2))  # no such function in wxemu's SCF
+    assert created["errcode"] == 0 and created["workers_started"] == 0
+    assert invoke("broadcast", {"action": "work"})["worked"] == {"sent": 2}

@@ -39,13 +39,13 @@ def run(inv: Invocation) -> Dict[str, Any]:
     if action not in ACTIONS:
         raise InvalidRequest(f"action must be one of {', '.join(ACTIONS)}")
     if action == "create":
+        fan_out = broadcast_fanout.prepare(inv)  # a bad setting refuses before anything is written
         created = create(app, inv.request, _audience(app, inv.request))
-        broadcast_fanout.start_workers(app, inv)
-        return ok(**created)
+        return ok(**created, workers_started=fan_out())
     if action == "work":
-        done = Worker(app, inv.deadline).run()
-        started = broadcast_fanout.start_workers(app, inv) if inv.shape == TIMER else 0
-        return ok(worked=done, workers_started=started)
+        fan_out = broadcast_fanout.prepare(inv) if inv.shape == TIMER else (lambda: 0)
+        started = fan_out()  # first: the other workers drain beside this one
+        return ok(worked=Worker(app, inv.deadline).run(), workers_started=started)
     bid = broadcast_id_of(inv.request, required=True) or ""
     campaign = _campaign(app, bid)
     if action == "cancel":

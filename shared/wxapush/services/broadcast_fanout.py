@@ -19,12 +19,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from wxapush.errors import Misconfigured, redact
 
 if TYPE_CHECKING:
-    from wxapush.app import App
     from wxapush.runtime import Invocation
 
 log = logging.getLogger("wxapush.broadcast")
@@ -52,12 +51,13 @@ def fanout_count(env: Mapping[str, str]) -> int:
     return int(raw)
 
 
-def start_workers(app: App, inv: Invocation, env: Optional[Mapping[str, str]] = None) -> int:
-    """Invoke this function asynchronously ``WXAPUSH_BROADCAST_FANOUT`` times; how many went."""
+def prepare(inv: Invocation, env: Optional[Mapping[str, str]] = None) -> Callable[[], int]:
+    """Check the fan-out settings now (before anything is written); returns what starts the
+    ``WXAPUSH_BROADCAST_FANOUT`` workers and says how many went."""
     env = os.environ if env is None else env
     count = fanout_count(env)
     if count == 0 or inv.request.get("fanned_out") is True:
-        return 0
+        return lambda: 0
     function = _setting(env, "WXAPUSH_BROADCAST_FUNCTION") or _setting(env, "SCF_FUNCTIONNAME")
     region = _setting(env, "WXAPUSH_SCF_REGION") or _setting(env, "TENCENTCLOUD_REGION")
     if function is None or region is None:
@@ -67,15 +67,20 @@ def start_workers(app: App, inv: Invocation, env: Optional[Mapping[str, str]] = 
             setting="WXAPUSH_BROADCAST_FANOUT",
         )
     client = _client(env, region)
-    started = 0
-    for _ in range(count):
-        try:
-            _invoke(client, function, _setting(env, "SCF_NAMESPACE") or "default")
+    namespace = _setting(env, "SCF_NAMESPACE") or "default"
+
+    def start() -> int:
+        started = 0
+        for _ in range(count):
+            try:
+                _invoke(client, function, namespace)
+            except Exception as exc:  # best effort: the timer's worker drains anyway
+                log.warning("fan-out Invoke failed: %s", redact(str(exc)[:300]))
+                break
             started += 1
-        except Exception as exc:  # best effort: the timer's worker drains anyway
-            log.warning("fan-out Invoke failed: %s", redact(str(exc)[:300]))
-            break
-    return started
+        return started
+
+    return start
 
 
 def _client(env: Mapping[str, str], region: str) -> Any:
