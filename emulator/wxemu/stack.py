@@ -82,8 +82,15 @@ class LocalStack:
             raise SystemExit("wxapush dev: the first refresh_code failed (see above); not started")
         self.timer = Timer(self.cron, lambda moment: fire_timer(refresh, moment))
         self.timer.start()
+        if "broadcast" in handlers:  # campaigns' workers, as the timer and fan-out in the cloud
+            from .dev_workers import BroadcastWorkers
+
+            self.workers = BroadcastWorkers(handlers["broadcast"])
+            self.workers.start()
 
     def stop(self) -> None:
+        if getattr(self, "workers", None) is not None:
+            self.workers.stop()
         self.gateway.shutdown()
         self.wxemu.close()
 

@@ -146,4 +146,3 @@ def _show(result: Dict[str, Any], raw: bool) -> int:
 def _usage(message: str) -> int:
     print(f"wxapush broadcast: {message}", file=sys.stderr)
     return 2
-
