@@ -174,3 +174,30 @@ def test_an_expired_counter_counts_from_zero(store: Store) -> None:
     assert store.counters.take("cap:short", 1, 0.2) is False
     time.sleep(0.3)
     assert store.counters.take("cap:short", 1, 0.2) is True
+
+
+def test_a_version_3_sqlite_file_gains_the_broadcast_tables(tmp_path: object) -> None:
+    import sqlite3
+    from pathlib import Path
+
+    from tests.functional.store.test_send_log import make
+    from wxapush.store.sqlite import SqliteStore
+    from wxapush.store.sqlite.database import MIGRATIONS
+
+    path = str(Path(str(tmp_path)) / "old.db")
+    conn = sqlite3.connect(path)
+    for version in (1, 2, 3):
+        for statement in MIGRATIONS[version]:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    store = SqliteStore(path)
+    try:
+        record = make(broadcast_id="b1")
+        store.log.claim(record)
+        assert store.log.get(record.log_id) == record
+        assert store.campaigns.create(campaign(), recipients(2))[1] is True
+        assert store.campaigns.counts(APP, "b1") == {"queued": 2}
+    finally:
+        store.close()
