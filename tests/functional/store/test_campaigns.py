@@ -201,3 +201,15 @@ def test_a_version_3_sqlite_file_gains_the_broadcast_tables(tmp_path: object) ->
         assert store.campaigns.counts(APP, "b1") == {"queued": 2}
     finally:
         store.close()
+
+
+def test_grant_holders_are_the_users_with_a_balance(store: Store) -> None:
+    g = store.grants
+    for openid in ("oB:colon", "oA", "oC%pct"):
+        g.grant(APP, openid, "tpl-1")
+    g.grant(APP, "oD", "tpl-2")
+    g.revoke(APP, "oA", "tpl-1")
+    g.grant("wxapp-other", "oE", "tpl-1")
+    assert g.holders(APP, "tpl-1") == ["oB:colon", "oC%pct"]
+    assert g.holders(APP, "tpl-2") == ["oD"]
+    assert g.holders(APP, "nope") == []
