@@ -37,7 +37,7 @@ log = logging.getLogger("wxemu.callbacks")
 
 MODES = ("plaintext", "compatible", "secure")
 FORMATS = ("json", "xml")
-#: WeChat drops the connection after 5 s and tries again, 3 tries in all (ref §7.3).
+#: WeChat drops the connection after 5 s and tries again, 3 tries in all.
 TIMEOUT = 5.0
 TRIES = 3
 RETRY_PAUSE = 0.5

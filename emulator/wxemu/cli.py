@@ -10,7 +10,7 @@ from types import FrameType
 from typing import Optional, Sequence
 
 from . import __version__, demo
-from .server import DEFAULT_HOST, DEFAULT_PORT, make_server
+from .server import DEFAULT_HOST, DEFAULT_PORT, in_use_message, make_server
 
 _DESCRIPTION = """\
 wxemu: a local emulator of the WeChat mini-program OpenAPI (access tokens, subscribe messages,
@@ -45,7 +45,7 @@ def _serve(host: str, port: int) -> int:
     try:
         server = make_server(host, port)
     except OSError as exc:
-        print(f"wxemu: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        print(in_use_message("wxemu serve", host, port, "--port", exc), file=sys.stderr)
         return 1
     info = demo.describe()
     print(f"wxemu {__version__} listening on {server.base_url}")

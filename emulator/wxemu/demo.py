@@ -14,7 +14,7 @@ TEMPLATE_ID = "WxEmuDemo-OrderShipped-00000000000000000001"
 LONG_TERM_TEMPLATE_ID = "WxEmuDemo-DeviceStatus-00000000000000000002"
 GRANTS = 1000
 
-# Observed id formats (ref §1.8): openids are 28 characters, template ids 43.
+# Observed id formats: openids are 28 characters, template ids 43.
 assert len(OPENID) == 28 and len(TEMPLATE_ID) == 43 and len(LONG_TERM_TEMPLATE_ID) == 43
 
 _SHIPPED = (

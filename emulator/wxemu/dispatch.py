@@ -80,17 +80,35 @@ def dispatch(
 
 
 def _control(call: Call) -> Response:
+    if call.path == CONTROL_PREFIX and call.method == "GET":
+        return _render(200, {"actions": _actions()}, call.emulator, False)
     handler = CONTROL_ROUTES.get((call.method, call.path))
     try:
         if handler is None:
-            known = any(path == call.path for _, path in CONTROL_ROUTES)
+            allowed = sorted(method for method, path in CONTROL_ROUTES if path == call.path)
+            if allowed:
+                status, headers, body = _render(
+                    405,
+                    {"error": f"{call.path} takes {' or '.join(allowed)}, not {call.method}"},
+                    call.emulator,
+                    False,
+                )
+                return status, {**headers, "Allow": ", ".join(allowed)}, body
             raise ControlError(
-                405 if known else 404, f"no control action {call.method} {call.path}"
+                404, f"no control action {call.method} {call.path}; GET {CONTROL_PREFIX} lists them"
             )
         result = handler(call)
     except ControlError as exc:
         return _render(exc.status, {"error": exc.message}, call.emulator, False)
     return _render(200, result, call.emulator, False)
+
+
+def _actions() -> list[dict[str, str]]:
+    """The control plane's actions, each with the first line of its handler's docstring."""
+    return [
+        {"method": method, "path": path, "doc": (handler.__doc__ or "").strip().splitlines()[0]}
+        for (method, path), handler in CONTROL_ROUTES.items()
+    ]
 
 
 def _error(emulator: Emulator, exc: WeChatError) -> Response:

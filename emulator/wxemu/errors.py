@@ -1,6 +1,6 @@
 """WeChat's error answers: the errcode/errmsg pairs wxemu can give, and the exception carrying one.
 
-Texts are the ones WeChat answers today (``../shared/reference/wechat-api.md`` §1.6–§2.4, §6);
+Texts are the ones WeChat answers today (as observed in real answers);
 the dispatcher appends the `` rid: …`` suffix, as WeChat does to every error
 (https://developers.weixin.qq.com/miniprogram/dev/server/API/mp-access-token/api_getaccesstoken.html).
 Codes whose text was never observed carry a plain description; docs/wxemu.md lists them.

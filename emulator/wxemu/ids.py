@@ -1,4 +1,4 @@
-"""Identifiers in the formats WeChat uses (observed, not documented; ref §1.7–§1.8)."""
+"""Identifiers in the formats WeChat uses (observed, not documented)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-#: How long an old token stays usable after a new one replaces it (ref §1.3, §1.2).
+#: How long an old token stays usable after a new one replaces it.
 OVERLAP_SECONDS = 300
 TOKEN_LIFETIME = 7200
 
@@ -28,7 +28,8 @@ class Token:
     expires_at: float
     #: When a newer token replaced this one; it stays usable OVERLAP_SECONDS longer.
     superseded_at: Optional[float] = None
-    #: Set when a token must stop working at once (a second force refresh, ref §1.2 leak advice).
+    #: Set when a token must stop working at once (a second force refresh: WeChat's advice for a
+    #: leaked token).
     revoked: bool = False
 
     def problem(self, now: float) -> Optional[int]:

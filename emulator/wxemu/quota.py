@@ -2,8 +2,8 @@
 
 WeChat counts each API's calls per app per day and answers 45009 once the daily limit is passed
 (https://developers.weixin.qq.com/miniprogram/dev/server/API/openApi-mgnt/api_getapiquota.html).
-The defaults below are WeChat's documented or observed figures where one exists (ref §1.2, §1.4,
-§2.5) and a generous round number otherwise; tests lower them through the control plane.
+The defaults below are WeChat's documented or observed figures where one exists and a generous
+round number otherwise; tests lower them through the control plane.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ No per-request logging, Nagle off, and each answer leaves in a single ``write``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import socketserver
 import threading
@@ -163,6 +164,13 @@ class _Handler(socketserver.StreamRequestHandler):
         if not keep:
             lines.append("Connection: close")
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload)
+
+
+def in_use_message(program: str, host: str, port: int, option: str, exc: OSError) -> str:
+    """One line for a port that cannot be bound: which one, and the option that moves it."""
+    if exc.errno == errno.EADDRINUSE:
+        return f"{program}: port {port} on {host} is in use; choose another with {option} PORT"
+    return f"{program}: cannot listen on {host}:{port} ({exc.strerror or exc}); see {option}"
 
 
 def make_server(

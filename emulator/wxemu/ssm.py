@@ -11,7 +11,7 @@ Enough of SSM for ``tencentcloud-sdk-python`` pointed at wxemu by endpoint
 * Answers are HTTP 200 with ``{"Response": {..., "RequestId"}}``; errors are
   ``{"Response": {"Error": {"Code", "Message"}, "RequestId"}}``. ``Content-Type`` is exactly
   ``application/json``: the SDK raises an ``Error`` only for that type (or ``text/plain``) and
-  otherwise reads an error as an empty answer (tencent-platform.md §5).
+  otherwise reads an error as an empty answer.
 
 Secrets are set through the control plane (``POST /__wxemu__/secrets``, see
 :mod:`wxemu.api.control`). ``VersionId: SSM_Current`` names the version set last.

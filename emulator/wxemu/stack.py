@@ -10,20 +10,24 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import string
 import threading
 import time
 import uuid
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import requests
 
-from . import demo
+from wxapush.config import configured_zone
+from wxapush.dates import today
+
+from . import demo, devenv
 from .cron import Cron
 from .gateway import Gateway, Handler, load_handler
-from .server import make_server
+from .server import in_use_message, make_server
 
 #: Values for the demo template of wxemu (商品名称, 快递单号, 发货时间, 订单金额).
 DEMO_DATA = {
@@ -57,23 +61,36 @@ class LocalStack:
 
     def start(self) -> None:
         """wxemu, the environment, the gateway, WeChat's push, then the timer (fired once now)."""
-        self.wxemu = make_server(self.host, self.wxemu_port)
+        try:
+            self.wxemu = make_server(self.host, self.wxemu_port)
+        except OSError as exc:
+            raise SystemExit(
+                in_use_message("wxapush dev", self.host, self.wxemu_port, "--wxemu-port", exc)
+            ) from None
         threading.Thread(target=self.wxemu.serve_forever, name="wxemu", daemon=True).start()
         # A fresh message-push Token and EncodingAESKey per run, as the console would generate.
         token = secrets.token_urlsafe(16)
         aes_key = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))
+        self.settings = {
+            "WXAPUSH_APPID": self.demo["appid"],
+            "WXAPUSH_APPSECRET": self.demo["secret"],
+            "WXAPUSH_API_BASE": self.wxemu.base_url,
+            "WXAPUSH_STORE": self.store,
+            "WXAPUSH_ADMIN_KEY": self.admin_key,
+            "WXAPUSH_TZ": os.environ.get("WXAPUSH_TZ", "").strip() or "Asia/Shanghai",
+        }
         os.environ.update(
-            WXAPUSH_APPID=self.demo["appid"],
-            WXAPUSH_APPSECRET=self.demo["secret"],
-            WXAPUSH_API_BASE=self.wxemu.base_url,
-            WXAPUSH_STORE=self.store,
-            WXAPUSH_ADMIN_KEY=self.admin_key,
-            WXAPUSH_CALLBACK_TOKEN=token,
-            WXAPUSH_ENCODING_AES_KEY=aes_key,
+            self.settings, WXAPUSH_CALLBACK_TOKEN=token, WXAPUSH_ENCODING_AES_KEY=aes_key
         )
         folder = functions_dir()
         handlers = {name: load_handler(folder / name / "index.py") for name in self.functions}
-        self.gateway = Gateway((self.host, self.port), handlers)
+        try:
+            self.gateway = Gateway((self.host, self.port), handlers)
+        except OSError as exc:
+            self.wxemu.close()
+            raise SystemExit(
+                in_use_message("wxapush dev", self.host, self.port, "--port", exc)
+            ) from None
         self.gateway.start()
         self._push_to(f"{self.gateway.base_url}/receive_event", token, aes_key)
         refresh = handlers["refresh_code"]
@@ -87,10 +104,13 @@ class LocalStack:
 
             self.workers = BroadcastWorkers(handlers["broadcast"])
             self.workers.start()
+        self.env_file = devenv.write(self.settings)
 
     def stop(self) -> None:
         if getattr(self, "workers", None) is not None:
             self.workers.stop()
+        if getattr(self, "env_file", None) is not None:
+            devenv.remove(self.env_file)
         self.gateway.shutdown()
         self.wxemu.close()
 
@@ -122,7 +142,8 @@ class LocalStack:
             },
             ensure_ascii=False,
         )
-        today = date.today().isoformat()
+        day = today(configured_zone(self.settings)).isoformat()
+        demo_args = " ".join(f"-d {shlex.quote(f'{k}={v}')}" for k, v in DEMO_DATA.items())
         names = ", ".join(n for n in self.functions if n != "receive_event")
         return f"""
 wxapush dev — the local stack is up
@@ -141,8 +162,13 @@ Send a message:
 Send it again: the answer says "duplicate": true, and nothing is sent twice.
 wxemu then pushes the delivery result: the message goes from "sent" to "delivered".
 Then read the log:
-  curl -s '{gateway}/send_log?begin_date={today}&end_date={today}' \\
+  curl -s '{gateway}/send_log?begin_date={day}&end_date={day}' \\
     -H 'Authorization: Bearer {key}'
+
+In another shell, from this folder, the operator commands use this stack ({devenv.DEV_ENV}):
+  .venv/bin/wxapush send --to {app["openid"]} --template {app["template_id"]} \\
+    {demo_args} --key order-1001-paid
+  .venv/bin/wxapush log
 """
 
 

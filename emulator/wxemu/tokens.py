@@ -1,7 +1,7 @@
 """Issuing access tokens: the classic ``/cgi-bin/token`` and the stable ``/cgi-bin/stable_token``.
 
 The two kinds are isolated: each has its own current token per app, and neither call touches the
-other's (ref §1.2). Decisions where WeChat's docs are silent (ref §10.7) are listed in
+other's. Decisions where WeChat's docs are silent are listed in
 docs/wxemu.md.
 """
 
@@ -30,7 +30,7 @@ def _supersede(old: Token, now: float) -> None:
 
 
 def issue_classic(emulator: Emulator, app: App) -> Token:
-    """A fresh classic token; the previous one keeps working 5 more minutes (ref §1.3).
+    """A fresh classic token; the previous one keeps working 5 more minutes.
 
     https://developers.weixin.qq.com/miniprogram/dev/server/API/mp-access-token/api_getaccesstoken.html
     """

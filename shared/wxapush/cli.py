@@ -11,12 +11,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import signal
 import sys
 import time
 import uuid
-from datetime import date
 from pathlib import Path
+from types import FrameType
 from typing import Any, Optional, Sequence
+
+from wxapush.store.base import STATUSES
 
 FUNCTIONS = ("get_token", "send", "send_log", "refresh_code", "broadcast")
 #: What `wxapush dev` serves: receive_event answers WeChat (wxemu's pushes), not `invoke`.
@@ -30,8 +33,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    if args.run in (run_invoke, run_send, run_log):
+        _use_running_stack()
     result: int = args.run(args)
     return result
+
+
+def _use_running_stack() -> None:
+    """Point the operator commands at a running `wxapush dev`, unless the shell is configured."""
+    import os
+
+    from wxemu import devenv
+
+    loaded = devenv.apply(os.environ)
+    if loaded is not None:
+        print(f"wxapush: using the local stack's settings from {loaded}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,9 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wxapush",
         description="Send WeChat mini-program subscribe messages reliably from Tencent Cloud "
         "functions; run the whole stack locally against wxemu.",
-        epilog="Configuration comes from WXAPUSH_* environment variables (see the README); "
-        "`wxapush dev` sets them for the local stack itself.",
+        epilog="Configuration comes from WXAPUSH_* environment variables (see the README). "
+        "While `wxapush dev` runs, invoke/send/log in the same folder use its settings "
+        "(.wxapush/dev.env) unless WXAPUSH_APPID is set in the environment.",
     )
+    parser.add_argument("--version", action="version", version=f"wxapush {_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     dev = commands.add_parser(
@@ -111,14 +129,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="list logged messages, newest first",
         description="Query the send log through the send_log function.",
     )
-    today = date.today().isoformat()
-    log.add_argument("--begin", default=today, help="first day, YYYY-MM-DD (default: today)")
-    log.add_argument("--end", default=today, help="last day, YYYY-MM-DD (default: today)")
-    log.add_argument("--touser", metavar="OPENID")
-    log.add_argument("--template", metavar="ID")
-    log.add_argument("--status")
-    log.add_argument("--offset", type=int, default=0)
-    log.add_argument("--count", type=int, default=20)
+    log.add_argument(
+        "--begin",
+        metavar="YYYY-MM-DD",
+        help="first day, inclusive, in WXAPUSH_TZ (default: today in WXAPUSH_TZ, Asia/Shanghai "
+        "unless set)",
+    )
+    log.add_argument(
+        "--end", metavar="YYYY-MM-DD", help="last day, inclusive (default: today in WXAPUSH_TZ)"
+    )
+    log.add_argument("--touser", metavar="OPENID", help="only messages to this user")
+    log.add_argument("--template", metavar="ID", help="only messages of this template")
+    log.add_argument(
+        "--status",
+        choices=STATUSES,
+        help="only messages in this status: pending (being sent), sent (WeChat accepted it), "
+        "delivered / undelivered (WeChat's delivery push), failed (WeChat refused it or was "
+        "unreachable), rejected (refused locally, never sent)",
+    )
+    log.add_argument(
+        "--offset", type=int, default=0, help="skip this many (paging; default: %(default)s)"
+    )
+    log.add_argument(
+        "--count", type=int, default=20, help="at most this many, ≤ 100 (default: %(default)s)"
+    )
     log.add_argument("--json", action="store_true", help="print the raw JSON answer")
     log.set_defaults(run=run_log)
 
@@ -214,9 +248,12 @@ def run_send(args: argparse.Namespace) -> int:
 
 
 def run_log(args: argparse.Namespace) -> int:
+    today = "" if args.begin and args.end else _today()
+    if today is None:
+        return 1
     event: dict[str, Any] = {
-        "begin_date": args.begin,
-        "end_date": args.end,
+        "begin_date": args.begin or today,
+        "end_date": args.end or today,
         "offset": args.offset,
         "count": args.count,
     }
@@ -232,6 +269,30 @@ def run_log(args: argparse.Namespace) -> int:
             f"  msgid={row['msgid']}  errcode={row['errcode']}  {row['log_id']}"
         )
     return 0
+
+
+def _today() -> Optional[str]:
+    """Today in WXAPUSH_TZ (never the machine's zone), or None after saying what is wrong."""
+    import os
+
+    from wxapush.config import configured_zone
+    from wxapush.dates import today
+    from wxapush.errors import Misconfigured
+
+    try:
+        return today(configured_zone(os.environ)).isoformat()
+    except Misconfigured as exc:
+        print(f"wxapush log: {exc.errmsg}", file=sys.stderr)
+        return None
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wxapush")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def run_package(args: argparse.Namespace) -> int:
@@ -256,6 +317,10 @@ def run_package(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: Optional[FrameType]) -> None:
+    raise KeyboardInterrupt
+
+
 def run_dev(args: argparse.Namespace) -> int:
     from wxemu.stack import LocalStack
 
@@ -270,6 +335,8 @@ def run_dev(args: argparse.Namespace) -> int:
     )
     stack.start()
     print(stack.banner(), flush=True)
+    # `kill` stops it as Ctrl-C does: the finally below removes .wxapush/dev.env.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while True:
             time.sleep(3600)

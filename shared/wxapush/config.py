@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from wxapush.errors import Misconfigured, redact
 
-__all__ = ["Settings", "get_settings", "load_settings", "reset_settings"]
+__all__ = ["Settings", "configured_zone", "get_settings", "load_settings", "reset_settings"]
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 TOKEN_MODES = ("stable", "classic")
@@ -147,6 +147,25 @@ def _zone(name: str) -> TzInfo:
         raise
 
 
+def _checked_zone(name: str) -> TzInfo:
+    try:
+        return _zone(name)
+    except (ValueError, OSError) as exc:  # ZoneInfoNotFoundError is a KeyError: caught below
+        raise Misconfigured(
+            f"WXAPUSH_TZ {name!r} is not a time zone", setting="WXAPUSH_TZ"
+        ) from exc
+    except KeyError:
+        raise Misconfigured(
+            f"WXAPUSH_TZ {name!r} is not a known time zone (is the tz database installed?)",
+            setting="WXAPUSH_TZ",
+        ) from None
+
+
+def configured_zone(env: Mapping[str, str] = os.environ) -> TzInfo:
+    """``WXAPUSH_TZ``'s zone alone, for tools that need "today" without the other settings."""
+    return _checked_zone((env.get("WXAPUSH_TZ") or "").strip() or _SHANGHAI)
+
+
 T = TypeVar("T")
 
 
@@ -207,15 +226,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         )
 
     tz = get("WXAPUSH_TZ") or _SHANGHAI
-    try:
-        _zone(tz)
-    except (ValueError, OSError) as exc:  # ZoneInfoNotFoundError is a KeyError: caught below
-        raise Misconfigured(f"WXAPUSH_TZ {tz!r} is not a time zone", setting="WXAPUSH_TZ") from exc
-    except KeyError:
-        raise Misconfigured(
-            f"WXAPUSH_TZ {tz!r} is not a known time zone (is the tz database installed?)",
-            setting="WXAPUSH_TZ",
-        ) from None
+    _checked_zone(tz)
 
     for name in ("WXAPUSH_ENCODING_AES_KEY", "WXAPUSH_ENCODING_AES_KEY_PREVIOUS"):
         value = get(name)

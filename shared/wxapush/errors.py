@@ -1,4 +1,4 @@
-"""The error tree, the project's errcode table and the result envelope (DESIGN §4).
+"""The error tree, the project's errcode table and the result envelope.
 
 Every failure a function reports is a :class:`WxapushError` subclass; its *type* decides the slug,
 the API-gateway status and the default ``errcode`` — never its message text.

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +21,29 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def banner(tmp_path: Path) -> Iterator[str]:
+#: Far from Shanghai on both sides: at any hour one of them is on another date than Shanghai, so
+#: a "today" taken from the machine's zone instead of WXAPUSH_TZ fails one of the two runs.
+FAR_ZONES = ("Etc/GMT+12", "Etc/GMT-14")
+
+
+def clean_env(tz: str) -> dict[str, str]:
+    """The environment of a newcomer's shell: no WXAPUSH_* settings, a machine zone far away."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WXAPUSH_")}
+    env["TZ"] = tz
+    return env
+
+
+@pytest.fixture(params=FAR_ZONES)
+def banner(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """Start `wxapush dev` (default store, in a fresh folder) and return what it printed."""
-    command = [sys.executable, "-m", "wxapush.cli", "dev", "--port", "0", "--wxemu-port", "0"]
+    command = [sys.executable, "-m", "wxapush", "dev", "--port", "0", "--wxemu-port", "0"]
     proc = subprocess.Popen(
-        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=tmp_path,
+        env=clean_env(request.param),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     assert proc.stdout is not None
     lines: list[str] = []
@@ -34,17 +53,30 @@ def banner(tmp_path: Path) -> Iterator[str]:
         if not line:
             break
         lines.append(line)
-        if len(lines) > 1 and "send_log?" in lines[-2] and "Authorization" in line:
+        if line.strip().endswith("wxapush log"):
             break  # the last line of the banner
     try:
         yield "".join(lines)
     finally:
-        proc.send_signal(signal.SIGINT)
+        # SIGTERM (`kill`) stops it as Ctrl-C does, cleaning up (SIGINT is ignored by a
+        # process started in the background of a non-interactive shell).
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=10)
         finally:
             proc.kill()
     assert proc.returncode == 0
+    assert not (tmp_path / ".wxapush" / "dev.env").exists()  # removed when the stack stops
+
+
+def printed_command(banner: str, name: str) -> list[str]:
+    """The banner's `.venv/bin/wxapush NAME …` line (with its continuations), ready to run."""
+    text = banner.replace("\\\n", " ")
+    line = next(
+        row for row in text.splitlines() if row.strip().startswith(f".venv/bin/wxapush {name}")
+    )
+    words = shlex.split(line)
+    return [sys.executable, "-m", "wxapush", *words[1:]]
 
 
 def test_the_printed_curl_line_sends_and_send_log_lists_it(banner: str, tmp_path: Path) -> None:
@@ -53,7 +85,8 @@ def test_the_printed_curl_line_sends_and_send_log_lists_it(banner: str, tmp_path
     gateway = re.search(r"functions\s+(http://\S+)/<function>", banner)
     key = re.search(r"admin key\s+(\S+)", banner)
     body = re.search(r"-d '(\{.*\})'", banner)
-    assert gateway and key and body, banner
+    read_back = re.search(r"curl -s '(http://\S+/send_log\?[^']+)'", banner)
+    assert gateway and key and body and read_back, banner
     headers = {"Authorization": f"Bearer {key[1]}", "Content-Type": "application/json"}
 
     sent = requests.post(f"{gateway[1]}/send", data=body[1].encode(), headers=headers, timeout=10)
@@ -63,11 +96,9 @@ def test_the_printed_curl_line_sends_and_send_log_lists_it(banner: str, tmp_path
     again = requests.post(f"{gateway[1]}/send", data=body[1].encode(), headers=headers, timeout=10)
     assert again.json()["duplicate"] is True and again.json()["msgid"] == result["msgid"]
 
-    day = datetime.now(timezone(timedelta(hours=8))).date().isoformat()
-
     def send_log() -> dict[str, Any]:
-        params = {"begin_date": day, "end_date": day}
-        answer = requests.get(f"{gateway[1]}/send_log", params=params, headers=headers, timeout=10)
+        # The banner's own read-back line: its day is today in WXAPUSH_TZ, whatever TZ says.
+        answer = requests.get(read_back[1], headers=headers, timeout=10)
         found: dict[str, Any] = answer.json()
         return found
 
@@ -92,13 +123,56 @@ def test_the_printed_curl_line_sends_and_send_log_lists_it(banner: str, tmp_path
     assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
 
 
+def test_the_printed_operator_commands_reach_the_running_stack(banner: str, tmp_path: Path) -> None:
+    """In another shell with no WXAPUSH_* set, the banner's `wxapush send` and `wxapush log`
+    lines use the stack's settings (.wxapush/dev.env) and show the message delivered."""
+    env = clean_env(os.environ.get("TZ", "Etc/GMT+12"))
+    run = {"cwd": tmp_path, "env": env, "capture_output": True, "text": True, "timeout": 60}
+    sent = subprocess.run(printed_command(banner, "send"), **run)  # type: ignore[call-overload]
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert "dev.env" in sent.stderr
+    msgid = json.loads(sent.stdout)["msgid"]
+    deadline = time.monotonic() + 5
+    while True:
+        log = subprocess.run(printed_command(banner, "log"), **run)  # type: ignore[call-overload]
+        assert log.returncode == 0, log.stdout + log.stderr
+        row = next(line for line in log.stdout.splitlines() if f"msgid={msgid}" in line)
+        if "delivered" in row or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert "delivered" in row, log.stdout
+
+
 def test_dev_refuses_to_start_when_its_store_is_unusable(tmp_path: Path) -> None:
     (tmp_path / "ro").mkdir(mode=0o500)
     command = [
-        sys.executable, "-m", "wxapush.cli", "dev", "--port", "0", "--wxemu-port", "0",
+        sys.executable, "-m", "wxapush", "dev", "--port", "0", "--wxemu-port", "0",
         "--store", "redis://127.0.0.1:1/0",
     ]  # fmt: skip
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "refresh_code failed" in done.stdout + done.stderr
     assert "the local stack is up" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["wxapush", "dev", "--wxemu-port", "0", "--port"], "--port"),
+        (["wxapush", "dev", "--port", "0", "--wxemu-port"], "--wxemu-port"),
+        (["wxemu", "serve", "--port"], "--port"),
+    ],
+)
+def test_a_port_in_use_is_one_line_naming_it(
+    tmp_path: Path, command: list[str], option: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = [sys.executable, "-m", f"{command[0]}.cli", *command[1:], str(port)]
+        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert f"port {port} on 127.0.0.1 is in use; choose another with {option} PORT" in line

@@ -3,7 +3,7 @@
 ``wxapush package`` builds the layer for the target runtime (CPython 3.9, manylinux2014 x86_64).
 The test unpacks it into ``opt/`` and the send function into ``var/user/``, creates a virtual
 environment with nothing in it (``python -m venv --without-pip``), sets
-``PYTHONPATH=var/user:opt`` as SCF does (tencent-platform.md §3) and calls
+``PYTHONPATH=var/user:opt`` as SCF does and calls
 ``index.main_handler`` with Tencent's documented API-gateway event against wxemu: the message
 must be sent, with the AppSecret read from (wxemu's) SSM through the vendored Tencent SDK.
 
@@ -150,7 +150,7 @@ def test_send_runs_from_the_packages_in_the_scf_layout(
     )
     context = load("scf_context")
     environment = {
-        # What SCF sets (tencent-platform.md §3), with the paths of this layout.
+        # What SCF sets, with the paths of this layout.
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": f"{user}:{opt}",
         "PYTHONDONTWRITEBYTECODE": "1",

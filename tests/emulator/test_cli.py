@@ -66,4 +66,5 @@ def test_port_in_use_is_a_clear_error(serve_process):
         timeout=20,
     )
     assert result.returncode == 1
-    assert "cannot listen" in result.stderr
+    assert f"port {port} on 127.0.0.1 is in use; choose another with --port PORT" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -204,3 +204,23 @@ def test_unknown_wechat_path_is_404(wxemu, http):
     response = http.get(wxemu.url("/cgi-bin/nothing/here"))
     assert response.status_code == 404
     assert response.json()["errcode"] == 404
+
+
+def test_the_control_plane_lists_its_actions(wxemu, http):
+    answer = http.get(wxemu.url("/__wxemu__/"))
+    assert answer.status_code == 200
+    actions = {(a["method"], a["path"]): a["doc"] for a in answer.json()["actions"]}
+    assert actions[("POST", "/__wxemu__/reset")].startswith("Forget all state")
+    assert ("POST", "/__wxemu__/clock") in actions and ("GET", "/__wxemu__/messages") in actions
+    assert all(actions.values())  # each says what it does
+
+
+def test_a_wrong_method_says_which_one(wxemu, http):
+    answer = http.delete(wxemu.url("/__wxemu__/reset"))
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == "POST"
+    assert answer.json()["error"] == "/__wxemu__/reset takes POST, not DELETE"
+    answer = http.put(wxemu.url("/__wxemu__/faults"))
+    assert answer.headers["Allow"] == "DELETE, GET, POST"
+    unknown = http.get(wxemu.url("/__wxemu__/nothing"))
+    assert unknown.status_code == 404 and "GET /__wxemu__/ lists them" in unknown.json()["error"]

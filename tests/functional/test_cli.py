@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from wxapush.cli import main
-from wxemu import demo
+from wxemu import demo, devenv
 from wxemu.testing import RunningServer
 
 from .conftest import send_event
@@ -18,8 +23,22 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
+@pytest.fixture(params=["Etc/GMT+12", "Etc/GMT-14"])
+def far_zone(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The process's local zone far west or far east of Shanghai: at any hour one of the two is
+    on another date than Shanghai, so a "today" from the machine's zone fails one of them."""
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()
+
+
 def test_invoke_send_then_log(
-    env: dict[str, str], wxemu: RunningServer, capsys: pytest.CaptureFixture[str]
+    env: dict[str, str],
+    wxemu: RunningServer,
+    far_zone: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, out = run(capsys, "invoke", "send", "--data", json.dumps(send_event()))
     assert code == 0
@@ -75,3 +94,50 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for command in ("dev", "invoke", "send", "log"):
         assert command in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(["--version"])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out.startswith("wxapush 0.")
+
+
+def test_python_dash_m_runs_the_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "wxapush", "log", "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert "WXAPUSH_TZ" in done.stdout and "rejected" in done.stdout
+
+
+def test_log_with_a_bad_zone_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WXAPUSH_APPID", "wx-from-the-shell")  # no dev.env involved
+    monkeypatch.setenv("WXAPUSH_TZ", "Mars/Olympus")
+    assert main(["log"]) == 1
+    assert "WXAPUSH_TZ 'Mars/Olympus'" in capsys.readouterr().err
+
+
+def test_the_running_stack_settings_apply_only_to_an_unconfigured_shell(tmp_path: Path) -> None:
+    path = devenv.write(
+        {"WXAPUSH_APPID": "wxdemo", "WXAPUSH_STORE": "sqlite:/a b/it's.db"}, tmp_path / "dev.env"
+    )
+    assert path.stat().st_mode & 0o777 == 0o600  # it holds the admin key and AppSecret
+    assert devenv.read(path) == {"WXAPUSH_APPID": "wxdemo", "WXAPUSH_STORE": "sqlite:/a b/it's.db"}
+
+    shell: dict[str, str] = {"WXAPUSH_TZ": "UTC"}
+    assert devenv.apply(shell, path) == path
+    assert shell == {
+        "WXAPUSH_TZ": "UTC",
+        "WXAPUSH_APPID": "wxdemo",
+        "WXAPUSH_STORE": "sqlite:/a b/it's.db",
+    }
+
+    configured = {"WXAPUSH_APPID": "wxprod"}  # the shell's own configuration wins, whole
+    assert devenv.apply(configured, path) is None
+    assert configured == {"WXAPUSH_APPID": "wxprod"}
+
+    devenv.remove(path)
+    assert devenv.apply({}, path) is None

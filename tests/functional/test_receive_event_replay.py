@@ -93,6 +93,6 @@ def test_a_push_of_unknown_msgids_answers_in_time_and_reports_them(  # type: ign
     assert [r.status for r in log_records()] == ["delivered"]
     for msgid in unknown:  # reported as not matched
         assert str(msgid) in caplog.text
-    # WeChat hangs up after 5 s (ref §7.3). The budget is 2 s for the whole push; waiting 2 s per
+    # WeChat hangs up after 5 s. The budget is 2 s for the whole push; waiting 2 s per
     # unknown msgid took 10 s. 5 s leaves 3 s of slack for a loaded machine.
     assert elapsed < 5.0

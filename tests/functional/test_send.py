@@ -133,7 +133,7 @@ def test_token_invalidated_elsewhere_costs_exactly_one_more_fetch(
     invoke: Invoke, wxemu: RunningServer
 ) -> None:
     assert invoke("send", send_event())["errcode"] == 0
-    # Another party force-refreshes twice, 30 s apart: the leaked-token response (ref §1.2).
+    # Another party force-refreshes twice, 30 s apart: the leaked-token response.
     body = {
         "grant_type": "client_credential",
         "appid": demo.APPID,

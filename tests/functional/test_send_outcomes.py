@@ -1,4 +1,4 @@
-"""What a send that did not succeed leaves behind: pending, rejected or failed (DESIGN §4).
+"""What a send that did not succeed leaves behind: pending, rejected or failed.
 
 ``failed`` means WeChat refused it (or could not be reached); ``rejected`` that it was refused
 before anything was sent; ``pending`` that WeChat may have sent it — the key stays held, so a

@@ -1,4 +1,4 @@
-"""The message-push crypto against WeChat's published vectors (ref §7.6) and wechatpy."""
+"""The message-push crypto against WeChat's published vectors and wechatpy."""
 
 from __future__ import annotations
 

@@ -81,7 +81,7 @@ def test_every_variable_is_read() -> None:
     assert s.grant_policy == "enforce"
     assert s.rate_limit == 12.5
     assert s.miniprogram_state == "trial"
-    assert s.tz == "UTC" and s.tzinfo.utcoffset(datetime(2024, 1, 1)) == timedelta(0)
+    assert s.tz == "UTC" and s.tzinfo.utcoffset(datetime(2024, 1, 1)) == timedelta(0)  # noqa: DTZ001 (a wall time, as utcoffset takes)
     assert s.log_retention_days == 7 and s.idempotency_ttl == 3600
 
 
@@ -210,8 +210,8 @@ def test_settings_are_frozen() -> None:
 
 def test_shanghai_works_and_is_utc_plus_8() -> None:
     tz = load_settings(BASE).tzinfo
-    assert tz.utcoffset(datetime(2024, 7, 1, 12)) == timedelta(hours=8)
-    assert tz.utcoffset(datetime(2024, 1, 1, 12)) == timedelta(hours=8)
+    assert tz.utcoffset(datetime(2024, 7, 1, 12)) == timedelta(hours=8)  # noqa: DTZ001 (a wall time, as utcoffset takes)
+    assert tz.utcoffset(datetime(2024, 1, 1, 12)) == timedelta(hours=8)  # noqa: DTZ001 (a wall time, as utcoffset takes)
 
 
 @pytest.fixture
@@ -228,7 +228,7 @@ def no_tz_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.mark.usefixtures("no_tz_database")
 def test_without_a_tz_database_shanghai_falls_back_to_a_fixed_offset() -> None:
     tz = load_settings(BASE).tzinfo
-    assert tz.utcoffset(datetime(2024, 7, 1)) == timedelta(hours=8)
+    assert tz.utcoffset(datetime(2024, 7, 1)) == timedelta(hours=8)  # noqa: DTZ001 (a wall time, as utcoffset takes)
     assert tz.tzname(None) == "Asia/Shanghai"
     error = refused(env(WXAPUSH_TZ="Europe/Paris"))
     assert error.extras["setting"] == "WXAPUSH_TZ" and "tz database" in error.errmsg

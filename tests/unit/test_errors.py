@@ -1,4 +1,4 @@
-"""The error tree, the project errcode table and the envelopes (DESIGN §4)."""
+"""The error tree, the project errcode table and the envelopes."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from wxapush.errors import (
     redact,
 )
 
-# slug -> (class, HTTP status, default errcode, retryable by default), as DESIGN §4 says.
+# slug -> (class, HTTP status, default errcode, retryable by default), as the README's table says.
 CONTRACT = {
     "invalid_request": (InvalidRequest, 400, 990400, False),
     "invalid_argument": (InvalidArgument, 400, 47003, False),

@@ -1,4 +1,4 @@
-"""Pushes in XML and JSON, parsed into typed events; hostile XML refused (ref §7.5, §8)."""
+"""Pushes in XML and JSON, parsed into typed events; hostile XML refused."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from wxapush.wechat.events import (
     parse_push,
 )
 
-# The samples of the subscribe-message page (ref §8), the JSON ones without their trailing commas.
+# The samples of the subscribe-message page, the JSON ones without their trailing commas.
 POPUP_XML = """<xml><ToUserName><![CDATA[gh_123456789abc]]></ToUserName><FromUserName><![CDATA[otFpruAK8D-E6EfStSYonYSBZ8_4]]></FromUserName>
 <CreateTime>1610969440</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe_msg_popup_event]]></Event>
 <SubscribeMsgPopupEvent>

@@ -1,4 +1,4 @@
-"""Keyword value rules: every example of the reference (wechat-api.md §2–§5), and each limit.
+"""Keyword value rules: every example of the reference, and each limit.
 
 Section numbers refer to /work/shared/reference/wechat-api.md.
 """

@@ -59,6 +59,7 @@ def reset(call: Call) -> dict[str, Any]:
 
 
 def get_demo(call: Call) -> dict[str, Any]:
+    """The demo app seeded at start: appid, secret, openid, template ids."""
     return {"demo": demo.describe() if call.emulator.seed_demo else None}
 
 
@@ -70,6 +71,7 @@ def add_app(call: Call) -> dict[str, Any]:
 
 
 def list_apps(call: Call) -> dict[str, Any]:
+    """Every app: its appid, secret and template ids."""
     with call.emulator.lock:
         apps = [
             {"appid": a.appid, "secret": a.secret, "templates": sorted(a.templates)}
@@ -218,18 +220,21 @@ def add_fault(call: Call) -> dict[str, Any]:
 
 
 def list_faults(call: Call) -> dict[str, Any]:
+    """The faults still queued, per path."""
     with call.emulator.lock:
         faults = [f.to_dict() for queue in call.emulator.faults.values() for f in queue]
     return {"faults": faults}
 
 
 def clear_faults(call: Call) -> dict[str, Any]:
+    """Forget every queued fault."""
     with call.emulator.lock:
         call.emulator.faults.clear()
     return {"faults": []}
 
 
 def get_clock(call: Call) -> dict[str, Any]:
+    """The emulator's time (unix seconds) and how far it was advanced."""
     clock = call.emulator.clock
     return {"now": clock.now(), "offset": clock.offset}
 

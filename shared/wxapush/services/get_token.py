@@ -9,10 +9,10 @@ import time
 from typing import Any
 
 from wxapush.app import current_app
+from wxapush.dates import iso
 from wxapush.errors import Forbidden, ok
 from wxapush.runtime import Invocation
 from wxapush.services.fields import flag
-from wxapush.services.send_log import iso
 
 
 def run(inv: Invocation) -> dict[str, Any]:

@@ -248,8 +248,7 @@ def handle(app: App, push: Push, deadline: float) -> None:
 
 
 def event_key(appid: str, push: Push) -> str:
-    """The identity of an event: WeChat re-pushes it with the same content (ref §7.3 dedupes by
-    ``FromUserName + CreateTime``; the items are added, so two events of one second differ)."""
+    """The identity of an event: WeChat re-pushes it with the same content."""
     items = [asdict(c) for c in push.choices] + [asdict(d) for d in push.deliveries]
     canonical = json.dumps(
         [appid, push.event, push.from_user, push.create_time, items], sort_keys=True

@@ -209,7 +209,13 @@ class Sender:
     def _replay(self, record: LogRecord, req: SendRequest) -> dict[str, Any]:
         """A repeated idempotency key: the first outcome again, and nothing sent."""
         if record.payload_hash != req.payload_hash():
-            raise Conflict("idempotency_key was already used with another payload")
+            raise Conflict(
+                "idempotency_key was already used with another payload: the first request "
+                f"(log {record.log_id}) {_fate(record)}",
+                log_id=record.log_id,
+                hint="a different message needs a new idempotency_key; repeat the first "
+                "payload unchanged to get its answer again",
+            )
         if record.status == "pending":
             raise Conflict(
                 "a send with this idempotency_key is in progress or was interrupted; "
@@ -266,6 +272,22 @@ class Sender:
 
     def _update(self, record: LogRecord, **changes: Any) -> None:
         self.log.update(record.log_id, updated_at=time.time(), **changes)
+
+
+#: What became of a keyed request, as a conflicting repeat is told.
+_FATES = {
+    "pending": "is in progress or was interrupted: its outcome is not known yet",
+    "sent": "was sent (msgid {msgid})",
+    "delivered": "was sent and delivered (msgid {msgid})",
+    "undelivered": "was sent, but WeChat could not deliver it (msgid {msgid})",
+    "failed": "failed at WeChat with errcode {errcode}: nothing was sent",
+    "rejected": "was refused locally with errcode {errcode}: never sent",
+}
+
+
+def _fate(record: LogRecord) -> str:
+    fate = _FATES.get(record.status, "ended " + record.status)
+    return fate.format(msgid=record.msgid, errcode=record.errcode)
 
 
 def _outcome(error: WxapushError) -> dict[str, Any]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone, tzinfo
-from datetime import time as dtime
+from datetime import date, timedelta, tzinfo
 from typing import Any
 
 from wxapush.app import current_app
+from wxapush.dates import iso, start_of
 from wxapush.errors import Forbidden, InvalidRequest, ok
 from wxapush.runtime import Invocation
 from wxapush.services.fields import integer, text
@@ -37,8 +37,8 @@ def run(inv: Invocation) -> dict[str, Any]:
         raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}")
     query = LogQuery(
         appid=app.settings.appid,
-        since=_start_of(begin, tz),
-        until=_start_of(end + timedelta(days=1), tz),
+        since=start_of(begin, tz),
+        until=start_of(end + timedelta(days=1), tz),
         touser=touser,
         template_id=text(request, "template_id", "templateId"),
         status=status,
@@ -70,14 +70,6 @@ def render(record: LogRecord, tz: tzinfo) -> dict[str, Any]:
     }
 
 
-def iso(timestamp: float, tz: tzinfo) -> str:
-    return (
-        datetime.fromtimestamp(timestamp, timezone.utc)
-        .astimezone(tz)
-        .isoformat(timespec="milliseconds")
-    )
-
-
 def _date(request: dict[str, Any], *names: str) -> date:
     value = text(request, *names, required=True) or ""
     try:
@@ -86,7 +78,3 @@ def _date(request: dict[str, Any], *names: str) -> date:
     except ValueError:
         pass
     raise InvalidRequest(f"{names[0]} must be a date written YYYY-MM-DD")
-
-
-def _start_of(day: date, tz: tzinfo) -> float:
-    return datetime.combine(day, dtime.min, tzinfo=tz).timestamp()

@@ -24,13 +24,13 @@ from wxapush.wechat.events import POPUP, Push
 log = logging.getLogger("wxapush.subscriptions")
 
 #: Choices that allow one message. The ``…With…`` forms are how ``wx.getSetting`` reports an
-#: accept with a voice reminder or an alert (ref §4.2); a front end may pass them on.
+#: accept with a voice reminder or an alert; a front end may pass them on.
 ACCEPTED = frozenset({"accept", "acceptWithAudio", "acceptWithAlert"})
 #: Choices that end every grant the user gave for the template.
 REFUSED = frozenset({"reject", "ban"})
 #: ``filter``: a same-title template was dropped from the popup; the user chose nothing.
 IGNORED = frozenset({"filter"})
-#: A popup shows at most 5 templates (ref §4.2); twice that leaves room for WeChat to grow.
+#: A popup shows at most 5 templates; twice that leaves room for WeChat to grow.
 MAX_TEMPLATES = 10
 MAX_TEMPLATE_ID = 128
 
@@ -39,7 +39,7 @@ def apply_choice(app: App, openid: str, template_id: str, status: str, *, popup:
     """Record one choice in the ledger (a no-op under ``off``, for ``filter`` and unknown values).
 
     Only a popup's ``accept`` grants: a change event comes from the message card's menu, where
-    a user can only unsubscribe (ref §8.2).
+    a user can only unsubscribe.
     """
     if app.settings.grant_policy == "off":
         return

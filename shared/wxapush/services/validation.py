@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Optional
 from wxapush.config import MINIPROGRAM_STATES
 from wxapush.errors import InvalidArgument
 from wxapush.store.base import TemplateInfo
+from wxapush.wechat.keyword_hints import explain, explain_data
 from wxapush.wechat.keywords import check_data
 
 if TYPE_CHECKING:
@@ -34,16 +35,25 @@ def validate_send(req: SendRequest, template: Optional[TemplateInfo]) -> None:
     if req.page is not None and not PAGE.fullmatch(req.page):
         raise InvalidArgument("invalid page", errcode=41030, field="page")
     keywords = template.keywords if template else None
-    enums = template.enum_values if template else None
-    problem = check_data(req.data, keywords, enums)
-    if problem is not None:
-        raise InvalidArgument(problem.errmsg(), field=problem.field)
+    enums = template.enum_values if template else {}
     if template is not None and isinstance(req.data, dict):
-        codes = {code for code, _ in template.keywords}
+        # Checked first: a misspelt key (thing9 for thing1) is the cause, thing1 being empty
+        # only its consequence.
+        codes = [code for code, _ in template.keywords]
         unknown = [key for key in req.data if key not in codes]
         if unknown:
             raise InvalidArgument(
                 f"argument invalid! data.{unknown[0]}.value invalid: "
                 f"template {template.template_id} has no keyword {unknown[0]}",
                 field=f"data.{unknown[0]}.value",
+                hint=f"{unknown[0]} is not in this template; it has {', '.join(codes)}",
             )
+    problem = check_data(req.data, keywords, enums)
+    if problem is not None:
+        if isinstance(req.data, dict):
+            kind = dict(keywords or ()).get(problem.key, "")
+            item = req.data.get(problem.key)
+            hint = explain(problem.key, kind, problem.reason, item, enums.get(problem.key))
+        else:
+            hint = explain_data(req.data)
+        raise InvalidArgument(problem.errmsg(), field=problem.field, hint=hint)

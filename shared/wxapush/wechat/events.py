@@ -1,4 +1,4 @@
-"""WeChat's pushes, XML or JSON, parsed into typed events (wechat-api.md §7.5, §8).
+"""WeChat's pushes, XML or JSON, parsed into typed events.
 
 The subscribe-message events: https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/subscribe-message.html
 (section 订阅消息事件推送). In JSON their items sit under ``List``, a bare object when there is
@@ -37,7 +37,7 @@ _WRAPPERS = {
     CHANGE: "SubscribeMsgChangeEvent",
     SENT: "SubscribeMsgSentEvent",
 }
-#: A popup carries at most 5 templates (ref §4.2); anything near this bound is not WeChat's.
+#: A popup carries at most 5 templates; anything near this bound is not WeChat's.
 MAX_ITEMS = 50
 _MAX_DEPTH = 8
 _MAX_ELEMENTS = 1000

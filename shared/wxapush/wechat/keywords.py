@@ -2,14 +2,14 @@
 
 The rules are the table "订阅消息参数值内容限制说明" of sendMessage
 (https://developers.weixin.qq.com/miniprogram/dev/server/API/mp-message-management/subscribe-message/api_sendmessage.html),
-as collected in the fact sheet ``reference/wechat-api.md`` (§3 table and notes, §3.1 what WeChat
-answered to real requests, §2.4 the errmsg forms, §10 what stays uncertain). The emulator uses
+read together with what WeChat answered to real requests and the errmsg forms it uses; where the
+doc is silent the reading is marked "undocumented" below. The emulator uses
 them to answer 47003 and the sender uses them to refuse a send locally, so both agree.
 
 Readings chosen where the doc is silent (each is also noted where it is applied):
 
-- Characters are counted as Unicode code points: one Chinese character is 1 (§3.1: 20 accepted,
-  21 refused). An emoji is a "symbol" and counts one per code point (§10.4 leaves it open).
+- Characters are counted as Unicode code points: one Chinese character is 1 (observed: 20 accepted,
+  21 refused). An emoji is a "symbol" and counts one per code point (undocumented).
 - Letters and digits are ASCII; "symbol" is any other printable character that is not Chinese.
 - A missing value, ``None``, ``""`` or whitespace only is ``"empty"``; WeChat's only two answers
   are "is empty" and "invalid", and a blank keyword is what a card with no value shows.
@@ -40,12 +40,12 @@ __all__ = [
 EMPTY = "empty"
 INVALID = "invalid"
 
-# "不能带有换行等控制字符" (§3): C0/C1 controls, Unicode line/paragraph separators, and lone
+# "不能带有换行等控制字符": C0/C1 controls, Unicode line/paragraph separators, and lone
 # surrogates (a JSON "\ud83d" decodes to one and cannot be re-encoded as UTF-8).
 _CTRL = r"\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff"
 # CJK ideographs: the basic block, extension A, compatibility, and the supplementary planes.
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-# "1个币种符号" (§3): $ ¢ £ ¥, the Currency Symbols block (€ ₩ ₹ ₽ …) and their full-width forms.
+# "1个币种符号": $ ¢ £ ¥, the Currency Symbols block (€ ₩ ₹ ₽ …) and their full-width forms.
 _CURRENCY = r"$\u00a2\u00a3\u00a5\u20a0-\u20bf\ufe69\uff04\uffe0\uffe1\uffe5\uffe6"
 
 _CONTROL_RE = re.compile(f"[{_CTRL}]")
@@ -55,13 +55,14 @@ _SYMBOL_RE = re.compile(f"[^{_CTRL}{_HAN}A-Za-z0-9]{{1,5}}")
 _CHARACTER_STRING_RE = re.compile(f"[^{_CTRL}{_HAN}]{{1,32}}")
 _PHONE_RE = re.compile(f"[^{_CTRL}{_HAN}A-Za-z]{{1,17}}")
 _PHRASE_RE = re.compile(f"[{_HAN}]{{1,5}}")
-# First and last may be Chinese, the rest letters or digits, 8 at most (§3: 粤A8Z888挂).
+# First and last may be Chinese, the rest letters or digits, 8 at most (粤A8Z888挂).
 _CAR_RE = re.compile(f"[{_HAN}A-Za-z0-9](?:[A-Za-z0-9]{{0,6}}[{_HAN}A-Za-z0-9])?")
 _NAME_RE = re.compile(f"[^{_CTRL}0-9]+")
 _NUMBER_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _AMOUNT_RE = re.compile(f"[{_CURRENCY}]?([0-9]+)(?:\\.([0-9]+))?元?")
 # One point in time: an optional date (y年m月d日 | y年m月 | m月d日 | y-m-d | y-m | m-d, with - / .
-# as separator and unpadded numbers, §3 notes and §3.1), then an optional H:MM or H:MM:SS.
+# as separator and unpadded numbers, per the table's notes and observed answers), then an
+# optional H:MM or H:MM:SS.
 _POINT_RE = re.compile(
     r"(?:(?:(?:(?P<cy>[0-9]{4})年)?(?P<cm>[0-9]{1,2})月(?:(?P<cd>[0-9]{1,2})日)?"
     r"|(?P<ny>[0-9]{4})(?P<s>[-/.])(?P<nm>[0-9]{1,2})(?:(?P=s)(?P<nd>[0-9]{1,2}))?"
@@ -71,7 +72,7 @@ _POINT_RE = re.compile(
 _PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*?)\.DATA\s*\}\}")
 
 _DATE, _TIME = 1, 2
-# Not a WeChat rule: a guard for types whose limits nobody has published (§10.3), so that an
+# Not a WeChat rule: a guard for types whose limits nobody has published (undocumented), so that an
 # unknown type still refuses control characters and absurd lengths but nothing a sender means.
 _SANITY_MAX = 200
 
@@ -112,11 +113,11 @@ def _point(text: str) -> int:
 
 
 def _moment(text: str, need: int) -> bool:
-    """A time or date value: one point, or two joined by an ASCII "~" (§3, §3.1).
+    """A time or date value: one point, or two joined by an ASCII "~" (table and observations).
 
     The first point must hold what the type names (a time for ``time``, a date for ``date``);
     the second may be shorter, as in the accepted "2021年10月25日 09:00~09:30". Full-width "～"
-    and "-" between times are refused (§3.1) simply because no point contains them. Spaces
+    and "-" between times are refused (observed) simply because no point contains them. Spaces
     around "~" are tolerated: undocumented, and common in hand-written ranges.
     """
     parts = text.split("~")
@@ -135,8 +136,8 @@ def _number(text: str, _: Sequence[str] | None) -> bool:
 
 def _amount(text: str, _: Sequence[str] | None) -> bool:
     # "1个币种符号+10位以内纯数字，可带小数，结尾可带元": the symbol is read as optional: senders
-    # commonly write "100.00元", no observation (§3.1) shows it refused, and the exact check is
-    # unpublished (§10.4). The 10 counts every digit, decimals included, as number's 32 does.
+    # commonly write "100.00元", no observation (observed) shows it refused, and the exact check is
+    # unpublished (undocumented). The 10 counts every digit, decimals included, as number's 32 does.
     m = _AMOUNT_RE.fullmatch(text)
     return m is not None and len(m.group(1)) + len(m.group(2) or "") <= 10
 
@@ -161,8 +162,8 @@ def _sanity(text: str, _: Sequence[str] | None) -> bool:
 
 _RULES: dict[str, _Rule] = {
     "thing": lambda t, _: len(t) <= 20,
-    # short_thing is not in the table and its limit is unconfirmed (§10.3): thing's character set
-    # with a limit of 5 is a guess from the name; keep it here so one line changes if it is wrong.
+    # short_thing is not in the table and its limit is undocumented: thing's character set with
+    # a limit of 5 is a guess from the name; keep it here so one line changes if it is wrong.
     "short_thing": lambda t, _: len(t) <= 5,
     "number": _number,
     "letter": lambda t, _: _LETTER_RE.fullmatch(t) is not None,
@@ -174,12 +175,12 @@ _RULES: dict[str, _Rule] = {
     "phone_number": lambda t, _: _PHONE_RE.fullmatch(t) is not None,
     "car_number": lambda t, _: _CAR_RE.fullmatch(t) is not None,
     "name": _name,
-    # "5个以内纯汉字": digits refused (§3.1: "111"), Chinese punctuation too.
+    # "5个以内纯汉字": digits refused (observed: "111"), Chinese punctuation too.
     "phrase": lambda t, _: _PHRASE_RE.fullmatch(t) is not None,
-    # enum_string is the enum of the send table under the name getTemplateList uses (§10.13).
+    # enum_string is the enum of the send table under the name getTemplateList uses (undocumented).
     "enum": _enum,
     "enum_string": _enum,
-    # const (Official Account templates) has no published rule (§10.3): sanity guard only.
+    # const (Official Account templates) has no published rule (undocumented): sanity guard only.
     "const": _sanity,
 }
 
@@ -238,7 +239,7 @@ class KeywordProblem:
         return f"data.{self.key}.value"
 
     def errmsg(self) -> str:
-        """WeChat's 47003 errmsg without the `` rid: …`` suffix (§2.4)."""
+        """WeChat's 47003 errmsg without the `` rid: …`` suffix."""
         return f"argument invalid! {self.field} {'is empty' if self.reason == EMPTY else 'invalid'}"
 
 
@@ -253,8 +254,8 @@ def check_data(
     ``keywords`` is the template's ``(code, type)`` list in order; without it every key of
     ``data`` is checked by the type its prefix names. A key missing (``thing1.DATA`` does not
     count as ``thing1``), an item that is not ``{"value": …}`` and ``data`` that is not an object
-    are all "is empty", as WeChat answers (§2.1, §2.4, §3.1). Keys outside the template are not
-    judged (§10.17); extra fields inside an item (``color``) are fine (§2.1).
+    are all "is empty", as WeChat answers (observed). Keys outside the template are not
+    judged (undocumented); extra fields inside an item (``color``) are fine.
     """
     enums = enum_values or {}
     if keywords is None:
@@ -295,7 +296,7 @@ def _code(key: str) -> str:
 
 def _guess_first_key(data: object) -> str:
     # With no template, WeChat's "first template key" is unknowable; a JSON-encoded object
-    # (the usual mistake, §2.1) most likely lists the template's keys, so its first key is named.
+    # (the usual mistake) most likely lists the template's keys, so its first key is named.
     # Anything else gets "data", which at least points at the field that is wrong.
     if isinstance(data, str):
         try:

@@ -3,10 +3,26 @@
 // wx.cloud.callFunction:      https://developers.weixin.qq.com/miniprogram/dev/wxcloud/reference-client-api/functions/callFunction.html
 
 // The template id from your console (订阅消息 → 我的模板); one-time templates only here.
+// Under `wxapush dev` / wxemu, the demo template "订单发货通知" is
+// 'WxEmuDemo-OrderShipped-00000000000000000001'.
 const TEMPLATE_ID = 'YOUR-TEMPLATE-ID'
 
 Page({
-  data: { status: '' },
+  data: { status: '', order: null },
+
+  // Opened as pages/subscribe/index?orderId=…: the order whose shipping the user subscribes to.
+  onLoad(options) {
+    // Replace with your own order lookup; these values fit the demo template's keywords.
+    this.setData({
+      order: {
+        id: options.orderId || '1001',
+        product: '手机保护壳', // thing1: at most 20 characters
+        trackingNo: 'SF1234567890', // character_string2: letters, digits, symbols, ≤ 32
+        shippedAt: '2026-11-27 10:30', // date3
+        amount: '¥128.00', // amount6
+      },
+    })
+  },
 
   // Bound to a button: from base library 2.8.2 the popup opens only on a user's tap.
   async onSubscribe() {
@@ -33,14 +49,22 @@ Page({
     }
 
     // Send to oneself: touser is omitted, the function fills in the caller's openid.
+    const order = this.data.order
     const { result: sent } = await wx.cloud.callFunction({
       name: 'send',
       data: {
         templateId: TEMPLATE_ID,
-        page: 'pages/subscribe/index',
-        data: { thing1: '手机保护壳', character_string2: 'SF1234567890' },
-        // The same key on a retry sends nothing twice.
-        idempotencyKey: 'order-42-shipped',
+        page: `pages/subscribe/index?orderId=${order.id}`,
+        // Every keyword of the template, each within WeChat's rule for its type.
+        data: {
+          thing1: order.product,
+          character_string2: order.trackingNo,
+          date3: order.shippedAt,
+          amount6: order.amount,
+        },
+        // One key per order and event: a retry of this send sends nothing twice, while the
+        // next order's message is not mistaken for a repeat.
+        idempotencyKey: `order-${order.id}-shipped`,
       },
     })
     this.setData({
