@@ -232,3 +232,15 @@ def test_a_failing_invoke_is_logged_and_the_campaign_still_queued(
     created = create(invoke, users(wxemu, 2))  # no such function in wxemu's SCF
     assert created["errcode"] == 0 and created["workers_started"] == 0
     assert invoke("broadcast", {"action": "work"})["worked"] == {"sent": 2}
+
+
+def test_status_counts_the_deliveries_wechat_pushes(
+    invoke: Invoke, wxemu: RunningServer, receiver: str
+) -> None:
+    from .conftest import wait_for
+
+    created = create(invoke, users(wxemu, 3))
+    assert invoke("broadcast", {"action": "work"})["worked"] == {"sent": 3}
+    bid = created["broadcast_id"]
+    assert wait_for(lambda: status(invoke, bid)["counts"]["delivered"] == 3)
+    assert status(invoke, bid)["counts"]["sent"] == 3
