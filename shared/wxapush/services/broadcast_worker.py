@@ -99,9 +99,11 @@ class Worker:
         rate = self.app.settings.rate_limit
         if rate is None:
             return BATCH
-        # Other workers share the rate: lease what half of it would send in time.
-        window = min(self.lease_seconds, self._left(self.deadline)) - self.margin
-        return max(1, min(BATCH, int(rate * window / 2)))
+        # Other workers share the rate: lease what an eighth of it would send in time, so that
+        # up to eight workers never lease more than they can send before the lease runs out
+        # (what a worker cannot start in time waits for its lease to end).
+        window = min(self.lease_seconds, self._left(self.deadline)) - START_BEFORE
+        return max(1, min(BATCH, int(rate * window / 8)))
 
     def _campaign(self, bid: str) -> Optional[Campaign]:
         if bid not in self.campaigns:
