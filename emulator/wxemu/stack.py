@@ -144,13 +144,14 @@ class LocalStack:
         )
         day = today(configured_zone(self.settings)).isoformat()
         demo_args = " ".join(f"-d {shlex.quote(f'{k}={v}')}" for k, v in DEMO_DATA.items())
-        names = ", ".join(n for n in self.functions if n != "receive_event")
+        names = ", ".join(n for n in self.functions if n not in ("receive_event", "dashboard"))
         return f"""
 wxapush dev — the local stack is up
   functions  {gateway}/<function>   ({names})
   wxemu      {self.wxemu.base_url}   (WeChat OpenAPI emulator; control plane under /__wxemu__/)
   push       wxemu -> {gateway}/receive_event   (secure mode, JSON; fresh Token and key)
   admin key  {key}   (Authorization: Bearer … for service calls)
+  dashboard  {gateway}/dashboard/   (sign in with the admin key)
   demo app   appid {app["appid"]}   openid {app["openid"]}
              template {app["template_id"]}
   store      {self.store}    timer  refresh_code on '{self.cron.expression}'

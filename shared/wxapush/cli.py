@@ -22,8 +22,9 @@ from typing import Any, Optional, Sequence
 from wxapush.store.base import STATUSES
 
 FUNCTIONS = ("get_token", "send", "send_log", "refresh_code", "broadcast")
-#: What `wxapush dev` serves: receive_event answers WeChat (wxemu's pushes), not `invoke`.
-SERVED = (*FUNCTIONS, "receive_event")
+#: What `wxapush dev` serves: receive_event answers WeChat (wxemu's pushes) and dashboard a
+#: browser, not `invoke`.
+SERVED = (*FUNCTIONS, "receive_event", "dashboard")
 DEFAULT_CRON = "0 */5 * * * * *"
 
 

@@ -67,8 +67,10 @@ class Invocation:
 @dataclass(frozen=True)
 class RawResponse:
     """A gateway answer sent as is, not as a JSON envelope (receive_event's ``success`` or
-    echoed ``echostr``, which WeChat reads as plain text)."""
+    echoed ``echostr``, which WeChat reads as plain text; the dashboard's pages). ``headers``
+    are added to the answer's (Set-Cookie, Content-Security-Policy, Allow…)."""
 
     body: str
     status: int = 200
     content_type: str = "text/plain; charset=utf-8"
+    headers: Optional[Mapping[str, str]] = None

@@ -95,7 +95,7 @@ def invoke(
         inv = _parse(shape, event, wx, ctx, started + _time_limit(ctx), auth, raw_body)
         result = service(inv)
         if isinstance(result, RawResponse) and shape == GATEWAY:
-            headers = {"Content-Type": result.content_type}
+            headers = {"Content-Type": result.content_type, **(result.headers or {})}
             return _http_response(result.status, result.body, headers)
         if not isinstance(result, dict):
             raise TypeError(f"service returned {type(result).__name__}, not a dict")

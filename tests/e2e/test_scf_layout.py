@@ -103,6 +103,18 @@ def test_the_layer_has_wxapush_and_its_dependencies_at_the_root(dist: Path) -> N
     assert {(i.date_time, i.external_attr >> 16) for i in infos} == {(EPOCH, 0o100644)}
 
 
+def test_the_layer_ships_the_dashboards_files(dist: Path) -> None:
+    static = ROOT / "shared" / "wxapush" / "dashboard" / "static"
+    files = sorted(p.name for p in static.iterdir())
+    assert {"index.html", "app.js", "chart.js", "style.css"} <= set(files)
+    with zipfile.ZipFile(dist / "layer.zip") as z:
+        for name in files:
+            shipped = z.read(f"wxapush/dashboard/static/{name}")
+            assert shipped == (static / name).read_bytes(), name
+    with zipfile.ZipFile(dist / "dashboard.zip") as z:
+        assert z.namelist() == ["index.py"]
+
+
 def test_native_modules_are_built_for_the_target_runtime(dist: Path) -> None:
     with zipfile.ZipFile(dist / "layer.zip") as z:
         native = [n for n in z.namelist() if n.endswith(".so")]

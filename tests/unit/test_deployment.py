@@ -419,3 +419,19 @@ def test_api_gateway_routes() -> None:
         ("/receive_event", "POST"): "receive_event",
     }
     assert "refresh_code" not in routes.values(), "refresh_code is a timer, not an HTTP API"
+
+
+def test_the_wheel_declares_the_dashboards_files() -> None:
+    """pip install (not only the layer zip) must carry the page, scripts and styles."""
+    import fnmatch
+
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    line = re.search(r"^wxapush = \[(.*)\]$", text, re.MULTILINE)
+    assert line, "pyproject.toml: no package-data for wxapush"
+    patterns = re.findall(r'"([^"]+)"', line[1])
+    package = ROOT / "shared" / "wxapush"
+    static = sorted((package / "dashboard" / "static").iterdir())
+    assert static
+    for path in static:
+        relative = path.relative_to(package).as_posix()
+        assert any(fnmatch.fnmatch(relative, p) for p in patterns), relative

@@ -121,6 +121,31 @@ class LogQuery:
     broadcast_id: Optional[str] = None
     offset: int = 0
     count: int = 20
+    #: WeChat's (or the project's) errcode; records without one never match. The other filters
+    #: have indexes; this one narrows what they select (redis: a scan on the server).
+    errcode: Optional[int] = None
+
+
+#: Every bound of ``SendLog.summarize`` is a multiple of this many seconds: a day in any time zone
+#: starts on a quarter hour, and the redis backend keeps its counters per quarter hour.
+SUMMARY_GRAIN = 900
+#: The most periods one summary covers (a year and a day, by day).
+SUMMARY_MAX_PERIODS = 367
+
+
+@dataclass(frozen=True)
+class LogSummary:
+    """Counts of one app's records by the period of their ``created_at`` (``SendLog.summarize``).
+
+    ``periods[i]`` maps status -> count for ``bounds[i] <= created_at < bounds[i + 1]``;
+    ``templates`` maps template_id -> status -> count over the whole range; ``errcodes`` maps
+    ``(template_id, status, errcode)`` -> count over the whole range, for records whose errcode
+    is set and not 0. Zero counts are left out.
+    """
+
+    periods: Tuple[Mapping[str, int], ...]
+    templates: Mapping[str, Mapping[str, int]]
+    errcodes: Mapping[Tuple[str, str, int], int]
 
 
 class SendLog(Protocol):
@@ -149,6 +174,15 @@ class SendLog(Protocol):
 
     def query(self, q: LogQuery) -> Tuple[int, list[LogRecord]]:
         """``(total matching, page)``; the page ordered by created_at desc, then log_id desc."""
+
+    def summarize(self, appid: str, bounds: Sequence[float]) -> LogSummary:
+        """The app's records counted by period, status, template and errcode, in the store.
+
+        ``bounds``: n+1 increasing instants (unix seconds, multiples of SUMMARY_GRAIN) for n
+        periods, 1 <= n <= SUMMARY_MAX_PERIODS; ValueError otherwise. Computed by aggregate
+        queries (or counters the store maintains), never by reading the records; a snapshot of
+        one moment where the backend offers one.
+        """
 
     def prune(self, older_than: float) -> int:
         """Delete the records (of every app) created before ``older_than``; return how many."""

@@ -7,14 +7,17 @@ plumbing does not crowd the seams.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from wxapush.store.base import (
     MSGID_MAX,
     STATUSES,
+    SUMMARY_GRAIN,
+    SUMMARY_MAX_PERIODS,
     UPDATABLE_FIELDS,
     LogQuery,
     LogRecord,
+    LogSummary,
     TemplateInfo,
 )
 
@@ -54,6 +57,8 @@ def check_query(q: LogQuery) -> None:
         raise ValueError("offset and count must not be negative")
     if q.status is not None:
         check_status(q.status)
+    if q.errcode is not None and (isinstance(q.errcode, bool) or not isinstance(q.errcode, int)):
+        raise ValueError(f"errcode must be an integer, got {q.errcode!r}")
 
 
 def dump_json(value: Any) -> str:
@@ -120,3 +125,59 @@ def check_bucket(rate: float, burst: int, max_wait: float) -> None:
         raise ValueError(f"burst must be a positive integer, got {burst!r}")
     if not max_wait >= 0:
         raise ValueError(f"max_wait must not be negative, got {max_wait!r}")
+
+
+def check_bounds(bounds: Sequence[float]) -> List[int]:
+    """``SendLog.summarize``'s bounds as integers, refused unless valid (see its docstring)."""
+    if not 2 <= len(bounds) <= SUMMARY_MAX_PERIODS + 1:
+        raise ValueError(f"bounds must hold 2 to {SUMMARY_MAX_PERIODS + 1} instants")
+    out: List[int] = []
+    for bound in bounds:
+        if isinstance(bound, bool) or bound != bound or int(bound) != bound:
+            raise ValueError(f"bounds must be whole seconds, got {bound!r}")
+        if int(bound) % SUMMARY_GRAIN:
+            raise ValueError(f"bounds must be multiples of {SUMMARY_GRAIN} s, got {bound!r}")
+        if out and int(bound) <= out[-1]:
+            raise ValueError("bounds must increase")
+        out.append(int(bound))
+    return out
+
+
+class SummaryBuilder:
+    """Collects aggregate rows into a :class:`LogSummary` (shared by the backends)."""
+
+    def __init__(self, periods: int) -> None:
+        self.periods: List[Dict[str, int]] = [{} for _ in range(periods)]
+        self.templates: Dict[str, Dict[str, int]] = {}
+        self.errcodes: Dict[Tuple[str, str, int], int] = {}
+
+    def row(
+        self, index: int, template_id: str, status: str, errcode: Optional[int], count: int
+    ) -> None:
+        """One row of ``GROUP BY period, template_id, status, errcode`` (0 for none)."""
+        self.period(index, status, count)
+        self.template(template_id, status, count)
+        if errcode:
+            self.errcode(template_id, status, errcode, count)
+
+    def period(self, index: int, status: str, count: int) -> None:
+        _add(self.periods[index], status, count)
+
+    def template(self, template_id: str, status: str, count: int) -> None:
+        _add(self.templates.setdefault(template_id, {}), status, count)
+
+    def errcode(self, template_id: str, status: str, errcode: int, count: int) -> None:
+        if errcode:
+            _add(self.errcodes, (template_id, status, int(errcode)), count)
+
+    def build(self) -> LogSummary:
+        templates = {tpl: counts for tpl, counts in self.templates.items() if counts}
+        return LogSummary(tuple(self.periods), templates, self.errcodes)
+
+
+def _add(counts: Dict[Any, int], key: Any, count: int) -> None:
+    total = counts.get(key, 0) + int(count)
+    if total:
+        counts[key] = total
+    else:
+        counts.pop(key, None)

@@ -197,6 +197,34 @@ def test_query_filters_and_app_isolation(store: Store) -> None:
     assert page_ids(store, window(status="delivered")) == (0, [])
 
 
+def test_query_by_errcode_with_the_other_filters_and_pages(store: Store) -> None:
+    plan = [("failed", 43101), ("failed", -1), ("rejected", 43101), ("sent", 0), ("pending", None)]
+    records = []
+    for i in range(15):
+        status, errcode = plan[i % 5]
+        records.append(make(T0 + (i % 4), status=status, errcode=errcode))
+    records.append(make(T0 + 1, status="failed", errcode=43101, appid="wxother"))
+    for r in records:
+        store.log.claim(r)
+
+    def expected(**match: Any) -> list[str]:
+        found = [r for r in records[:15] if all(getattr(r, k) == v for k, v in match.items())]
+        return [r.log_id for r in sorted(found, key=lambda r: (r.created_at, r.log_id))][::-1]
+
+    refused = expected(errcode=43101)
+    assert page_ids(store, LogQuery(APP, T0, T0 + 10, errcode=43101, count=100)) == (6, refused)
+    pages = [page_ids(store, LogQuery(APP, T0, T0 + 10, errcode=43101, offset=o, count=4))
+             for o in (0, 4, 8)]  # fmt: skip
+    assert pages == [(6, refused[:4]), (6, refused[4:]), (6, [])]
+    both = LogQuery(APP, T0, T0 + 10, status="failed", errcode=43101)
+    assert page_ids(store, both) == (3, expected(status="failed", errcode=43101))
+    assert page_ids(store, LogQuery(APP, T0, T0 + 10, errcode=-1))[0] == 3
+    assert page_ids(store, LogQuery(APP, T0, T0 + 10, errcode=0))[0] == 3
+    assert page_ids(store, LogQuery(APP, T0, T0 + 10, errcode=45009)) == (0, [])
+    with pytest.raises(ValueError):
+        store.log.query(LogQuery(APP, T0, T0 + 10, errcode="43101"))  # type: ignore[arg-type]
+
+
 def test_paging_is_stable_and_newest_first_with_equal_times(store: Store) -> None:
     records = [make(T0 + (i % 3)) for i in range(23)]  # many share one created_at
     for r in records:

@@ -40,7 +40,7 @@ def test_first_use_creates_the_tables_at_the_current_version(fresh_sql: str) -> 
             }
         assert version == SCHEMA_VERSION
         p = store.tables.prefix
-        for name in ("time", "user", "tpl", "msgid", "created", "keyed"):
+        for name in ("time", "user", "tpl", "msgid", "created", "keyed", "summary"):
             assert f"{p}_send_log_{name}" in indexes
     finally:
         store.close()
@@ -84,7 +84,33 @@ def test_an_older_database_is_migrated_step_by_step(
         _forget_checked_schemas()
 
 
-def test_a_version_1_database_gains_the_broadcast_tables(fresh_sql: str) -> None:
+def test_a_version_1_database_gets_the_summary_index(fresh_sql: str) -> None:
+    from wxapush.store.sql import SCHEMA_VERSION
+
+    store = open_store(fresh_sql)
+    name = f"{store.tables.prefix}_send_log_summary"
+    try:
+        index = next(i for i in store.tables.send_log.indexes if i.name == name)
+        with store.engine.begin() as conn:  # as wxapush 1 left it
+            index.drop(conn)
+            conn.execute(store.tables.schema_version.update().values(version=1))
+    finally:
+        store.close()
+    _forget_checked_schemas()
+    again = open_store(fresh_sql)
+    try:
+        with again.engine.connect() as conn:
+            indexes = {
+                ix["name"] for ix in sa.inspect(conn).get_indexes(again.tables.send_log.name)
+            }
+            version = conn.execute(sa.select(again.tables.schema_version.c.version)).scalar()
+        assert name in indexes and version == SCHEMA_VERSION
+    finally:
+        again.close()
+        _forget_checked_schemas()
+
+
+def test_a_version_2_database_gains_the_broadcast_tables(fresh_sql: str) -> None:
     from tests.functional.store.test_campaigns import APP, campaign, recipients
     from tests.functional.store.test_send_log import make
     from wxapush.store.sql import SqlStore
@@ -92,7 +118,7 @@ def test_a_version_1_database_gains_the_broadcast_tables(fresh_sql: str) -> None
     store = open_store(fresh_sql)
     assert isinstance(store, SqlStore)
     t = store.tables
-    try:  # take the tables back to version 1, as an older wxapush left them
+    try:  # take the tables back to version 2, as an older wxapush left them
         with store.engine.begin() as conn:
             for table in (t.campaigns, t.recipients, t.counters):
                 table.drop(conn)
@@ -103,7 +129,7 @@ def test_a_version_1_database_gains_the_broadcast_tables(fresh_sql: str) -> None
                 )
             )
             conn.execute(sa.text(f"ALTER TABLE {t.send_log.name} DROP COLUMN broadcast_id"))
-            conn.execute(t.schema_version.update().values(version=1))
+            conn.execute(t.schema_version.update().values(version=2))
     finally:
         store.close()
     _forget_checked_schemas()

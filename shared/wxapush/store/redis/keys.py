@@ -10,6 +10,10 @@ Per-app keys (``<p>:<appid>:…``)::
                                            values in that order, ':'-separated
     <p>:<appid>:ix:b:<bid>         zset    the same, for one broadcast (ix:bs:<bid>:<status>
                                            with a status)
+    <p>:<appid>:sum:<quarter>      hash    counters of the records created in the quarter hour
+                                           starting at unix second <quarter>: s:<status>,
+                                           t:<template_id>:<status>,
+                                           e:<template_id>:<status>:<errcode> (errcode not 0)
     <p>:<appid>:grants:<openid>    hash    template_id -> balance
     <p>:<appid>:templates          hash    template_id -> JSON [position, title, type, …]
     <p>:<appid>:templates:synced   string  when the set was last replaced
@@ -24,7 +28,8 @@ Per-app keys (``<p>:<appid>:…``)::
 
 Keys across apps::
 
-    <p>:log:<log_id>               hash    one send-log record (an absent field is None)
+    <p>:log:<log_id>               hash    one send-log record (an absent field is None), and
+                                           _summed = 1 once it is in the summary counters
     <p>:log:created                zset    log_id -> created_at, every record (prune)
     <p>:log:keyed                  zset    log_id -> created_at, records holding a key (expiry)
     <p>:token:<key>                string  JSON {token, expires_at, fetched_at}; TTL: one day

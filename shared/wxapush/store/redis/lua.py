@@ -17,7 +17,7 @@ local function rec(id) return P .. ':log:' .. id end
 local function idem_key(appid, key) return app(appid) .. ':idem:' .. esc(key) end
 local function msgid_key(appid, msgid) return app(appid) .. ':msgid:' .. msgid end
 local FIELDS = {'appid', 'touser', 'template_id', 'status', 'created_at', 'msgid',
-                'idempotency_key', 'broadcast_id'}
+                'idempotency_key', 'errcode', '_summed', 'broadcast_id'}
 local function read(id)
   local v = redis.call('HMGET', rec(id), unpack(FIELDS))
   local r = {}
@@ -36,6 +36,22 @@ local function index(id, f, add)
   end
   for _, k in ipairs(keys) do
     if add then redis.call('ZADD', k, f.created_at, id) else redis.call('ZREM', k, id) end
+  end
+end
+-- The summary counters (keys.py: <p>:<appid>:sum:<quarter hour>), kept in step with the records
+-- that carry the field _summed: every record claimed since the counters exist. A record written
+-- by an older wxapush is not in them, so changing or pruning it must not take it out.
+local function tally(f, delta)
+  if delta < 0 and not f._summed then return end
+  local q = math.floor(tonumber(f.created_at) / 900) * 900
+  local k = app(f.appid) .. ':sum:' .. string.format('%d', q)
+  local t = esc(f.template_id)
+  local names = {'s:' .. f.status, 't:' .. t .. ':' .. f.status}
+  if f.errcode and f.errcode ~= '0' then
+    names[3] = 'e:' .. t .. ':' .. f.status .. ':' .. f.errcode
+  end
+  for _, name in ipairs(names) do
+    if redis.call('HINCRBY', k, name, delta) == 0 then redis.call('HDEL', k, name) end
   end
 end
 local function forget_key(id, f)
@@ -64,8 +80,9 @@ end
 if redis.call('EXISTS', rec(id)) == 1 then
   return redis.error_reply('log_id ' .. id .. ' already exists')
 end
-redis.call('HSET', rec(id), unpack(ARGV, 3))
+redis.call('HSET', rec(id), '_summed', '1', unpack(ARGV, 3))
 index(id, f, true)
+tally(f, 1)
 redis.call('ZADD', P .. ':log:created', f.created_at, id)
 if f.msgid then redis.call('ZADD', msgid_key(f.appid, f.msgid), f.created_at, id) end
 if f.idempotency_key then
@@ -98,6 +115,13 @@ if new.touser ~= old.touser or new.template_id ~= old.template_id
   index(id, old, false)
   index(id, new, true)
 end
+if new.template_id ~= old.template_id or new.status ~= old.status
+    or new.errcode ~= old.errcode then
+  if old._summed then
+    tally(old, -1)
+    tally(new, 1)
+  end
+end
 if new.msgid ~= old.msgid then
   if old.msgid then redis.call('ZREM', msgid_key(old.appid, old.msgid), id) end
   if new.msgid then redis.call('ZADD', msgid_key(new.appid, new.msgid), new.created_at, id) end
@@ -113,16 +137,50 @@ return 1
 """
 )
 
-#: ARGV: prefix, index key, since, until, offset, count -> {total, record, record…}
+#: ARGV: prefix, index key, since, until, offset, count[, errcode] -> {total, record, record…}
+#: With an errcode, the index's range is walked on the server, newest first, and only records
+#: carrying that errcode count.
 QUERY = (
     _COMMON
     + """
 local k, since, upto = ARGV[2], ARGV[3], '(' .. ARGV[4]
+local offset, count = tonumber(ARGV[5]), tonumber(ARGV[6])
+local out = {0}
+if ARGV[7] then
+  local total = 0
+  for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', k, upto, since)) do
+    if redis.call('HGET', rec(id), 'errcode') == ARGV[7] then
+      if total >= offset and total < offset + count then
+        out[#out + 1] = redis.call('HGETALL', rec(id))
+      end
+      total = total + 1
+    end
+  end
+  out[1] = total
+  return out
+end
 local total = redis.call('ZCOUNT', k, since, upto)
-local out = {total}
-if tonumber(ARGV[6]) > 0 and tonumber(ARGV[5]) < total then
+out[1] = total
+if count > 0 and offset < total then
   local ids = redis.call('ZREVRANGEBYSCORE', k, upto, since, 'LIMIT', ARGV[5], ARGV[6])
   for _, id in ipairs(ids) do out[#out + 1] = redis.call('HGETALL', rec(id)) end
+end
+return out
+"""
+)
+
+#: ARGV: prefix, appid, first quarter hour, end (exclusive) -> {quarter, HGETALL, …} non-empty
+SUMMARY = (
+    _COMMON
+    + """
+local base = app(ARGV[2]) .. ':sum:'
+local out = {}
+for q = tonumber(ARGV[3]), tonumber(ARGV[4]) - 1, 900 do
+  local counts = redis.call('HGETALL', base .. string.format('%d', q))
+  if #counts > 0 then
+    out[#out + 1] = string.format('%d', q)
+    out[#out + 1] = counts
+  end
 end
 return out
 """
@@ -148,6 +206,7 @@ for _, id in ipairs(ids) do
   local f = read(id)
   if f.appid then
     index(id, f, false)
+    tally(f, -1)
     if f.msgid then redis.call('ZREM', msgid_key(f.appid, f.msgid), id) end
     forget_key(id, f)
     redis.call('DEL', rec(id))

@@ -6,10 +6,11 @@ import json
 from dataclasses import replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from wxapush.store.base import LOG_FIELDS, LogQuery, LogRecord
+from wxapush.store.base import LOG_FIELDS, LogQuery, LogRecord, LogSummary
 from wxapush.store.common import check_changes, check_query, check_record, dump_json
 from wxapush.store.redis import lua
 from wxapush.store.redis.keys import Keys
+from wxapush.store.redis.summary import summarize
 
 _FLOATS = frozenset({"created_at", "updated_at"})
 _INTS = frozenset({"errcode", "msgid", "attempts"})
@@ -56,6 +57,7 @@ class RedisSendLog:
         self._find = client.register_script(lua.FIND_MSGID)
         self._prune = client.register_script(lua.PRUNE)
         self._expire = client.register_script(lua.EXPIRE_KEYS)
+        self._summary = client.register_script(lua.SUMMARY)
 
     def claim(self, record: LogRecord) -> Tuple[LogRecord, bool]:
         check_record(record)
@@ -96,7 +98,8 @@ class RedisSendLog:
             return self._filtered(q)
         index = self._keys.index(q.appid, q.touser, q.template_id, q.status, q.broadcast_id)
         args = [self._keys.prefix, index, repr(float(q.since)), repr(float(q.until))]
-        answer = self._query(keys=[], args=[*args, str(q.offset), str(q.count)])
+        errcode = [] if q.errcode is None else [str(q.errcode)]
+        answer = self._query(keys=[], args=[*args, str(q.offset), str(q.count), *errcode])
         return int(answer[0]), [_decode(flat) for flat in answer[1:]]
 
     def _filtered(self, q: LogQuery) -> Tuple[int, List[LogRecord]]:
@@ -117,6 +120,9 @@ class RedisSendLog:
             and (q.template_id is None or r.template_id == q.template_id)
         ]
         return len(matching), matching[q.offset : q.offset + q.count]
+
+    def summarize(self, appid: str, bounds: Sequence[float]) -> LogSummary:
+        return summarize(self._summary, self._keys.prefix, appid, bounds)
 
     def prune(self, older_than: float) -> int:
         return self._batched(self._prune, older_than)

@@ -18,10 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from wxapush.store.base import SchemaVersionError
 from wxapush.store.sql.dialects import schema_lock
 
-SCHEMA_VERSION = 2
-
-#: MIGRATIONS[v](conn, tables) takes a database at version v-1 to v. Version 1 is creation.
-MIGRATIONS: Dict[int, Callable[[Connection, Tables], None]] = {}
+SCHEMA_VERSION = 3
 
 # MySQL: binary collation, because openids, template ids and idempotency keys are
 # case-sensitive (the default *_ci collations would make "Order-1" and "order-1" one key).
@@ -83,7 +80,7 @@ def build_tables(prefix: str) -> Tables:
         _col("attempts", i()),
         _col("idempotency_key", s(_ID), nullable=True),
         _col("payload_hash", s(64), nullable=True),
-        _col("broadcast_id", s(_ID), nullable=True),  # schema v2
+        _col("broadcast_id", s(_ID), nullable=True),  # schema v3
         # NULL keys never collide (both databases), so unkeyed sends share the index freely.
         sa.UniqueConstraint("appid", "idempotency_key", name=p + "send_log_idem"),
         # The page queries walk these backwards (newest first), one per filter.
@@ -93,6 +90,8 @@ def build_tables(prefix: str) -> Tables:
         sa.Index(p + "send_log_msgid", "appid", "msgid"),
         sa.Index(p + "send_log_bcast", "appid", "broadcast_id", "created_at", "log_id"),
         sa.Index(p + "send_log_created", "created_at"),  # prune, across apps
+        # SendLog.summarize reads these columns only: answered from the index alone.
+        sa.Index(p + "send_log_summary", "appid", "created_at", "template_id", "status", "errcode"),
         # expire_idempotency: the keyed records only (NULLs sort apart in MySQL's index).
         sa.Index(
             p + "send_log_keyed",
@@ -157,7 +156,7 @@ def build_tables(prefix: str) -> Tables:
 
 
 def _campaign_tables(table: Callable[..., sa.Table], p: str) -> Dict[str, sa.Table]:
-    """Schema v2: broadcast campaigns, their recipients (the queue) and the cap's counters."""
+    """Schema v3: broadcast campaigns, their recipients (the queue) and the cap's counters."""
     s, f, i, text = sa.String, sa.Double, sa.Integer, sa.Text
     return {
         "campaigns": table(
@@ -199,20 +198,36 @@ def _campaign_tables(table: Callable[..., sa.Table], p: str) -> Dict[str, sa.Tab
     }
 
 
-def _v2_broadcast(conn: Connection, tables: Tables) -> None:
-    """v1 -> v2: ``send_log.broadcast_id`` and its index; campaigns, recipients, counters."""
+def _v3_broadcast(conn: Connection, tables: Tables) -> None:
+    """v2 -> v3: ``send_log.broadcast_id`` and its index; campaigns, recipients, counters.
+
+    Self-contained and safe to run on a database that already has part of it.
+    """
     log = tables.send_log
-    column = "VARCHAR(191)" + (" COLLATE utf8mb4_bin" if conn.dialect.name == "mysql" else "")
-    conn.execute(sa.text(f"ALTER TABLE {log.name} ADD COLUMN broadcast_id {column} NULL"))
+    inspector = sa.inspect(conn)
+    if "broadcast_id" not in {c["name"] for c in inspector.get_columns(log.name)}:
+        column = "VARCHAR(191)" + (" COLLATE utf8mb4_bin" if conn.dialect.name == "mysql" else "")
+        conn.execute(sa.text(f"ALTER TABLE {log.name} ADD COLUMN broadcast_id {column} NULL"))
+    present = {ix["name"] for ix in inspector.get_indexes(log.name)}
     for index in log.indexes:
-        if index.name == f"{tables.prefix}_send_log_bcast":
+        if index.name == f"{tables.prefix}_send_log_bcast" and index.name not in present:
             index.create(conn)
     for table in (tables.campaigns, tables.recipients, tables.counters):
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS[2] = _v2_broadcast
+def _add_summary_index(conn: Connection, tables: Tables) -> None:
+    index = next(
+        i for i in tables.send_log.indexes if i.name == f"{tables.prefix}_send_log_summary"
+    )
+    index.create(conn)
 
+
+#: MIGRATIONS[v](conn, tables) takes a database at version v-1 to v. Version 1 is creation.
+MIGRATIONS: Dict[int, Callable[[Connection, Tables], None]] = {
+    2: _add_summary_index,
+    3: _v3_broadcast,
+}
 
 _ready: Set[Tuple[str, str]] = set()
 

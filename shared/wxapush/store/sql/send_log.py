@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from wxapush.store.base import LOG_FIELDS, LogQuery, LogRecord
+from wxapush.store.base import LOG_FIELDS, LogQuery, LogRecord, LogSummary
 from wxapush.store.common import (
     check_changes,
     check_query,
@@ -19,6 +19,7 @@ from wxapush.store.common import (
 )
 from wxapush.store.sql.dialects import insert_ignore, transaction
 from wxapush.store.sql.schema import Tables
+from wxapush.store.sql.summary import summarize
 
 _BATCH = 1000  # rows per prune transaction, so sends are never blocked for long
 
@@ -87,7 +88,7 @@ class SqlSendLog:
         check_query(q)
         t = self._t
         where = [t.c.appid == q.appid, t.c.created_at >= q.since, t.c.created_at < q.until]
-        for column in ("touser", "template_id", "status", "broadcast_id"):
+        for column in ("touser", "template_id", "status", "errcode", "broadcast_id"):
             value = getattr(q, column)
             if value is not None:
                 where.append(t.c[column] == value)
@@ -103,6 +104,9 @@ class SqlSendLog:
                     page = page.limit(q.count).offset(q.offset)
                     rows = list(conn.execute(page).mappings())
         return int(total), [_decode(row) for row in rows]
+
+    def summarize(self, appid: str, bounds: Sequence[float]) -> LogSummary:
+        return summarize(self._engine, self._t, appid, bounds)
 
     def prune(self, older_than: float) -> int:
         old = self._t.c.created_at < older_than

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any, List, Optional, Sequence, Tuple
 
-from wxapush.store.base import LOG_FIELDS, LogQuery, LogRecord
+from wxapush.store.base import LOG_FIELDS, LogQuery, LogRecord, LogSummary
 from wxapush.store.common import (
     check_changes,
     check_query,
@@ -16,6 +16,7 @@ from wxapush.store.common import (
     msgid_to_i64,
 )
 from wxapush.store.sqlite.database import Database
+from wxapush.store.sqlite.summary import summarize
 
 _COLS = ", ".join(LOG_FIELDS)
 _INSERT_LOG = f"INSERT INTO send_log ({_COLS}) VALUES ({', '.join('?' * len(LOG_FIELDS))})"
@@ -104,7 +105,7 @@ class SqliteSendLog:
         check_query(q)
         where = ["appid = ?", "created_at >= ?", "created_at < ?"]
         params: List[Any] = [q.appid, q.since, q.until]
-        for column in ("touser", "template_id", "status", "broadcast_id"):
+        for column in ("touser", "template_id", "status", "errcode", "broadcast_id"):
             value = getattr(q, column)
             if value is not None:
                 where.append(f"{column} = ?")
@@ -120,6 +121,9 @@ class SqliteSendLog:
                     (*params, q.count, q.offset),
                 ).fetchall()
         return int(total), [_from_row(row) for row in rows]
+
+    def summarize(self, appid: str, bounds: Sequence[float]) -> LogSummary:
+        return summarize(self._db, appid, bounds)
 
     def prune(self, older_than: float) -> int:
         return self._batched(

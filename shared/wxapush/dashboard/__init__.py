@@ -1,0 +1,1 @@
+"""The dashboard's page, scripts and styles (``static/``), served by ``services.dashboard``."""

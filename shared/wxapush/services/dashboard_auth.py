@@ -1,0 +1,179 @@
+"""The dashboard's sign-in: the admin key exchanged for a signed, expiring session cookie.
+
+The key travels once, in a POST body, and is never put in a URL, a cookie or browser storage.
+The cookie holds ``<issued ms>.<expires s>.<mac>``: an HMAC under a key derived from
+``WXAPUSH_ADMIN_KEY``, so rotating the admin key ends every session, and no session table is
+needed. Sign-out ends every session issued before it (there is one operator identity, the
+admin key's): the instant is kept in the shared store, read on each request. Sign-in attempts
+are throttled per source address and per app with the shared rate limiter (token buckets), so
+guessing the key is slow however many instances answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Optional
+
+from wxapush.app import App
+from wxapush.errors import InvalidRequest, RateLimited, Unauthorized
+from wxapush.invocation import HttpRequest
+from wxapush.store.base import TokenRecord
+
+COOKIE = "wxapush_dashboard"
+CSRF_HEADER = "x-csrf-token"
+#: How long a session lasts (seconds); the cookie's Max-Age says the same.
+SESSION_TTL = 8 * 3600
+#: Sign-in attempts: per source address a burst of 5, then one every 10 s; per app 30, one per 2 s.
+PER_SOURCE = (0.1, 5)
+PER_APP = (0.5, 30)
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+@dataclass(frozen=True)
+class Session:
+    issued_ms: int
+    expires_at: int
+    cookie: str
+
+
+def _derived_key(admin_key: str, purpose: str) -> bytes:
+    label = f"wxapush dashboard {purpose} v1".encode()
+    return hmac.new(admin_key.encode("utf-8"), label, hashlib.sha256).digest()
+
+
+def _mac(admin_key: str, purpose: str, message: str) -> str:
+    digest = hmac.new(_derived_key(admin_key, purpose), message.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _admin_key(app: App) -> str:
+    key = app.settings.admin_key
+    if not key:
+        raise Unauthorized("the dashboard is disabled: WXAPUSH_ADMIN_KEY is not set")
+    return key
+
+
+def _signed_out_key(app: App) -> str:
+    return f"dashboard-signed-out:{app.settings.appid}"
+
+
+def sign_in(app: App, http: HttpRequest) -> Session:
+    """Check the key in the JSON body ``{"key": …}`` (throttled); a new session if it matches."""
+    admin_key = _admin_key(app)
+    _throttle(app, http)
+    key = _key_from(http)
+    if not hmac.compare_digest(key.encode("utf-8"), admin_key.encode("utf-8")):
+        raise Unauthorized("the admin key is not valid")
+    issued_ms = int(time.time() * 1000)
+    expires_at = issued_ms // 1000 + SESSION_TTL
+    message = f"{issued_ms}.{expires_at}"
+    return Session(issued_ms, expires_at, f"{message}.{_mac(admin_key, 'session', message)}")
+
+
+def current_session(app: App, http: HttpRequest) -> Session:
+    """The valid session the request's cookie carries; ``unauthorized`` otherwise."""
+    admin_key = _admin_key(app)
+    value = cookies(http).get(COOKIE)
+    if not value:
+        raise Unauthorized("sign in to the dashboard first")
+    issued, _, rest = value.partition(".")
+    expires, _, mac = rest.partition(".")
+    if not (issued.isdigit() and expires.isdigit() and len(issued) < 16 and len(expires) < 13):
+        raise Unauthorized("the dashboard session is not valid; sign in again")
+    expected = _mac(admin_key, "session", f"{issued}.{expires}")
+    if not hmac.compare_digest(mac.encode("ascii", "replace"), expected.encode("ascii")):
+        raise Unauthorized("the dashboard session is not valid; sign in again")
+    if int(expires) <= time.time():
+        raise Unauthorized("the dashboard session has expired; sign in again")
+    signed_out = app.store.tokens.get_token(_signed_out_key(app))
+    if signed_out is not None and int(issued) <= signed_out.fetched_at * 1000:
+        raise Unauthorized("the dashboard session was signed out; sign in again")
+    return Session(int(issued), int(expires), value)
+
+
+def csrf_token(app: App, session: Session) -> str:
+    """The token a state change must echo in ``X-CSRF-Token`` (another site cannot read it)."""
+    return _mac(_admin_key(app), "csrf", session.cookie)
+
+
+def check_csrf(app: App, http: HttpRequest, session: Session) -> None:
+    """Refuse a state change that does not prove it comes from the dashboard's own page."""
+    given = http.header(CSRF_HEADER) or ""
+    if not hmac.compare_digest(given.encode("ascii", "replace"), csrf_token(app, session).encode()):
+        raise Unauthorized("missing or wrong X-CSRF-Token: reload the dashboard")
+
+
+def sign_out(app: App, session: Session) -> None:
+    """End this session and every one issued before it, on every instance."""
+    now = time.time()
+    record = TokenRecord(token="signed-out", expires_at=now + SESSION_TTL, fetched_at=now)
+    app.store.tokens.put_token(_signed_out_key(app), record)
+
+
+def session_cookie(http: HttpRequest, session: Optional[Session]) -> str:
+    """The Set-Cookie value: the session, or (``None``) one that deletes it."""
+    value, age = (session.cookie, SESSION_TTL) if session else ("", 0)
+    # No Path: the browser scopes the cookie to the dashboard's own folder (/dashboard),
+    # whatever prefix a gateway or a Function URL puts in front of it.
+    parts = [f"{COOKIE}={value}", f"Max-Age={age}", "HttpOnly", "SameSite=Strict"]
+    if is_https(http):
+        parts.append("Secure")
+    return "; ".join(parts)
+
+
+def is_https(http: HttpRequest) -> bool:
+    """Whether the browser reached us over HTTPS: always, except plain HTTP on this machine.
+
+    Behind an API gateway or a Function URL the browser speaks HTTPS; only the local stack
+    (``wxapush dev``, a loopback Host) is plain HTTP, where a Secure cookie would be dropped.
+    """
+    proto = (http.header("x-forwarded-proto") or "").split(",")[0].strip().lower()
+    if proto:
+        return proto == "https"
+    host = (http.header("host") or "").lower()
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name not in _LOCAL_HOSTS
+
+
+def cookies(http: HttpRequest) -> Dict[str, str]:
+    """The request's cookies by name (the first of a repeated name wins, as RFC 6265 orders)."""
+    found: Dict[str, str] = {}
+    for item in (http.header("cookie") or "").split(";"):
+        name, sep, value = item.strip().partition("=")
+        if sep and name and name not in found:
+            found[name] = value.strip()
+    return found
+
+
+def _key_from(http: HttpRequest) -> str:
+    content_type = (http.header("content-type") or "").split(";")[0].strip().lower()
+    # JSON only: a cross-site form cannot send it without the browser asking us first (CORS).
+    if content_type != "application/json":
+        raise InvalidRequest('sign in with a JSON body {"key": …} (Content-Type: application/json)')
+    try:
+        body: Any = json.loads(http.body.decode("utf-8") or "{}")
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequest("the sign-in body is not valid JSON") from None
+    key = body.get("key") if isinstance(body, Mapping) else None
+    if not isinstance(key, str) or not key:
+        raise InvalidRequest("key must be a non-empty string")
+    return key
+
+
+def _throttle(app: App, http: HttpRequest) -> None:
+    appid = app.settings.appid
+    source = http.source_ip or "unknown"
+    for bucket, (rate, burst) in (
+        (f"dashboard-sign-in:{appid}:{source}", PER_SOURCE),
+        (f"dashboard-sign-in:{appid}", PER_APP),
+    ):
+        wait = app.store.limiter.acquire(bucket, rate, burst, max_wait=0.0)
+        if wait > 0:
+            raise RateLimited(
+                f"too many sign-in attempts; retry in {wait:.0f}s", retry_after=round(wait, 3)
+            )
