@@ -14,6 +14,9 @@ import pytest
 
 from wxemu.testing import RunningServer, running_server
 
+# Every log line of the suite is searched for the secrets and openids the tests use.
+pytest_plugins = ["tests.reliability.secrets_plugin"]
+
 SERVICES = {
     "redis": ("WXAPUSH_TEST_REDIS", "redis://127.0.0.1:6379/15", 6379),
     "postgresql": ("WXAPUSH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test", 5432),

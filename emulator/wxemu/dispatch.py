@@ -25,6 +25,8 @@ from .state import Emulator
 Response = tuple[int, dict[str, str], bytes]
 
 JSON_TYPE = "application/json; encoding=utf-8"
+#: The answer of a ``drop`` fault: the server closes the connection without writing anything.
+DROPPED: Response = (0, {}, b"")
 _HEADERS = {"Content-Type": JSON_TYPE}
 
 
@@ -76,6 +78,8 @@ def dispatch(
         return _error(emulator, WeChatError(-1))
     for work in call.after:
         work()
+    if fault is not None and fault.drop:
+        return DROPPED
     return _render(200, result, emulator, False)
 
 

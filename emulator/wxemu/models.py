@@ -117,7 +117,8 @@ class LoginCode:
 
 @dataclass
 class Fault:
-    """The next ``times`` calls to ``path`` answer with an errcode, an HTTP status, or a delay."""
+    """The next ``times`` calls to ``path`` answer with an errcode, an HTTP status, or a delay;
+    or (``drop``) are carried out and then get no answer at all: the connection is closed."""
 
     path: str
     times: int = 1
@@ -125,6 +126,7 @@ class Fault:
     errmsg: Optional[str] = None
     status: Optional[int] = None
     delay_ms: int = 0
+    drop: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,6 +136,7 @@ class Fault:
             "errmsg": self.errmsg,
             "status": self.status,
             "delay_ms": self.delay_ms,
+            "drop": self.drop,
         }
 
 

@@ -17,7 +17,7 @@ import threading
 from http import HTTPStatus
 from typing import Any, Optional
 
-from .dispatch import dispatch
+from .dispatch import DROPPED, dispatch
 from .state import Emulator
 
 DEFAULT_HOST = "127.0.0.1"
@@ -112,6 +112,8 @@ class _Handler(socketserver.StreamRequestHandler):
         status, out_headers, payload = dispatch(
             self.server.emulator, method, path, query, headers, body
         )
+        if status == DROPPED[0]:  # a drop fault: the request was carried out, no answer
+            return False
         self._write(status, out_headers, payload, keep_alive)
         return keep_alive
 

@@ -132,8 +132,11 @@ class RunningServer:
         delay_ms: int = 0,
         times: int = 1,
         errmsg: Optional[str] = None,
+        drop: bool = False,
     ) -> None:
         body: dict[str, Any] = {"path": path, "times": times, "delay_ms": delay_ms}
+        if drop:
+            body["drop"] = True
         for name, value in (("errcode", errcode), ("status", status), ("errmsg", errmsg)):
             if value is not None:
                 body[name] = value

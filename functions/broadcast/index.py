@@ -5,4 +5,4 @@ from wxapush.services import broadcast
 
 
 def main_handler(event, context):  # type: ignore[no-untyped-def]
-    return runtime.invoke(broadcast.run, event, context)
+    return runtime.invoke(broadcast.run, event, context, request_limit=broadcast.MAX_REQUEST)

@@ -16,9 +16,9 @@ from dataclasses import dataclass, fields
 from datetime import timedelta, timezone
 from datetime import tzinfo as TzInfo
 from typing import Callable, Mapping, Optional, Tuple, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from wxapush.errors import Misconfigured, redact
+from wxapush.errors import Misconfigured, redact, url_password
 
 __all__ = ["Settings", "configured_zone", "get_settings", "load_settings", "reset_settings"]
 
@@ -108,7 +108,12 @@ class Settings:
             from wxapush.ssm import cached_values
 
             from_ssm = cached_values()
-        return tuple(v for v in values if v) + from_ssm
+        passwords = []
+        for name in sorted(_URL_FIELDS):
+            password = url_password(getattr(self, name) or "")
+            if password:  # as written and as the driver decodes it
+                passwords += [password, unquote(password)]
+        return tuple(v for v in values if v) + tuple(passwords) + from_ssm
 
     def __repr__(self) -> str:
         parts = []

@@ -14,8 +14,9 @@ wxapush code from a platform one. The last three digits echo the HTTP status for
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Type
+
+from wxapush.redaction import redact, url_password
 
 __all__ = [
     "ERROR_CLASSES",
@@ -38,6 +39,7 @@ __all__ = [
     "WxapushError",
     "ok",
     "redact",
+    "url_password",
 ]
 
 # -- the project errcode table ------------------------------------------------------------------
@@ -69,10 +71,14 @@ PROJECT_ERRCODES: Mapping[int, Tuple[str, str]] = {
     INTERNAL: ("internal", "unexpected failure inside wxapush (details in the function log)"),
     MISCONFIGURED: ("misconfigured", "a setting is missing or malformed (named in errmsg)"),
     UPSTREAM_ERROR: ("upstream_error", "WeChat unreachable or answered unusably"),
-    STORE_UNAVAILABLE: ("upstream_error", "the store (WXAPUSH_STORE / WXAPUSH_CACHE) failed"),
+    STORE_UNAVAILABLE: (
+        "upstream_error",
+        "the store (WXAPUSH_STORE / WXAPUSH_CACHE) is unreachable, timed out or failed",
+    ),
     UPSTREAM_TIMEOUT: (
         "upstream_error",
-        "no time left to call WeChat (nothing sent), or no usable answer (outcome unknown)",
+        "no time left to call WeChat (nothing sent), or no usable answer (outcome unknown;"
+        " the record is reconciled to status unknown)",
     ),
 }
 
@@ -277,24 +283,3 @@ def ok(**fields: Any) -> Dict[str, Any]:
     result: Dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
     result.update(fields)
     return result
-
-
-# Credentials that travel in URLs and JSON bodies; masked even when the value is not known here.
-_CREDENTIAL_PATTERNS = (
-    re.compile(r"(?i)((?:access_token|secret|appsecret|encoding_?aes_?key)=)[^&\s\"']+"),
-    re.compile(r"(?i)(\"(?:access_token|secret|appsecret)\"\s*:\s*\")[^\"]*"),
-    re.compile(r"(?i)(bearer\s+)[^\s,\"']+"),
-    re.compile(r"(?i)(://[^/:@\s]*:)[^@/\s]+(?=@)"),  # user:password@ in a store URL
-)
-
-
-def redact(text: str, *secrets: Optional[str]) -> str:
-    """``text`` with every given secret and every recognisable credential replaced by ``***``.
-
-    Use it on anything built from foreign text (exception messages, URLs) before logging it.
-    """
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    for pattern in _CREDENTIAL_PATTERNS:
-        text = pattern.sub(r"\1***", text)
-    return text

@@ -70,7 +70,7 @@ def _parse_json_env(raw: Any) -> Optional[Dict[str, Any]]:
         return _parse_kv_env(text)
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return None
     return value if isinstance(value, dict) else None
 

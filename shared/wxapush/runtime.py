@@ -27,15 +27,15 @@ import json
 import logging
 import time
 import traceback
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
+from wxapush import limits
 from wxapush.errors import (
     ERROR_CLASSES,
-    STORE_UNAVAILABLE,
     Forbidden,
     Internal,
     InvalidRequest,
-    UpstreamError,
+    Unauthorized,
     WxapushError,
     redact,
 )
@@ -54,6 +54,7 @@ from wxapush.invocation import (
     Invocation,
     RawResponse,
 )
+from wxapush.store.failures import store_failure
 
 __all__ = ["MAX_BODY_BYTES", "Caller", "HttpRequest", "Invocation", "RawResponse", "invoke"]
 
@@ -66,7 +67,13 @@ Service = Callable[[Invocation], Union[Dict[str, Any], RawResponse]]
 
 
 def invoke(
-    service: Service, event: Any, context: Any, *, auth: str = "admin", raw_body: bool = False
+    service: Service,
+    event: Any,
+    context: Any,
+    *,
+    auth: str = "admin",
+    raw_body: bool = False,
+    request_limit: int = limits.MAX_REQUEST_BYTES,
 ) -> Any:
     """Run ``service`` for one SCF/CloudBase invocation and render its result for the shape.
 
@@ -76,7 +83,9 @@ def invoke(
     (receive_event checks WeChat's signature). Direct and timer calls are not affected.
     ``raw_body=True`` (with ``auth="none"``): the gateway body is left unparsed for the service
     to read from ``inv.http.body`` (an XML push is not JSON), and the request holds the query.
-    A service may return a :class:`RawResponse` to a gateway call.
+    A service may return a :class:`RawResponse` to a gateway call. ``request_limit``: the largest
+    request (compact JSON bytes) a direct or timer call may carry; an HTTP body stays bounded by
+    the gateway's limit.
 
     Never raises for a bad event or a failing service: every failure is an envelope.
     """
@@ -87,12 +96,18 @@ def invoke(
     started = time.monotonic()
     ctx: Mapping[str, Any] = context if isinstance(context, Mapping) else {}
     shape = DIRECT
+    personal: list[Any] = []  # masked in the log of an unexpected failure
     try:
         if not isinstance(event, dict):
             raise InvalidRequest(f"the event must be a JSON object, not {type(event).__name__}")
         wx = wx_context(event, ctx)
         shape = _shape_of(event, wx)
+        limits.check_event(event, limit=max(limits.MAX_EVENT_BYTES, 2 * request_limit))
+        _check_identity(wx)
+        personal += [event.get("touser"), event.get("toUser"), wx.get("WX_OPENID")]
+        personal += _message_texts(event.get("data"))
         inv = _parse(shape, event, wx, ctx, started + _time_limit(ctx), auth, raw_body)
+        limits.check_request(inv.request, request_limit)
         result = service(inv)
         if isinstance(result, RawResponse) and shape == GATEWAY:
             headers = {"Content-Type": result.content_type, **(result.headers or {})}
@@ -104,8 +119,8 @@ def invoke(
         log.info("%s: %s errcode=%s", error.slug, error.errmsg, error.errcode)
         return _render(error.to_result(), shape, error)
     except Exception as exc:
-        _log_unexpected(service, ctx)
-        failure = _store_failure(exc) or Internal("internal error; see the function log")
+        _log_unexpected(service, ctx, personal)
+        failure = store_failure(exc) or Internal("internal error; see the function log")
         return _render(failure.to_result(), shape, failure)
     if shape == GATEWAY:
         return _http_response(_status_of(result), body)
@@ -158,6 +173,21 @@ def _parse(
     else:
         caller = Caller(SERVICE, source=wx.get("WX_SOURCE"))
     return Invocation(request, caller, DIRECT, deadline, None, request_id, ctx)
+
+
+def _message_texts(data: Any) -> List[str]:
+    """A send's message data (``{"k": "v"}`` or ``{"k": {"value": "v"}}``), for masking."""
+    if not isinstance(data, dict):
+        return []
+    items = (v.get("value") if isinstance(v, dict) else v for v in data.values())
+    return [str(v) for v in items if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
+
+
+def _check_identity(wx: Mapping[str, str]) -> None:
+    try:
+        limits.check_event(dict(wx), what="identity")
+    except InvalidRequest as error:  # fail closed: an unreadable identity identifies nobody
+        raise Unauthorized(f"malformed caller identity: {error.errmsg}") from None
 
 
 def _check_app(caller: Caller) -> None:
@@ -232,30 +262,17 @@ def _http_response(
     }
 
 
-#: The drivers behind the stores. Their exceptions mean the store (a server, a file) failed, not
-#: wxapush: the caller may retry, and the operator looks at WXAPUSH_STORE / WXAPUSH_CACHE.
-_STORE_DRIVERS = frozenset({"sqlite3", "redis", "sqlalchemy", "psycopg", "pymysql"})
-
-
-def _store_failure(exc: BaseException) -> Optional[WxapushError]:
-    driver = type(exc).__module__.partition(".")[0]
-    if driver not in _STORE_DRIVERS:
-        return None
-    return UpstreamError(
-        f"the store failed ({driver}: {type(exc).__name__}); see the function log",
-        errcode=STORE_UNAVAILABLE,
-        retryable=True,
-    )
-
-
-def _log_unexpected(service: Service, ctx: Mapping[str, Any]) -> None:
+def _log_unexpected(service: Service, ctx: Mapping[str, Any], personal: List[Any]) -> None:
     # The traceback goes to the function log only; exception texts can quote URLs, bodies or
-    # settings, so every known secret and credential pattern is masked first.
+    # settings, so every known secret (store passwords included), every URL's password, the
+    # openids and the message data of the request are masked first. Store drivers never quote
+    # bound values (hide_parameters).
     from wxapush.config import get_settings
 
     secrets: Tuple[str, ...] = ()
     if get_settings.cache_info().currsize:  # never load settings just to log
         secrets = get_settings().secrets()
-    text = redact(traceback.format_exc(), *secrets)
+    private = [value for value in personal if isinstance(value, str) and len(value) >= 4]
+    text = redact(traceback.format_exc(), *secrets, *private)
     name = getattr(service, "__module__", "?") + "." + getattr(service, "__qualname__", "?")
     log.error("unexpected error in %s (request %s)\n%s", name, ctx.get("request_id"), text)

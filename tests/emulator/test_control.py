@@ -176,11 +176,30 @@ def test_fault_delay_is_a_timeout_for_an_impatient_client(wxemu, http, token):
         http.post(wxemu.url(SEND), params={"access_token": token}, json=send_body(), timeout=0.1)
 
 
+def test_fault_drop_carries_the_call_out_and_closes_without_an_answer(wxemu, http, token):
+    import requests
+
+    wxemu.fault(SEND, drop=True)
+    with pytest.raises(requests.ConnectionError):
+        http.post(wxemu.url(SEND), params={"access_token": token}, json=send_body())
+    assert len(wxemu.messages(demo.APPID)) == 1  # WeChat acted on it: the answer was lost
+    r = http.post(wxemu.url(SEND), params={"access_token": token}, json=send_body())
+    assert r.json()["errcode"] == 0  # one call only
+
+
 def test_faults_are_listed_and_cleared(wxemu, http):
     wxemu.fault(SEND, errcode=-1, times=3)
     listed = http.get(wxemu.url("/__wxemu__/faults")).json()["faults"]
     assert listed == [
-        {"path": SEND, "times": 3, "errcode": -1, "errmsg": None, "status": None, "delay_ms": 0}
+        {
+            "path": SEND,
+            "times": 3,
+            "errcode": -1,
+            "errmsg": None,
+            "status": None,
+            "delay_ms": 0,
+            "drop": False,
+        }
     ]
     assert http.delete(wxemu.url("/__wxemu__/faults")).json() == {"faults": []}
 

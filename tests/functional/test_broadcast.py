@@ -244,3 +244,13 @@ def test_status_counts_the_deliveries_wechat_pushes(
     bid = created["broadcast_id"]
     assert wait_for(lambda: status(invoke, bid)["counts"]["delivered"] == 3)
     assert status(invoke, bid)["counts"]["sent"] == 3
+
+
+def test_a_direct_create_may_carry_more_than_an_http_body(
+    invoke: Invoke, wxemu: RunningServer
+) -> None:
+    many = [f"oMany{i:07d}".ljust(28, "x") for i in range(12_000)]  # ~400 KB of JSON
+    created = create(invoke, many)
+    assert created["errcode"] == 0 and created["total"] == 12_000, created
+    too_many = [f"o{i:027d}" for i in range(230_000)]  # over 6 MiB
+    assert_error(create(invoke, too_many), "invalid_request", 990413)

@@ -96,3 +96,32 @@ def test_a_push_of_unknown_msgids_answers_in_time_and_reports_them(  # type: ign
     # WeChat hangs up after 5 s. The budget is 2 s for the whole push; waiting 2 s per
     # unknown msgid took 10 s. 5 s leaves 3 s of slack for a loaded machine.
     assert elapsed < 5.0
+
+
+def test_a_failed_plaintext_push_keeps_its_signature_bound_to_its_body(  # type: ignore[no-untyped-def]
+    plaintext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from wxapush.services import subscriptions
+
+    real = subscriptions.apply_event
+    failures = []
+
+    def flaky(app: Any, push: Any) -> None:
+        if not failures:
+            failures.append(push)
+            raise sqlite3.OperationalError("database is locked")
+        real(app, push)
+
+    monkeypatch.setattr(subscriptions, "apply_event", flaky)
+    query = plaintext_query("77")
+    pushed = json.dumps(popup())
+    refused(call(query, pushed), 502, "upstream_error", 990503)  # the store failed: retry
+    # While the timestamp is fresh, the failed push's signature carries no other body...
+    refused(call(query, json.dumps(popup(created=1700000077))), 401, "unauthorized", 990401)
+    assert balance() is None
+    # ...and WeChat's retry of the same bytes is handled, once.
+    assert call(query, pushed)["body"] == "success"
+    assert call(query, pushed)["body"] == "success"
+    assert balance() == 1

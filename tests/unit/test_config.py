@@ -199,7 +199,14 @@ def test_secrets_never_in_repr() -> None:
         assert secret not in text
     assert "appid='wx1234567890abcdef'" in text and "admin_key='***'" in text
     assert "postgresql://wx:***@db:5432/wx" in text
-    assert set(s.secrets()) == {SECRET, ADMIN, "cb-token-secret", AES}
+    assert set(s.secrets()) == {
+        SECRET,
+        ADMIN,
+        "cb-token-secret",
+        AES,
+        "db-password",
+        "cache-password",
+    }
 
 
 def test_settings_are_frozen() -> None:

@@ -160,3 +160,29 @@ def test_redact_known_secrets_and_credential_patterns() -> None:
         assert secret not in out
     assert "appid=wx1" in out and "redis://:***@cache:6379/0" in out
     assert redact("access_token=abc&x=1") == "access_token=***&x=1"
+
+
+@pytest.mark.parametrize(
+    "url, password",
+    [
+        ("mysql://root:p@ss@db:3306/x", "p@ss"),
+        ("postgresql://u:a/b@c@db/x?sslmode=require", "a/b@c"),
+        ("redis://:only-pw@cache:6379/0", "only-pw"),
+        ("rediss://user:pc%40t@cache/1", "pc%40t"),
+    ],
+)
+def test_url_passwords_are_found_and_masked_by_structure(url: str, password: str) -> None:
+    from wxapush.errors import url_password
+
+    assert url_password(url) == password
+    line = f"could not connect: {url} (retrying)"
+    masked = redact(line)
+    assert password not in masked and "***@" in masked and "(retrying)" in masked
+
+
+def test_urls_without_a_password_are_left_alone() -> None:
+    from wxapush.errors import url_password
+
+    for url in ("redis://cache:6379/0", "https://api.weixin.qq.com/cgi-bin/token", "mysql://u@h/d"):
+        assert url_password(url) is None
+        assert redact(url) == url

@@ -196,14 +196,18 @@ def list_messages(call: Call) -> dict[str, Any]:
 
 
 def add_fault(call: Call) -> dict[str, Any]:
-    """``{path, errcode?, errmsg?, status?, delay_ms?, times?}``: the next calls to path fail so."""
+    """``{path, errcode?, errmsg?, status?, delay_ms?, drop?, times?}``: the next calls to path
+    fail so (``drop``: carried out, then the connection closes with no answer)."""
     body = _body(call)
     path = _str(body, "path") or ""
     errcode = body.get("errcode")
     status = body.get("status")
     delay_ms = _int(body, "delay_ms", 0)
-    if errcode is None and status is None and delay_ms <= 0:
-        raise ControlError(400, "a fault needs errcode, status or delay_ms")
+    drop = body.get("drop", False)
+    if not isinstance(drop, bool):
+        raise ControlError(400, "drop must be true or false")
+    if errcode is None and status is None and delay_ms <= 0 and not drop:
+        raise ControlError(400, "a fault needs errcode, status, delay_ms or drop")
     if errcode is not None and (isinstance(errcode, bool) or not isinstance(errcode, int)):
         raise ControlError(400, "errcode must be an integer")
     if status is not None and (not isinstance(status, int) or not 100 <= status <= 599):
@@ -213,7 +217,7 @@ def add_fault(call: Call) -> dict[str, Any]:
         raise ControlError(400, "times must be ≥ 1")
     errmsg = body.get("errmsg")
     fault = Fault(
-        path, times, errcode, errmsg if isinstance(errmsg, str) else None, status, delay_ms
+        path, times, errcode, errmsg if isinstance(errmsg, str) else None, status, delay_ms, drop
     )
     call.emulator.add_fault(fault)
     return list_faults(call)

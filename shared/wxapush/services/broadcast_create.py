@@ -13,6 +13,7 @@ import re
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+from wxapush import limits
 from wxapush.app import App
 from wxapush.errors import Conflict, InvalidRequest, WxapushError
 from wxapush.services.fields import pick, text
@@ -126,6 +127,8 @@ def _entry(entry: Any, index: int) -> Tuple[str, Optional[Dict[str, Any]]]:
     own = entry.get("data")
     if own is not None and not isinstance(own, dict):
         raise InvalidRequest(f"{where}.data must be an object")
+    if own:
+        limits.check_send_data(own)
     return touser, wrap(own) if own else None
 
 

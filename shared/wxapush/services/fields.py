@@ -49,7 +49,8 @@ def integer(
     value = pick(request, *names)
     if value is None:
         return default
-    if isinstance(value, str) and value.isdigit():
+    # ASCII digits only ("٣" and "²" pass str.isdigit), and few enough to convert.
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidRequest(f"{names[0]} must be an integer")

@@ -20,7 +20,7 @@ import json
 import logging
 import time
 from dataclasses import asdict
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 from wxapush.app import App, current_app
 from wxapush.config import Settings
@@ -33,6 +33,7 @@ from wxapush.errors import (
 )
 from wxapush.invocation import GATEWAY, Invocation, RawResponse
 from wxapush.services import subscriptions
+from wxapush.services.reconcile import unrecorded_send
 from wxapush.store.base import LogRecord
 from wxapush.wechat.callback import (
     CallbackCryptoError,
@@ -64,6 +65,8 @@ MSGID_WAIT = 2.0
 #: How long a plaintext signature is remembered when WXAPUSH_CALLBACK_MAX_AGE is 0 (no window).
 SIGNATURE_TTL_UNCHECKED = 7 * 86400.0
 SUCCESS = RawResponse("success")
+#: What a delivery report may settle: a sent record, or one whose answer was never recorded.
+SETTLED_BY_REPORT = ("sent", "delivered", "undelivered", "pending", "unknown")
 
 
 def run(inv: Invocation) -> Union[Dict[str, Any], RawResponse]:
@@ -98,15 +101,11 @@ def run(inv: Invocation) -> Union[Dict[str, Any], RawResponse]:
         raise InvalidRequest(f"not a WeChat push: {error}") from None
     # Secure and compatible mode need no claim: msg_signature covers the ciphertext, so another
     # body fails the signature, and the same ciphertext is the same event (see event_key).
-    claimed = [] if _encrypted(query) else _claim_signature(app, query, body)
-    if claimed is None:
-        return SUCCESS
-    try:
-        handle(app, push, inv.deadline)
-    except BaseException:
-        for key in claimed:  # so that WeChat's retry, with the same signature, is handled
-            app.store.events.forget(key)
-        raise
+    if not _encrypted(query):
+        _bind_signature(app, query, body)
+    # handle() runs each event once: WeChat's retry of a push whose handling failed is handled
+    # again (its event key was forgotten), a retry of a handled one changes nothing.
+    handle(app, push, inv.deadline)
     return SUCCESS
 
 
@@ -177,27 +176,24 @@ def _verify(
         raise Unauthorized(f"the timestamp is over {max_age} s away (WXAPUSH_CALLBACK_MAX_AGE)")
 
 
-def _claim_signature(app: App, query: Mapping[str, str], body: bytes) -> Optional[List[str]]:
-    """Plaintext mode: let each signature serve one body.
+def _bind_signature(app: App, query: Mapping[str, str], body: bytes) -> None:
+    """Plaintext mode: bind each signature to the first body it came with, for good.
 
     ``signature`` covers the Token, timestamp and nonce but not the body, and the URL check
     signs the same way: whoever saw one query string could post any body with it while the
-    timestamp is fresh. The first push with a signature claims it for its body; returns the keys
-    claimed (forgotten if handling fails, so that WeChat's retry is handled), or None for the
-    same body again (WeChat's retry: answered, not handled again). The signature with another
-    body, or after a URL check, is refused.
+    timestamp is fresh. The first push with a signature binds it to its body (a hash); the
+    binding outlives the handling, whatever its outcome, so WeChat's retry (the same bytes)
+    passes and another body, or a signature a URL check used, is refused.
     """
     events, ttl = app.store.events, _signature_ttl(app.settings)
     signature_key = _signature_key(app.settings, query)
     body_key = f"{signature_key}:{hashlib.sha256(body).hexdigest()}"
     if events.first_seen(signature_key, ttl):
         events.first_seen(body_key, ttl)
-        return [signature_key, body_key]
+        return
     if not events.first_seen(body_key, ttl):
-        # The same bytes again. (Two identical forged bodies racing could land here while the
-        # first one is being refused: then the answer is success and nothing was handled.)
-        log.info("plaintext push re-sent byte for byte: answered, not handled again")
-        return None
+        log.info("plaintext push re-sent byte for byte")
+        return
     events.forget(body_key)  # else this body would pass as a retry next time
     raise Unauthorized("this signature was already used for another request (plaintext mode)")
 
@@ -263,6 +259,8 @@ def _record_deliveries(app: App, push: Push, deadline: float) -> None:
     for delivery in push.deliveries:
         record = _find(app, delivery.msgid, give_up)
         if record is None:
+            record = unrecorded_send(app, push.from_user, delivery.template_id, EVENT_TTL)
+        if record is None:
             unknown.append(delivery.msgid)
         else:
             _record_delivery(app, push.from_user, delivery, record)
@@ -275,13 +273,14 @@ def _record_delivery(app: App, openid: str, delivery: Delivery, record: LogRecor
     if record.touser != openid or record.template_id != delivery.template_id:
         log.warning("delivery report for msgid %s names another user or template", delivery.msgid)
         return
-    if record.status not in ("sent", "delivered", "undelivered"):
+    if record.status not in SETTLED_BY_REPORT:
         return
     app.store.log.update(
         record.log_id,
         status="delivered" if delivery.error_code == 0 else "undelivered",
         errcode=delivery.error_code,
         errmsg=delivery.error_status or None,
+        msgid=delivery.msgid,
         updated_at=time.time(),
     )
 

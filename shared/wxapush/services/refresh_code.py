@@ -1,4 +1,5 @@
-"""refresh_code (timer): keep the token ahead of expiry, sync templates, prune old records.
+"""refresh_code (timer): keep the token ahead of expiry, sync templates, prune old records,
+reconcile sends left ``pending`` (``services.reconcile``).
 
 Each step runs even when another fails; the answer summarises every step. Templates come from
 ``GET /wxaapi/newtmpl/gettemplate``
@@ -14,6 +15,7 @@ from typing import Any, Callable
 from wxapush.app import App, current_app
 from wxapush.errors import Forbidden, UpstreamError, WxapushError, ok
 from wxapush.runtime import Invocation
+from wxapush.services.reconcile import reconcile
 from wxapush.store.base import TemplateInfo
 from wxapush.wechat.keywords import parse_template_content
 
@@ -32,6 +34,7 @@ def run(inv: Invocation) -> dict[str, Any]:
         "token": refresh_token,
         "templates": sync_templates,
         "prune": prune,
+        "reconcile": reconcile,
     }
     summary: dict[str, Any] = {}
     first_error: WxapushError | None = None

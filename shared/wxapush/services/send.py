@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from wxapush import limits
 from wxapush.app import SEND_TIME, App, current_app
 from wxapush.errors import (
     Conflict,
@@ -31,6 +33,9 @@ from wxapush.store.base import LogRecord, TemplateInfo, new_log_id
 from wxapush.wechat.errcodes import error_for_errcode
 
 SEND_PATH = "/cgi-bin/message/subscribe/send"
+post_accept_log = logging.getLogger("wxapush.send")
+#: The pause before writing WeChat's accepted answer down a second time.
+RECORD_RETRY_PAUSE = 0.05
 #: A page path with its query; longer is refused before it reaches WeChat or the store.
 MAX_PAGE = 1024
 #: Accepted for compatibility with the retired template-message API, and ignored.
@@ -134,8 +139,8 @@ def parse(request: dict[str, Any], default_state: str) -> SendRequest:
     data = pick(request, "data")
     if data is None:
         raise InvalidRequest("data is required")
-    if isinstance(data, dict):
-        data = {k: v if isinstance(v, dict) else {"value": v} for k, v in data.items()}
+    limits.check_send_data(data)  # an object of bounded {"value": scalar} items, or scalars
+    data = {k: v if isinstance(v, dict) else {"value": v} for k, v in data.items()}
     return SendRequest(
         touser=text(request, "touser", "toUser") or "",
         template_id=text(request, "template_id", "templateId", required=True) or "",
@@ -225,6 +230,15 @@ class Sender:
         if record.status in ("failed", "rejected"):
             error = error_for_errcode(record.errcode or -1, record.errmsg or "")
             raise _with(error, log_id=record.log_id, duplicate=True)
+        if record.status == "unknown":  # reconciled: the outcome will never be learned
+            raise OutcomeUnknown(
+                "the first send with this idempotency_key may or may not have reached the "
+                f"user, and WeChat never said (log {record.log_id}, status unknown); "
+                "nothing was sent again",
+                log_id=record.log_id,
+                status="unknown",
+                duplicate=True,
+            )
         return ok(msgid=record.msgid, log_id=record.log_id, status=record.status, duplicate=True)
 
     def _deliver(
@@ -248,12 +262,43 @@ class Sender:
             self._fail(req, record, template, error, "pending")
         except WxapushError as error:
             self._fail(req, record, template, error, "failed")  # refused, or unreachable
-        msgid = answer.get("msgid")
-        self._update(record, status="sent", msgid=msgid, errcode=0, errmsg="ok")
-        grants.after_success(self.app, req.touser, req.template_id, template)
+        return self._accepted(req, record, template, answer.get("msgid"))
+
+    def _accepted(
+        self, req: SendRequest, record: LogRecord, template: TemplateInfo | None, msgid: Any
+    ) -> dict[str, Any]:
+        """WeChat accepted: from here on the caller hears success, whatever fails after.
+
+        A retryable answer now would make the caller send the message again. If the log cannot
+        be written, the record stays ``pending`` (its key still held, so a repeat is never
+        sent): WeChat's delivery report or refresh_code's reconciliation settles it later.
+        """
+        warnings = list(req.warnings)
+        try:
+            try:
+                self._update(record, status="sent", msgid=msgid, errcode=0, errmsg="ok")
+            except Exception:  # once more after a pause: a blip should not leave it pending
+                if time.monotonic() + RECORD_RETRY_PAUSE >= self.deadline - 0.5:
+                    raise
+                time.sleep(RECORD_RETRY_PAUSE)
+                self._update(record, status="sent", msgid=msgid, errcode=0, errmsg="ok")
+            grants.after_success(self.app, req.touser, req.template_id, template)
+        except Exception as exc:  # a store outage, or an answer the store cannot hold
+            post_accept_log.error(
+                "WeChat accepted log %s (msgid %s) but recording it failed: %s; "
+                "the record stays pending until reconciled",
+                record.log_id,
+                msgid,
+                type(exc).__name__,
+            )
+            warnings.append(
+                f"WeChat accepted the message, but the send log could not record it "
+                f"({type(exc).__name__}); log {record.log_id} stays pending until refresh_code "
+                "reconciles it"
+            )
         result = ok(msgid=msgid, log_id=record.log_id, status="sent", duplicate=False)
-        if req.warnings:
-            result["warnings"] = req.warnings
+        if warnings:
+            result["warnings"] = warnings
         return result
 
     def _fail(
@@ -264,10 +309,25 @@ class Sender:
         error: WxapushError,
         status: str,
     ) -> NoReturn:
-        self._update(record, status=status, **_outcome(error))
-        if status != "pending":  # not sent: the message does not count against the cap
-            respect.give_back(self.app, self.held)
-        grants.after_failure(self.app, req.touser, req.template_id, template, error)
+        try:
+            self._update(record, status=status, **_outcome(error))
+            if status != "pending":  # not sent: the message does not count against the cap
+                respect.give_back(self.app, self.held)
+            grants.after_failure(self.app, req.touser, req.template_id, template, error)
+        except Exception as exc:
+            # The call's outcome is the answer, not the store's: a store failure here must not
+            # turn an unknown outcome into a retryable one. The record stays pending (its key
+            # held) until a delivery report or reconciliation settles it.
+            post_accept_log.error(
+                "log %s: recording the outcome %s failed: %s; the record stays pending",
+                record.log_id,
+                error.slug,
+                type(exc).__name__,
+            )
+            error.extras["warnings"] = [
+                f"the send log could not record this outcome ({type(exc).__name__}); "
+                f"log {record.log_id} stays pending until refresh_code reconciles it"
+            ]
         raise _with(error, log_id=record.log_id) from None
 
     def _update(self, record: LogRecord, **changes: Any) -> None:
@@ -282,6 +342,7 @@ _FATES = {
     "undelivered": "was sent, but WeChat could not deliver it (msgid {msgid})",
     "failed": "failed at WeChat with errcode {errcode}: nothing was sent",
     "rejected": "was refused locally with errcode {errcode}: never sent",
+    "unknown": "may or may not have been sent: WeChat's answer was never learned",
 }
 
 

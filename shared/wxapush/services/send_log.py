@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, timedelta, tzinfo
 from typing import Any
 
@@ -14,6 +15,10 @@ from wxapush.store.base import STATUSES, LogQuery, LogRecord
 
 MAX_COUNT = 100
 DEFAULT_COUNT = 20
+#: The deepest page a query may ask for (every store's OFFSET takes it; nobody reads further).
+MAX_OFFSET = 1_000_000
+#: Dates outside these years are refused: every day boundary must be a representable instant.
+MIN_YEAR, MAX_YEAR = 1970, 9998
 
 
 def run(inv: Invocation) -> dict[str, Any]:
@@ -43,7 +48,7 @@ def run(inv: Invocation) -> dict[str, Any]:
         template_id=text(request, "template_id", "templateId"),
         status=status,
         broadcast_id=text(request, "broadcast_id", "broadcastId"),
-        offset=integer(request, "offset", default=0, low=0),
+        offset=integer(request, "offset", default=0, low=0, high=MAX_OFFSET),
         count=integer(request, "count", default=DEFAULT_COUNT, low=1, high=MAX_COUNT),
     )
     total, records = app.store.log.query(query)
@@ -72,9 +77,12 @@ def render(record: LogRecord, tz: tzinfo) -> dict[str, Any]:
 
 def _date(request: dict[str, Any], *names: str) -> date:
     value = text(request, *names, required=True) or ""
-    try:
-        if len(value) == 10:
-            return date.fromisoformat(value)
-    except ValueError:
-        pass
-    raise InvalidRequest(f"{names[0]} must be a date written YYYY-MM-DD")
+    day = None
+    if len(value) == 10 and value.isascii():  # fromisoformat takes other digits on some Pythons
+        with contextlib.suppress(ValueError):
+            day = date.fromisoformat(value)
+    if day is None:
+        raise InvalidRequest(f"{names[0]} must be a date written YYYY-MM-DD")
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise InvalidRequest(f"{names[0]} must be between {MIN_YEAR} and {MAX_YEAR}")
+    return day

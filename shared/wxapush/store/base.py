@@ -22,7 +22,7 @@ from wxapush.store.campaign_seams import Counters as Counters
 from wxapush.store.campaign_seams import Lease as Lease
 from wxapush.store.campaign_seams import Recipient as Recipient
 
-STATUSES = ("pending", "sent", "delivered", "undelivered", "failed", "rejected")
+STATUSES = ("pending", "sent", "delivered", "undelivered", "failed", "rejected", "unknown")
 
 #: WeChat's msgid is a 64-bit integer; accept the unsigned range so no real id is ever refused.
 MSGID_MAX = 2**64 - 1

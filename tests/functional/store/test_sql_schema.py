@@ -9,6 +9,7 @@ import pytest
 from tests.functional.store import _namespaces
 from tests.functional.store.conftest import _new_prefix, _with_prefix
 from wxapush.store import SchemaVersionError, open_store
+from wxapush.store.sql.schema import SCHEMA_VERSION
 
 sa = pytest.importorskip("sqlalchemy")
 
@@ -84,9 +85,42 @@ def test_an_older_database_is_migrated_step_by_step(
         _forget_checked_schemas()
 
 
-def test_a_version_1_database_gets_the_summary_index(fresh_sql: str) -> None:
-    from wxapush.store.sql import SCHEMA_VERSION
+def test_step_3_gives_a_version_2_mysql_database_exact_byte_keys(mysql_url: str) -> None:
+    from tests.functional.store.test_send_log import make
+    from wxapush.store.sql import schema
 
+    prefix = _new_prefix()
+    url = _with_prefix(mysql_url, prefix)
+    try:
+        store = open_store(url)
+        with store.engine.begin() as conn:  # back to what versions 1 and 2 had: PAD SPACE
+            for table in store.tables.metadata.sorted_tables:
+                conn.execute(
+                    sa.text(
+                        f"ALTER TABLE {table.name} CONVERT TO CHARACTER SET utf8mb4"
+                        " COLLATE utf8mb4_bin"
+                    )
+                )
+            conn.execute(store.tables.schema_version.update().values(version=2))
+        assert store.log.claim(make(key="a"))[1] is True
+        assert store.log.claim(make(key="a "))[1] is False  # the defect, at version 2
+        store.close()
+        _forget_checked_schemas()
+        again = open_store(url)
+        try:
+            with again.engine.connect() as conn:
+                version = conn.execute(sa.select(again.tables.schema_version.c.version)).scalar()
+            assert version == schema.SCHEMA_VERSION
+            assert again.log.claim(make(key="b"))[1] is True
+            assert again.log.claim(make(key="b "))[1] is True
+        finally:
+            again.close()
+    finally:
+        _forget_checked_schemas()
+        _namespaces.drop_sql(mysql_url, prefix)
+
+
+def test_a_version_1_database_gets_the_summary_index(fresh_sql: str) -> None:
     store = open_store(fresh_sql)
     name = f"{store.tables.prefix}_send_log_summary"
     try:
@@ -118,7 +152,7 @@ def test_a_version_2_database_gains_the_broadcast_tables(fresh_sql: str) -> None
     store = open_store(fresh_sql)
     assert isinstance(store, SqlStore)
     t = store.tables
-    try:  # take the tables back to version 2, as an older wxapush left them
+    try:  # back to version 2, as an older wxapush left them: steps 3 and 4 then run
         with store.engine.begin() as conn:
             for table in (t.campaigns, t.recipients, t.counters):
                 table.drop(conn)

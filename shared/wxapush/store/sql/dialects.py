@@ -14,6 +14,7 @@ import random
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, Mapping, Sequence, TypeVar
+from urllib.parse import quote, unquote
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
@@ -42,12 +43,35 @@ def engine_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise StoreURLError("a SQL store URL looks like postgresql://user@host/db")
+    rest = _quoted_userinfo(rest)
     scheme = DRIVERS.get(scheme.lower(), scheme)
     if scheme.startswith("mariadb+"):
         scheme = "mysql+" + scheme.split("+", 1)[1]
     if scheme.startswith("mysql") and "charset=" not in rest:
         rest += ("&" if "?" in rest else "?") + "charset=utf8mb4"  # emoji and all of Chinese
     return f"{scheme}://{rest}"
+
+
+def _quoted_userinfo(rest: str) -> str:
+    """``user:password@host…`` with the user part percent-encoded, read up to the *last* ``@``.
+
+    SQLAlchemy's URL parser ends the password at the first ``@``: ``p@ss@host`` would connect
+    to a host named ``ss@host`` and print it (half the password) in the connect error. Already
+    encoded parts stay as they are (decoded, then encoded again).
+    """
+    authority_end = len(rest)
+    for stop in ("?", "#"):
+        index = rest.find(stop)
+        if index != -1:
+            authority_end = min(authority_end, index)
+    userinfo, at, host = rest[:authority_end].rpartition("@")
+    if not at:
+        return rest
+    user, colon, password = userinfo.partition(":")
+    encoded = quote(unquote(user), safe="")
+    if colon:
+        encoded += ":" + quote(unquote(password), safe="")
+    return f"{encoded}@{host}{rest[authority_end:]}"
 
 
 #: A pooled connection idle longer than this is pinged before use (see _ping_if_idle).
@@ -67,6 +91,9 @@ def _create(url: str) -> Engine:
         pool_recycle=280,
         pool_reset_on_return=None,
         isolation_level="READ COMMITTED",
+        # Never the bound values in an error's text (tokens, openids, message data): the
+        # tracebacks of a failed statement reach the function log.
+        hide_parameters=True,
         connect_args={"connect_timeout": 3},
     )
     sa.event.listen(engine, "checkout", _ping_if_idle)

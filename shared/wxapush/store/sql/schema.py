@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Set, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Set, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from wxapush.store.base import SchemaVersionError
 from wxapush.store.sql.dialects import schema_lock
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # MySQL: binary collation, because openids, template ids and idempotency keys are
 # case-sensitive (the default *_ci collations would make "Order-1" and "order-1" one key).
@@ -80,7 +80,7 @@ def build_tables(prefix: str) -> Tables:
         _col("attempts", i()),
         _col("idempotency_key", s(_ID), nullable=True),
         _col("payload_hash", s(64), nullable=True),
-        _col("broadcast_id", s(_ID), nullable=True),  # schema v3
+        _col("broadcast_id", s(_ID), nullable=True),  # schema v4
         # NULL keys never collide (both databases), so unkeyed sends share the index freely.
         sa.UniqueConstraint("appid", "idempotency_key", name=p + "send_log_idem"),
         # The page queries walk these backwards (newest first), one per filter.
@@ -155,8 +155,45 @@ def build_tables(prefix: str) -> Tables:
     )
 
 
+#: MySQL collations that compare exact bytes: binary *and* NO PAD. ``utf8mb4_bin`` is PAD SPACE
+#: (``'a' = 'a '``: two idempotency keys would collide, a ``touser`` filter would match a
+#: trailing-space variant). MySQL 8 has ``utf8mb4_0900_bin``, MariaDB ``utf8mb4_nopad_bin``.
+NO_PAD_COLLATIONS = ("utf8mb4_0900_bin", "utf8mb4_nopad_bin")
+
+
+def exact_collation(
+    conn: Connection, tables: Tables, only: Optional[Sequence[sa.Table]] = None
+) -> None:
+    """Schema step 3 (MySQL/MariaDB only; nothing on PostgreSQL, which compares bytes): convert
+    every table of the namespace to a binary NO PAD collation, so that keys and filters compare
+    exact bytes. A server with neither collation (MySQL 5.7) keeps ``utf8mb4_bin``. ``only``:
+    these tables (a later step's new ones); tables not created yet are skipped."""
+    if conn.dialect.name != "mysql":
+        return
+    available = set(
+        conn.execute(
+            sa.text(
+                "SELECT collation_name FROM information_schema.collations"
+                " WHERE character_set_name = 'utf8mb4'"
+            )
+        ).scalars()
+    )
+    collation = next((c for c in NO_PAD_COLLATIONS if c in available), None)
+    if collation is None:
+        return
+    inspector = sa.inspect(conn)
+    for table in tables.metadata.sorted_tables if only is None else only:
+        if only is None and not inspector.has_table(table.name):
+            continue  # created by a later step, in the collation then
+        conn.execute(
+            sa.text(
+                f"ALTER TABLE {table.name} CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}"
+            )
+        )
+
+
 def _campaign_tables(table: Callable[..., sa.Table], p: str) -> Dict[str, sa.Table]:
-    """Schema v3: broadcast campaigns, their recipients (the queue) and the cap's counters."""
+    """Schema v4: broadcast campaigns, their recipients (the queue) and the cap's counters."""
     s, f, i, text = sa.String, sa.Double, sa.Integer, sa.Text
     return {
         "campaigns": table(
@@ -198,22 +235,26 @@ def _campaign_tables(table: Callable[..., sa.Table], p: str) -> Dict[str, sa.Tab
     }
 
 
-def _v3_broadcast(conn: Connection, tables: Tables) -> None:
-    """v2 -> v3: ``send_log.broadcast_id`` and its index; campaigns, recipients, counters.
+def _v4_broadcast(conn: Connection, tables: Tables) -> None:
+    """v3 -> v4: ``send_log.broadcast_id`` and its index; campaigns, recipients, counters
+    (in the exact-byte collation of step 3 on MySQL/MariaDB).
 
     Self-contained and safe to run on a database that already has part of it.
     """
     log = tables.send_log
     inspector = sa.inspect(conn)
     if "broadcast_id" not in {c["name"] for c in inspector.get_columns(log.name)}:
-        column = "VARCHAR(191)" + (" COLLATE utf8mb4_bin" if conn.dialect.name == "mysql" else "")
-        conn.execute(sa.text(f"ALTER TABLE {log.name} ADD COLUMN broadcast_id {column} NULL"))
+        # no COLLATE: the column takes the table's (step 3's exact-byte one on MySQL)
+        conn.execute(sa.text(f"ALTER TABLE {log.name} ADD COLUMN broadcast_id VARCHAR(191) NULL"))
     present = {ix["name"] for ix in inspector.get_indexes(log.name)}
     for index in log.indexes:
         if index.name == f"{tables.prefix}_send_log_bcast" and index.name not in present:
             index.create(conn)
-    for table in (tables.campaigns, tables.recipients, tables.counters):
-        table.create(conn, checkfirst=True)
+    new = [t for t in (tables.campaigns, tables.recipients, tables.counters)
+           if not inspector.has_table(t.name)]  # fmt: skip
+    for table in new:
+        table.create(conn)
+    exact_collation(conn, tables, new)
 
 
 def _add_summary_index(conn: Connection, tables: Tables) -> None:
@@ -226,7 +267,8 @@ def _add_summary_index(conn: Connection, tables: Tables) -> None:
 #: MIGRATIONS[v](conn, tables) takes a database at version v-1 to v. Version 1 is creation.
 MIGRATIONS: Dict[int, Callable[[Connection, Tables], None]] = {
     2: _add_summary_index,
-    3: _v3_broadcast,
+    3: exact_collation,
+    4: _v4_broadcast,
 }
 
 _ready: Set[Tuple[str, str]] = set()
@@ -262,6 +304,7 @@ def _migrate(conn: Connection, tables: Tables) -> None:
         )
     if version is None:
         tables.metadata.create_all(conn)
+        exact_collation(conn, tables)  # a collation create_all cannot name portably
         conn.execute(version_table.insert().values(id=1, version=SCHEMA_VERSION, migrated_at=0))
     else:
         for step in range(version + 1, SCHEMA_VERSION + 1):

@@ -1,0 +1,151 @@
+"""Bounds on every request, whatever shape it came in: size, depth, and what a value may be.
+
+The gateway already bounds an HTTP body (``MAX_BODY_BYTES``); a direct call (CloudBase
+``callFunction``, SCF Invoke) hands over its event as a parsed object, so the same bound is
+applied here to the request itself, once per invocation, before any service reads it. The walk
+is iterative (no recursion to exhaust) and refuses what no store or JSON document can hold:
+
+* more than ``MAX_REQUEST_BYTES`` of JSON, or containers nested deeper than ``MAX_DEPTH``;
+* a container that holds itself;
+* a string with a lone UTF-16 surrogate or a NUL, a non-finite number, an integer beyond
+  ``±2**64``, an object key that is not a string, or a value JSON has no type for.
+
+A refusal is ``invalid_request`` naming the path of the offending value (``data.thing1.value``),
+never the value itself (it may be anything, a secret included).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, List, Mapping, Tuple
+
+from wxapush.errors import REQUEST_TOO_LARGE, InvalidArgument, InvalidRequest
+from wxapush.invocation import MAX_BODY_BYTES
+
+#: The largest request, as compact UTF-8 JSON: the HTTP body limit, for every shape.
+MAX_REQUEST_BYTES = MAX_BODY_BYTES
+#: The deepest nesting of objects and arrays in a request (a send's is 3: data.item.value).
+MAX_DEPTH = 16
+#: The largest integer magnitude (WeChat's msgid is unsigned 64-bit; nothing needs more).
+MAX_INT = 2**64
+#: A whole event (request plus the platform's envelope: headers, context…), before parsing.
+MAX_EVENT_BYTES = 2 * MAX_BODY_BYTES
+#: ``send``'s data: at most this many items, each key and each value this long at most.
+MAX_DATA_ITEMS = 32
+MAX_DATA_KEY = 64
+MAX_DATA_VALUE = 256
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def check_event(event: Any, *, limit: int = MAX_EVENT_BYTES, what: str = "event") -> None:
+    """Refuse an event (or request) no service may be handed: see the module docstring."""
+    size = 0
+    # (value, path, the ids of the containers above it): a container among its own ancestors
+    # is a cycle. A container shared by two branches is walked (and counted) twice.
+    stack: List[Tuple[Any, str, Tuple[int, ...]]] = [(event, what, ())]
+    while stack:
+        value, path, above = stack.pop()
+        depth = len(above)
+        if isinstance(value, str):
+            size += _string_size(value, path) + 2
+        elif isinstance(value, bool) or value is None:
+            size += 5
+        elif isinstance(value, int):
+            if not -MAX_INT <= value <= MAX_INT:
+                raise InvalidRequest(f"{path} is out of range (at most 2**64 in magnitude)")
+            size += 21
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise InvalidRequest(f"{path} must be a finite number")
+            size += 24
+        elif isinstance(value, (dict, list, tuple)):
+            if depth >= MAX_DEPTH:
+                raise InvalidRequest(f"{path} is nested deeper than {MAX_DEPTH} levels")
+            if id(value) in above:
+                raise InvalidRequest(f"{path} refers back to itself (not a JSON document)")
+            inner = (*above, id(value))
+            size += 2
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if not isinstance(key, str):
+                        raise InvalidRequest(f"{path} has a key that is not a string")
+                    child = f"{path}.{_label(key)}"
+                    size += _string_size(key, child) + 4
+                    stack.append((item, child, inner))
+            else:
+                for index, item in enumerate(value):
+                    stack.append((item, f"{path}[{index}]", inner))
+                    size += 1
+        else:
+            raise InvalidRequest(f"{path} is not a JSON value ({type(value).__name__})")
+        if size > limit:
+            raise InvalidRequest(
+                f"the {what} is larger than {limit} bytes", errcode=REQUEST_TOO_LARGE
+            )
+
+
+def check_request(request: Mapping[str, Any], limit: int = MAX_REQUEST_BYTES) -> None:
+    """The parsed request a service gets: ``MAX_REQUEST_BYTES`` at most, every shape alike
+    (a function may allow more to its direct callers: broadcast's recipient lists)."""
+    check_event(request, limit=limit, what="request")
+
+
+def check_send_data(data: Any) -> None:
+    """``send``'s data: an object of at most ``MAX_DATA_ITEMS`` items, each exactly
+    ``{"value": scalar}`` or a scalar, keys and values bounded. Refusals are WeChat's
+    ``invalid_argument`` (47003) naming the field, as for a keyword rule."""
+    if not isinstance(data, dict):
+        from wxapush.wechat.keyword_hints import explain_data
+
+        raise InvalidArgument(
+            "argument invalid! data must be an object", field="data", hint=explain_data(data)
+        )
+    if len(data) > MAX_DATA_ITEMS:
+        raise InvalidArgument(
+            f"argument invalid! data has more than {MAX_DATA_ITEMS} items", field="data"
+        )
+    for key, item in data.items():
+        name = f"data.{_label(key)}"
+        if not key or len(key) > MAX_DATA_KEY:
+            raise InvalidArgument(
+                f"argument invalid! {name}: a keyword is 1 to {MAX_DATA_KEY} characters",
+                field=name,
+            )
+        value = item
+        if isinstance(item, dict):
+            if set(item) != {"value"}:
+                extra = sorted(set(item) - {"value"}) or ["value (missing)"]
+                raise InvalidArgument(
+                    f'argument invalid! {name} must be exactly {{"value": …}};'
+                    f" unexpected {_label(extra[0])}",
+                    field=name,
+                    hint=f'send {name} as {{"value": "…"}} or as the plain value; subscribe '
+                    "messages have no other item fields (no color)",
+                )
+            value = item["value"]
+        if not isinstance(value, _SCALARS):
+            raise InvalidArgument(
+                f"argument invalid! {name}.value must be a string or a number",
+                field=f"{name}.value",
+            )
+        if isinstance(value, str) and len(value) > MAX_DATA_VALUE:
+            raise InvalidArgument(
+                f"argument invalid! {name}.value is longer than {MAX_DATA_VALUE} characters",
+                field=f"{name}.value",
+            )
+
+
+def _string_size(value: str, path: str) -> int:
+    if "\x00" in value:
+        raise InvalidRequest(f"{path} contains a NUL character")
+    try:
+        return len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidRequest(f"{path} is not valid Unicode (a lone surrogate)") from None
+
+
+def _label(key: Any) -> str:
+    """A key as it may appear in an error message: printable, short, never a surrogate."""
+    text = str(key)[:40].encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(c if c.isprintable() else "?" for c in text)

@@ -1,0 +1,74 @@
+"""Reconciliation: a send left ``pending`` for good becomes ``unknown`` (refresh_code's timer).
+
+A record is ``pending`` from its claim until the send writes WeChat's answer down. It stays so
+when that never happens: the instance was killed between the call and its answer, WeChat's
+answer never came (a read timeout, a dropped connection), or the store failed after WeChat
+accepted. WeChat's ``subscribe_msg_sent_event`` settles such a record when it arrives (see
+``receive_event``); the rest are marked ``unknown`` once older than ``PENDING_BOUND``: the
+outcome will never be learned. Their idempotency keys stay held and answer ``unknown`` (not a
+retryable ``conflict`` forever), so a retrying caller stops instead of risking a second message.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Optional
+
+from wxapush.app import App
+from wxapush.errors import NoTimeLeft
+from wxapush.store.base import LogQuery, LogRecord
+
+#: How old a ``pending`` record must be to be given up on: SCF's longest time limit (900 s), so
+#: no send still running can be overtaken (a late writer would set ``sent`` over ``unknown``).
+PENDING_BOUND = 900.0
+#: Records settled per query; the loop runs until none is left or time runs out.
+BATCH = 100
+UNKNOWN_ERRMSG = "outcome never learned: no answer from WeChat was recorded (reconciled)"
+
+
+def reconcile(app: App, deadline: float, bound: Optional[float] = None) -> dict[str, Any]:
+    """Mark the app's ``pending`` records older than ``bound`` seconds (``PENDING_BOUND``)
+    ``unknown``. Returns ``{"unknown": n}``; raises ``NoTimeLeft`` (retryable) if time ran out.
+    """
+    log = app.store.log
+    cutoff = time.time() - (PENDING_BOUND if bound is None else bound)
+    settled = 0
+    while True:
+        if time.monotonic() > deadline - 0.5:
+            raise NoTimeLeft(f"reconciliation stopped after {settled} record(s): no time left")
+        query = LogQuery(
+            appid=app.settings.appid, since=0.0, until=cutoff, status="pending", count=BATCH
+        )
+        _, records = log.query(query)
+        if not records:
+            return {"unknown": settled}
+        for record in records:
+            log.update(
+                record.log_id,
+                status="unknown",
+                errcode=record.errcode,
+                errmsg=UNKNOWN_ERRMSG,
+                updated_at=time.time(),
+            )
+            settled += 1
+
+
+def unrecorded_send(app: App, openid: str, template_id: str, within: float) -> Optional[LogRecord]:
+    """The one send to ``openid`` with ``template_id`` (created in the last ``within`` seconds)
+    that WeChat may have accepted but whose answer the log never recorded: ``pending`` or
+    ``unknown``, no msgid. A delivery report whose msgid matches no record settles it. Several
+    such records cannot be told apart, and none is guessed."""
+    candidates: list[LogRecord] = []
+    now = time.time()
+    for status in ("pending", "unknown"):
+        query = LogQuery(
+            appid=app.settings.appid,
+            since=now - within,
+            until=now + 1,
+            touser=openid,
+            template_id=template_id,
+            status=status,
+            count=2,
+        )
+        candidates += [r for r in app.store.log.query(query)[1] if r.msgid is None]
+    return candidates[0] if len(candidates) == 1 else None
