@@ -15,7 +15,7 @@ import traceback
 from typing import Any, Mapping, Union
 from urllib.parse import parse_qsl
 
-from . import ids, ssm
+from . import ids, scf, ssm  # noqa: F401  (scf: registers its Cloud API action)
 from .call import Call, ControlError
 from .errors import WeChatError
 from .quota import charge

@@ -117,6 +117,8 @@ def get_secret_value(emulator: Emulator, params: Mapping[str, Any]) -> dict[str,
 ACTIONS: dict[str, Callable[[Emulator, Mapping[str, Any]], dict[str, Any]]] = {
     "GetSecretValue": get_secret_value,
 }
+#: action -> the API version it speaks (other Cloud API fakes register theirs: wxemu.scf).
+VERSIONS: dict[str, str] = {"GetSecretValue": API_VERSION}
 
 
 def is_cloud_api_call(path: str, headers: Mapping[str, str]) -> bool:
@@ -155,8 +157,9 @@ def _parse(method: str, headers: Mapping[str, str], body: bytes) -> SsmRequest:
     for name in ("x-tc-timestamp", "x-tc-region"):
         if not headers.get(name):
             raise CloudApiError("MissingParameter", f"The request is missing {name}.")
-    if headers.get("x-tc-version") != API_VERSION:
-        raise CloudApiError("NoSuchVersion", f"wxemu's SSM speaks version {API_VERSION} only.")
+    version = VERSIONS.get(headers.get("x-tc-action", ""), API_VERSION)
+    if headers.get("x-tc-version") != version:
+        raise CloudApiError("NoSuchVersion", f"wxemu speaks version {version} of this API only.")
     try:
         params = json.loads(body or b"{}")
     except ValueError:

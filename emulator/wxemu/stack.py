@@ -103,9 +103,16 @@ class LocalStack:
             raise SystemExit("wxapush dev: the first refresh_code failed (see above); not started")
         self.timer = Timer(self.cron, lambda moment: fire_timer(refresh, moment))
         self.timer.start()
+        if "broadcast" in handlers:  # campaigns' workers, as the timer and fan-out in the cloud
+            from .dev_workers import BroadcastWorkers
+
+            self.workers = BroadcastWorkers(handlers["broadcast"])
+            self.workers.start()
         self.env_file = devenv.write(self.settings)
 
     def stop(self) -> None:
+        if getattr(self, "workers", None) is not None:
+            self.workers.stop()
         if getattr(self, "env_file", None) is not None:
             devenv.remove(self.env_file)
         self.gateway.shutdown()

@@ -11,7 +11,7 @@ import sys
 import threading
 import traceback
 from collections import deque
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from wxapush.wechat.keywords import parse_template_content
 
@@ -57,6 +57,10 @@ class Emulator:
         #: Tencent SSM fake (wxemu.ssm): name -> version -> value, newest last; and who asked.
         self.secrets: dict[str, dict[str, SecretVersion]] = {}
         self.ssm_requests: list[SsmRequest] = []
+        #: Tencent SCF Invoke fake (wxemu.scf): the functions it can run (registered by the
+        #: local stack or a test; kept across resets) and the invocations asked for.
+        self.scf_functions: dict[str, Callable[[dict[str, Any]], Any]] = {}
+        self.scf_invocations: list[dict[str, Any]] = []
         self.reset()
 
     def reset(self) -> None:
@@ -72,6 +76,7 @@ class Emulator:
             self.pusher.forget()
             self.secrets.clear()
             self.ssm_requests.clear()
+            self.scf_invocations.clear()
             if self.seed_demo:
                 demo.seed(self)
 

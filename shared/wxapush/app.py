@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 from wxapush.config import Settings, get_settings
 from wxapush.errors import Misconfigured, RateLimited, redact
@@ -34,6 +34,8 @@ class App:
     tokens: TokenManager
     client: WeChatClient
     _templates: dict[str, tuple[float, Optional[TemplateInfo]]] = field(default_factory=dict)
+    #: The wall clock of quiet hours, caps and campaign due times (a test moves it with wxemu's).
+    clock: Callable[[], float] = time.time
 
     @classmethod
     def build(cls, settings: Settings) -> App:

@@ -22,7 +22,7 @@ from typing import Any, Optional, Sequence
 
 from wxapush.store.base import STATUSES
 
-FUNCTIONS = ("get_token", "send", "send_log", "refresh_code")
+FUNCTIONS = ("get_token", "send", "send_log", "refresh_code", "broadcast")
 #: What `wxapush dev` serves beyond `invoke`'s: receive_event answers WeChat (wxemu's pushes),
 #: dashboard a browser, login a mini-program's wx.login code over HTTP.
 SERVED = (*FUNCTIONS, "receive_event", "dashboard", "login")
@@ -158,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     log.add_argument("--json", action="store_true", help="print the raw JSON answer")
     log.set_defaults(run=run_log)
+
+    from wxapush import cli_broadcast
+
+    cli_broadcast.add_parser(commands, direct)
 
     from wxapush import packaging  # stdlib only: cheap, and the choices live there
 

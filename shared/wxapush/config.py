@@ -19,9 +19,11 @@ from urllib.parse import unquote
 
 from wxapush.config_values import (
     hide_password,
+    hours,
     http_url,
     int_at_least,
     int_between,
+    per_day,
     positive_rate,
     url_setting,
 )
@@ -33,6 +35,7 @@ DEFAULT_API_BASE = "https://api.weixin.qq.com"
 TOKEN_MODES = ("stable", "classic")
 GRANT_POLICIES = ("track", "enforce", "off")
 MINIPROGRAM_STATES = ("formal", "trial", "developer")
+RESPECT_SCOPES = ("broadcast", "all")
 
 #: Fields whose values are secrets: shown as ``***`` by ``repr``.
 _SECRET_FIELDS = frozenset(
@@ -91,6 +94,14 @@ class Settings:
     tz: str = _SHANGHAI
     log_retention_days: int = 30
     idempotency_ttl: int = 86400
+    #: Messages per user per day (in ``tz``); ``None``: no cap.
+    user_cap: Optional[int] = None
+    #: Quiet hours as (start, end) minutes after midnight in ``tz``; may wrap past midnight.
+    quiet_hours: Optional[Tuple[int, int]] = None
+    #: Which sends the cap and quiet hours hold for: ``broadcast`` or ``all``.
+    respect_scope: str = "broadcast"
+    #: Seconds a broadcast worker holds the recipients it took (a dead worker's come back then).
+    broadcast_lease: int = 60
     #: HMAC key of the sessions ``login`` issues (and the one before it, during a rotation).
     session_secret: Optional[str] = None
     session_secret_previous: Optional[str] = None
@@ -317,6 +328,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             7200,
             int_between(*SESSION_TTL_RANGE),
             "a whole number of seconds from 60 to 2592000",
+        ),
+        user_cap=parse("WXAPUSH_USER_CAP", None, per_day, "a count per day, e.g. 3/day"),
+        quiet_hours=parse(
+            "WXAPUSH_QUIET_HOURS", None, hours, "a span of the day, e.g. 22:00-08:00"
+        ),
+        respect_scope=choice("WXAPUSH_RESPECT_SCOPE", "broadcast", RESPECT_SCOPES),
+        broadcast_lease=parse(
+            "WXAPUSH_BROADCAST_LEASE", 60, int_at_least(1), "a whole number of seconds (≥ 1)"
         ),
     )
 

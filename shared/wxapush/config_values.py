@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 from urllib.parse import urlsplit
 
 from wxapush.errors import Misconfigured
@@ -76,3 +76,23 @@ def hide_password(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return parts._replace(netloc=netloc).geturl()
+
+
+def per_day(raw: str) -> Optional[int]:
+    match = re.fullmatch(r"\s*(\d{1,6})\s*/\s*day\s*", raw, re.IGNORECASE)
+    if match is None or int(match.group(1)) < 1:
+        raise ValueError(raw)
+    return int(match.group(1))
+
+
+def hours(raw: str) -> Optional[Tuple[int, int]]:
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", raw)
+    if match is None:
+        raise ValueError(raw)
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59 or (h1 == 24 and m1) or (h2 == 24 and m2):
+        raise ValueError(raw)
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if start % 1440 == end % 1440:
+        raise ValueError(raw)  # empty, or the whole day: surely a mistake
+    return start % 1440, end % 1440

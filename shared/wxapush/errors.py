@@ -21,6 +21,7 @@ from wxapush.redaction import redact, url_password
 __all__ = [
     "ERROR_CLASSES",
     "PROJECT_ERRCODES",
+    "Capped",
     "Conflict",
     "Forbidden",
     "Internal",
@@ -32,6 +33,7 @@ __all__ = [
     "NoTimeLeft",
     "NotSubscribed",
     "OutcomeUnknown",
+    "QuietHours",
     "RateLimited",
     "Unauthorized",
     "UpstreamError",
@@ -50,6 +52,8 @@ METHOD_NOT_ALLOWED = 990405
 CONFLICT = 990409
 REQUEST_TOO_LARGE = 990413
 RATE_LIMITED = 990429
+CAPPED = 990430
+QUIET_HOURS = 990431
 INTERNAL = 990500
 MISCONFIGURED = 990501
 UPSTREAM_ERROR = 990502
@@ -65,6 +69,8 @@ PROJECT_ERRCODES: Mapping[int, Tuple[str, str]] = {
     CONFLICT: ("conflict", "idempotency_key reused with another payload, or still in progress"),
     REQUEST_TOO_LARGE: ("invalid_request", "request body over the size limit"),
     RATE_LIMITED: ("rate_limited", "local send rate limit (WXAPUSH_RATE_LIMIT) reached"),
+    CAPPED: ("capped", "the user's daily cap (WXAPUSH_USER_CAP) is reached"),
+    QUIET_HOURS: ("quiet_hours", "inside the quiet hours (WXAPUSH_QUIET_HOURS)"),
     INTERNAL: ("internal", "unexpected failure inside wxapush (details in the function log)"),
     MISCONFIGURED: ("misconfigured", "a setting is missing or malformed (named in errmsg)"),
     UPSTREAM_ERROR: ("upstream_error", "WeChat unreachable or answered unusably"),
@@ -200,6 +206,25 @@ class RateLimited(WxapushError):
     errcode = RATE_LIMITED
 
 
+class Capped(WxapushError):
+    """The user got ``WXAPUSH_USER_CAP`` messages today: nothing sent; ``retry_after`` says
+    when the next day (in ``WXAPUSH_TZ``) begins."""
+
+    slug = "capped"
+    status = 429
+    retryable = True
+    errcode = CAPPED
+
+
+class QuietHours(WxapushError):
+    """Inside ``WXAPUSH_QUIET_HOURS``: nothing sent; ``retry_after`` says when they end."""
+
+    slug = "quiet_hours"
+    status = 429
+    retryable = True
+    errcode = QUIET_HOURS
+
+
 class UpstreamError(WxapushError):
     """WeChat failed after bounded retries; retryable unless the outcome is unknown."""
 
@@ -256,6 +281,8 @@ ERROR_CLASSES: Mapping[str, Type[WxapushError]] = {
         Forbidden,
         Conflict,
         RateLimited,
+        Capped,
+        QuietHours,
         UpstreamError,
         Misconfigured,
         Internal,

@@ -85,9 +85,10 @@ def check_event(event: Any, *, limit: int = MAX_EVENT_BYTES, what: str = "event"
             )
 
 
-def check_request(request: Mapping[str, Any]) -> None:
-    """The parsed request a service gets: ``MAX_REQUEST_BYTES`` at most, every shape alike."""
-    check_event(request, limit=MAX_REQUEST_BYTES, what="request")
+def check_request(request: Mapping[str, Any], limit: int = MAX_REQUEST_BYTES) -> None:
+    """The parsed request a service gets: ``MAX_REQUEST_BYTES`` at most, every shape alike
+    (a function may allow more to its direct callers: broadcast's recipient lists)."""
+    check_event(request, limit=limit, what="request")
 
 
 def check_send_data(data: Any) -> None:

@@ -89,6 +89,7 @@ def invoke(
     auth: str = "admin",
     raw_body: bool = False,
     methods: Optional[Sequence[str]] = ("POST",),
+    request_limit: int = limits.MAX_REQUEST_BYTES,
 ) -> Any:
     """Run ``service`` for one SCF/CloudBase invocation and render its result for the shape.
 
@@ -101,7 +102,9 @@ def invoke(
     for the service to read from ``inv.http.body`` (an XML push is not JSON), and the request
     holds the query. ``methods``: the HTTP methods the function answers; any other gets 405
     with ``Allow`` (``None``: the service routes and checks methods itself, as the dashboard).
-    A service may return a :class:`RawResponse` to an HTTP call.
+    A service may return a :class:`RawResponse` to an HTTP call. ``request_limit``: the
+    largest request (compact JSON bytes) a direct or timer call may carry; an HTTP body stays
+    bounded by the platform's limit.
 
     Never raises for a bad event or a failing service: every failure is an envelope.
     """
@@ -118,14 +121,14 @@ def invoke(
             raise InvalidRequest(f"the event must be a JSON object, not {type(event).__name__}")
         wx = wx_context(event, ctx)
         shape = _shape_of(event, wx)
-        limits.check_event(event)
+        limits.check_event(event, limit=max(limits.MAX_EVENT_BYTES, 2 * request_limit))
         _check_identity(wx)
         personal += [event.get("touser"), event.get("toUser"), wx.get("WX_OPENID")]
         personal += _message_texts(event.get("data"))
         deadline = started + _time_limit(ctx)
         allowed = None if methods is None else tuple(methods)
         inv = _parse(shape, event, wx, ctx, deadline, auth, raw_body, allowed)
-        limits.check_request(inv.request)
+        limits.check_request(inv.request, request_limit)
         result = service(inv)
         if isinstance(result, RawResponse) and shape in HTTP_SHAPES:
             headers = {"Content-Type": result.content_type, **(result.headers or {})}

@@ -82,7 +82,7 @@ def test_send_log_lists_newest_first_with_paging(invoke: Invoke) -> None:
     assert row["created_at"].endswith("+08:00")
     assert set(row) == {
         "log_id", "touser", "template_id", "page", "data", "status", "errcode", "errmsg",
-        "msgid", "attempts", "idempotency_key", "created_at", "updated_at",
+        "msgid", "attempts", "idempotency_key", "created_at", "updated_at", "broadcast_id",
     }  # fmt: skip
 
 

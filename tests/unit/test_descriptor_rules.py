@@ -26,9 +26,11 @@ INPUTS: Dict[str, Any] = SLS["inputs"]
 FUNCTIONS: Dict[str, Dict[str, Any]] = INPUTS["functions"]
 
 #: The functions reached over HTTP: one Function URL each.
-HTTP_FUNCTIONS = frozenset({"send", "send_log", "get_token", "receive_event", "login", "dashboard"})
-#: The functions a timer runs, and nothing else triggers.
-TIMER_FUNCTIONS = frozenset({"refresh_code"})
+HTTP_FUNCTIONS = frozenset(
+    {"send", "send_log", "get_token", "receive_event", "login", "dashboard", "broadcast"}
+)
+#: The functions a timer runs (broadcast has a Function URL too).
+TIMER_FUNCTIONS = frozenset({"refresh_code", "broadcast"})
 
 
 def test_every_rule_names_its_source() -> None:

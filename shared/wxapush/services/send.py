@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from wxapush import limits
-from wxapush.app import App, current_app
+from wxapush.app import SEND_TIME, App, current_app
 from wxapush.errors import (
     Conflict,
     Forbidden,
@@ -26,8 +26,8 @@ from wxapush.errors import (
     ok,
 )
 from wxapush.runtime import Invocation
-from wxapush.services import grants
-from wxapush.services.fields import pick, text
+from wxapush.services import grants, respect
+from wxapush.services.fields import flag, pick, text
 from wxapush.services.validation import validate_send
 from wxapush.store.base import LogRecord, TemplateInfo, new_log_id
 from wxapush.wechat.errcodes import error_for_errcode
@@ -61,6 +61,10 @@ class SendRequest:
     lang: str
     idempotency_key: str | None
     warnings: list[str] = field(default_factory=list)
+    #: Bypass the cap and quiet hours (a service's single send only).
+    urgent: bool = False
+    #: The campaign this message belongs to (set by broadcast's workers, never by a request).
+    broadcast_id: str | None = None
 
     def payload(self) -> dict[str, Any]:
         """The body WeChat receives."""
@@ -96,19 +100,27 @@ def run(inv: Invocation) -> dict[str, Any]:
         if req.touser and req.touser != caller.openid:
             raise Forbidden("a mini-program user may send only to itself")
         req.touser = caller.openid or ""
+        if req.urgent:
+            raise Forbidden("urgent is for services")
         if req.idempotency_key is not None:
             req.idempotency_key = user_key(req.touser, req.idempotency_key)
     elif caller.kind != "service":
         raise Forbidden("send is for services and mini-program users")
-    elif req.idempotency_key is not None and req.idempotency_key.startswith(USER_KEY_PREFIX):
-        # Reserved for users' scoped keys: a service must not reach into a user's scope.
-        raise InvalidRequest(f"a service's idempotency_key may not start with {USER_KEY_PREFIX!r}")
+    elif req.idempotency_key is not None and req.idempotency_key.startswith(RESERVED_PREFIXES):
+        # Reserved for users' scoped keys and campaigns' derived keys: a service must not
+        # reach into either scope.
+        raise InvalidRequest(
+            f"a service's idempotency_key may not start with {' or '.join(RESERVED_PREFIXES)}"
+        )
     if not req.touser:
         raise InvalidRequest("touser is required")
     return Sender(app, inv.deadline).send(req)
 
 
 USER_KEY_PREFIX = "u:"
+#: broadcast's per-recipient keys: ``b:<broadcast_id>:<seq>``.
+BROADCAST_KEY_PREFIX = "b:"
+RESERVED_PREFIXES = (USER_KEY_PREFIX, BROADCAST_KEY_PREFIX)
 
 
 def user_key(openid: str, key: str) -> str:
@@ -138,18 +150,23 @@ def parse(request: dict[str, Any], default_state: str) -> SendRequest:
         lang=text(request, "lang") or "zh_CN",
         idempotency_key=key,
         warnings=[f"{name} {note}" for name, note in LEGACY_FIELDS.items() if name in request],
+        urgent=flag(request, "urgent"),
     )
 
 
 class Sender:
     """The send path: validate, claim the idempotency key, log, call WeChat, log the outcome."""
 
-    def __init__(self, app: App, deadline: float) -> None:
+    def __init__(self, app: App, deadline: float, start_by: float | None = None) -> None:
         self.app = app
         self.log = app.store.log
         self.deadline = deadline
+        #: The latest time the call to WeChat may start (a broadcast worker's lease), if any.
+        self.start_by = start_by
+        self.held: str | None = None  # the per-user cap's counter taken for this send
 
     def send(self, req: SendRequest) -> dict[str, Any]:
+        self.held = None
         template = self.app.template(req.template_id)
         refusal: WxapushError | None = None
         try:
@@ -161,9 +178,12 @@ class Sender:
             return self._replay(record, req)
         if refusal is None:
             try:
+                broadcast = req.broadcast_id is not None
+                self.held = respect.before_send(self.app, req.touser, broadcast, req.urgent)
                 grants.before_send(self.app, req.touser, req.template_id, template)
             except WxapushError as error:
                 refusal = error
+                respect.give_back(self.app, self.held)
                 self._update(record, status="rejected", **_outcome(error))
         if refusal is not None:
             raise _with(refusal, log_id=record.log_id)
@@ -188,6 +208,7 @@ class Sender:
             attempts=0 if refusal else 1,
             idempotency_key=req.idempotency_key,
             payload_hash=req.payload_hash() if req.idempotency_key else None,
+            broadcast_id=req.broadcast_id,
         )
 
     def _replay(self, record: LogRecord, req: SendRequest) -> dict[str, Any]:
@@ -224,7 +245,9 @@ class Sender:
         self, req: SendRequest, record: LogRecord, template: TemplateInfo | None
     ) -> dict[str, Any]:
         try:
-            self.app.pace_send(self.deadline)
+            # pace_send keeps SEND_TIME before the time it is given: the send starts by start_by.
+            limit = self.deadline if self.start_by is None else self.start_by + SEND_TIME
+            self.app.pace_send(min(limit, self.deadline))
         except RateLimited as error:
             self._fail(req, record, template, error, "rejected")  # nothing was sent
         try:
@@ -288,6 +311,8 @@ class Sender:
     ) -> NoReturn:
         try:
             self._update(record, status=status, **_outcome(error))
+            if status != "pending":  # not sent: the message does not count against the cap
+                respect.give_back(self.app, self.held)
             grants.after_failure(self.app, req.touser, req.template_id, template, error)
         except Exception as exc:
             # The call's outcome is the answer, not the store's: a store failure here must not

@@ -47,6 +47,7 @@ def run(inv: Invocation) -> dict[str, Any]:
         touser=touser,
         template_id=text(request, "template_id", "templateId"),
         status=status,
+        broadcast_id=text(request, "broadcast_id", "broadcastId"),
         offset=integer(request, "offset", default=0, low=0, high=MAX_OFFSET),
         count=integer(request, "count", default=DEFAULT_COUNT, low=1, high=MAX_COUNT),
     )
@@ -68,6 +69,7 @@ def render(record: LogRecord, tz: tzinfo) -> dict[str, Any]:
         "msgid": record.msgid,
         "attempts": record.attempts,
         "idempotency_key": record.idempotency_key,
+        "broadcast_id": record.broadcast_id,
         "created_at": iso(record.created_at, tz),
         "updated_at": iso(record.updated_at, tz),
     }

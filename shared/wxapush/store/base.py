@@ -13,6 +13,15 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any, Dict, Mapping, Optional, Protocol, Sequence, Tuple
 
+# The campaign seams (broadcast) live beside: re-exported here with the others.
+from wxapush.store.campaign_seams import CAMPAIGN_STATUSES as CAMPAIGN_STATUSES
+from wxapush.store.campaign_seams import OUTCOMES as OUTCOMES
+from wxapush.store.campaign_seams import Campaign as Campaign
+from wxapush.store.campaign_seams import CampaignQueue as CampaignQueue
+from wxapush.store.campaign_seams import Counters as Counters
+from wxapush.store.campaign_seams import Lease as Lease
+from wxapush.store.campaign_seams import Recipient as Recipient
+
 STATUSES = ("pending", "sent", "delivered", "undelivered", "failed", "rejected", "unknown")
 
 #: WeChat's msgid is a 64-bit integer; accept the unsigned range so no real id is ever refused.
@@ -90,12 +99,13 @@ class LogRecord:
     attempts: int = 0
     idempotency_key: Optional[str] = None
     payload_hash: Optional[str] = None  # detects a key reused with another payload
+    broadcast_id: Optional[str] = None  # the campaign this message belongs to, if any
 
 
 LOG_FIELDS = tuple(f.name for f in fields(LogRecord))
 
 #: Fields ``SendLog.update`` may change. The identity, the partition and the sort key may not.
-UPDATABLE_FIELDS = frozenset(LOG_FIELDS) - {"log_id", "appid", "created_at"}
+UPDATABLE_FIELDS = frozenset(LOG_FIELDS) - {"log_id", "appid", "created_at", "broadcast_id"}
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,7 @@ class LogQuery:
     touser: Optional[str] = None
     template_id: Optional[str] = None
     status: Optional[str] = None
+    broadcast_id: Optional[str] = None
     offset: int = 0
     count: int = 20
     #: WeChat's (or the project's) errcode; records without one never match. The other filters
@@ -199,6 +210,9 @@ class GrantLedger(Protocol):
     def balance(self, appid: str, openid: str, template_id: str) -> Optional[int]:
         """The balance, or None if nothing was ever recorded for this key."""
 
+    def holders(self, appid: str, template_id: str) -> list[str]:
+        """The openids whose balance for ``template_id`` is above zero, sorted."""
+
 
 @dataclass(frozen=True)
 class TemplateInfo:
@@ -272,6 +286,10 @@ class Store(Protocol):
     def events(self) -> EventLog: ...
     @property
     def limiter(self) -> RateLimiter: ...
+    @property
+    def campaigns(self) -> CampaignQueue: ...
+    @property
+    def counters(self) -> Counters: ...
 
     def close(self) -> None:
         """Release connections. Idempotent."""

@@ -9,6 +9,8 @@ call and losing them costs at most one token fetch. See docs/stores.md.
 from __future__ import annotations
 
 from wxapush.store.base import (
+    CampaignQueue,
+    Counters,
     EventLog,
     GrantLedger,
     RateLimiter,
@@ -20,7 +22,8 @@ from wxapush.store.base import (
 
 
 class CombinedStore:
-    """``records`` for the log, grants, templates and events; ``cache`` for tokens and limits."""
+    """``records`` for the log, grants, templates, events and campaigns; ``cache`` for tokens,
+    limits and counters."""
 
     def __init__(self, records: Store, cache: Store) -> None:
         self.records = records
@@ -33,6 +36,14 @@ class CombinedStore:
     @property
     def limiter(self) -> RateLimiter:
         return self.cache.limiter
+
+    @property
+    def counters(self) -> Counters:
+        return self.cache.counters
+
+    @property
+    def campaigns(self) -> CampaignQueue:
+        return self.records.campaigns
 
     @property
     def log(self) -> SendLog:

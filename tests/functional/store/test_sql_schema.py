@@ -142,3 +142,39 @@ def test_a_version_1_database_gets_the_summary_index(fresh_sql: str) -> None:
     finally:
         again.close()
         _forget_checked_schemas()
+
+
+def test_a_version_2_database_gains_the_broadcast_tables(fresh_sql: str) -> None:
+    from tests.functional.store.test_campaigns import APP, campaign, recipients
+    from tests.functional.store.test_send_log import make
+    from wxapush.store.sql import SqlStore
+
+    store = open_store(fresh_sql)
+    assert isinstance(store, SqlStore)
+    t = store.tables
+    try:  # back to version 2, as an older wxapush left them: steps 3 and 4 then run
+        with store.engine.begin() as conn:
+            for table in (t.campaigns, t.recipients, t.counters):
+                table.drop(conn)
+            conn.execute(
+                sa.text(
+                    f"DROP INDEX {t.prefix}_send_log_bcast"
+                    + (f" ON {t.send_log.name}" if conn.dialect.name == "mysql" else "")
+                )
+            )
+            conn.execute(sa.text(f"ALTER TABLE {t.send_log.name} DROP COLUMN broadcast_id"))
+            conn.execute(t.schema_version.update().values(version=2))
+    finally:
+        store.close()
+    _forget_checked_schemas()
+    again = open_store(fresh_sql)
+    try:
+        record = make(broadcast_id="b1")
+        again.log.claim(record)
+        assert again.log.get(record.log_id) == record
+        assert again.campaigns.create(campaign(), recipients(3))[1] is True
+        assert again.campaigns.counts(APP, "b1") == {"queued": 3}
+        assert again.counters.take("cap:x", 1, 60) is True
+    finally:
+        again.close()
+        _forget_checked_schemas()

@@ -20,6 +20,7 @@ import redis
 
 from wxapush.store.base import StoreURLError
 from wxapush.store.connections import SharedHandles, pop_url_option
+from wxapush.store.redis.campaigns import RedisCampaignQueue, RedisCounters
 from wxapush.store.redis.keys import DEFAULT_PREFIX, Keys
 from wxapush.store.redis.ledgers import (
     RedisEventLog,
@@ -62,6 +63,8 @@ class RedisStore:
         self.templates = RedisTemplateRegistry(self.client, self.keys)
         self.events = RedisEventLog(self.client, self.keys)
         self.limiter = RedisRateLimiter(self.client, self.keys)
+        self.campaigns = RedisCampaignQueue(self.client, self.keys)
+        self.counters = RedisCounters(self.client, self.keys)
 
     def close(self) -> None:
         if not self._closed:

@@ -8,6 +8,8 @@ Per-app keys (``<p>:<appid>:…``)::
     <p>:<appid>:ix:<f>:<values>    zset    the same, for one filter combination: f is u, t, s,
                                            ut, us, ts or uts (touser, template_id, status), the
                                            values in that order, ':'-separated
+    <p>:<appid>:ix:b:<bid>         zset    the same, for one broadcast (ix:bs:<bid>:<status>
+                                           with a status)
     <p>:<appid>:sum:<quarter>      hash    counters of the records created in the quarter hour
                                            starting at unix second <quarter>: s:<status>,
                                            t:<template_id>:<status>,
@@ -15,6 +17,14 @@ Per-app keys (``<p>:<appid>:…``)::
     <p>:<appid>:grants:<openid>    hash    template_id -> balance
     <p>:<appid>:templates          hash    template_id -> JSON [position, title, type, …]
     <p>:<appid>:templates:synced   string  when the set was last replaced
+    <p>:<appid>:bc:<bid>           hash    a campaign: head (JSON), status, n:<state> counts
+    <p>:<appid>:bc:<bid>:r         hash    seq -> JSON [touser, data] of each recipient
+    <p>:<appid>:bc:<bid>:o         hash    seq -> the recipient's state once it left 'queued'
+    <p>:<appid>:bc:<bid>:a         hash    seq -> retries so far
+    <p>:<appid>:bq                 stream  the app's queue: entries {b: bid, s: seq}, read by
+                                           the consumer group 'workers'
+    <p>:<appid>:bq:later           zset    'bid seq' -> when a deferred recipient is due
+    <p>:cap:<key>                  string  a counter (the per-user cap); PX ttl
 
 Keys across apps::
 
@@ -67,8 +77,14 @@ class Keys:
         touser: Optional[str] = None,
         template_id: Optional[str] = None,
         status: Optional[str] = None,
+        broadcast_id: Optional[str] = None,
     ) -> str:
         """The zset of one filter combination (mirrors ``index`` in lua.py)."""
+        if broadcast_id is not None:
+            base = f"{self.app(appid)}:ix"
+            if status is None:
+                return f"{base}:b:{esc(broadcast_id)}"
+            return f"{base}:bs:{esc(broadcast_id)}:{esc(status)}"
         name, values = "", []
         for letter, value in (("u", touser), ("t", template_id), ("s", status)):
             if value is not None:
@@ -94,3 +110,12 @@ class Keys:
 
     def event(self, key: str) -> str:
         return f"{self.prefix}:event:{esc(key)}"
+
+    def campaign(self, appid: str, broadcast_id: str) -> str:
+        return f"{self.app(appid)}:bc:{esc(broadcast_id)}"
+
+    def queue(self, appid: str) -> str:
+        return f"{self.app(appid)}:bq"
+
+    def counter(self, key: str) -> str:
+        return f"{self.prefix}:cap:{esc(key)}"

@@ -79,6 +79,24 @@ class RedisGrantLedger:
         value = self._r.hget(self._keys.grants(appid, openid), template_id)
         return None if value is None else int(value)
 
+    def holders(self, appid: str, template_id: str) -> List[str]:
+        # One hash per user: SCAN walks the app's (O(users), in pages that never block).
+        prefix = self._keys.grants(appid, "")
+        found = []
+        for key in self._r.scan_iter(match=f"{_glob(prefix)}*", count=1000):
+            value = self._r.hget(key, template_id)
+            if value is not None and int(value) > 0:
+                found.append(_unesc(key[len(prefix) :]))
+        return sorted(found)
+
+
+def _glob(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[]\\" else c for c in text)
+
+
+def _unesc(value: str) -> str:
+    return value.replace("%3A", ":").replace("%25", "%")
+
 
 class RedisTemplateRegistry:
     """TemplateRegistry: a hash per app, swapped with its sync time in one MULTI/EXEC."""

@@ -17,7 +17,7 @@ local function rec(id) return P .. ':log:' .. id end
 local function idem_key(appid, key) return app(appid) .. ':idem:' .. esc(key) end
 local function msgid_key(appid, msgid) return app(appid) .. ':msgid:' .. msgid end
 local FIELDS = {'appid', 'touser', 'template_id', 'status', 'created_at', 'msgid',
-                'idempotency_key', 'errcode', '_summed'}
+                'idempotency_key', 'errcode', '_summed', 'broadcast_id'}
 local function read(id)
   local v = redis.call('HMGET', rec(id), unpack(FIELDS))
   local r = {}
@@ -29,6 +29,11 @@ local function index(id, f, add)
   local keys = {a, a .. ':u:' .. u, a .. ':t:' .. t, a .. ':s:' .. s,
                 a .. ':ut:' .. u .. ':' .. t, a .. ':us:' .. u .. ':' .. s,
                 a .. ':ts:' .. t .. ':' .. s, a .. ':uts:' .. u .. ':' .. t .. ':' .. s}
+  if f.broadcast_id then
+    local b = esc(f.broadcast_id)
+    keys[#keys + 1] = a .. ':b:' .. b
+    keys[#keys + 1] = a .. ':bs:' .. b .. ':' .. s
+  end
   for _, k in ipairs(keys) do
     if add then redis.call('ZADD', k, f.created_at, id) else redis.call('ZREM', k, id) end
   end

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from wxapush.store.base import LOG_FIELDS, LogQuery, LogRecord, LogSummary
@@ -93,11 +94,32 @@ class RedisSendLog:
 
     def query(self, q: LogQuery) -> Tuple[int, List[LogRecord]]:
         check_query(q)
-        index = self._keys.index(q.appid, q.touser, q.template_id, q.status)
+        if q.broadcast_id is not None and (q.touser is not None or q.template_id is not None):
+            return self._filtered(q)
+        index = self._keys.index(q.appid, q.touser, q.template_id, q.status, q.broadcast_id)
         args = [self._keys.prefix, index, repr(float(q.since)), repr(float(q.until))]
         errcode = [] if q.errcode is None else [str(q.errcode)]
         answer = self._query(keys=[], args=[*args, str(q.offset), str(q.count), *errcode])
         return int(answer[0]), [_decode(flat) for flat in answer[1:]]
+
+    def _filtered(self, q: LogQuery) -> Tuple[int, List[LogRecord]]:
+        """A broadcast with a user or template filter: no index holds both, so read the
+        user's (or the campaign's) records and filter them here — a campaign sends a user one
+        message and has one template, so the set read stays small or is the answer itself."""
+        if q.touser is not None:
+            wide = replace(q, broadcast_id=None, offset=0, count=10**9)
+            keep = q.broadcast_id
+        else:
+            wide = replace(q, template_id=None, offset=0, count=10**9)
+            keep = None
+        _, records = self.query(wide)
+        matching = [
+            r
+            for r in records
+            if (keep is None or r.broadcast_id == keep)
+            and (q.template_id is None or r.template_id == q.template_id)
+        ]
+        return len(matching), matching[q.offset : q.offset + q.count]
 
     def summarize(self, appid: str, bounds: Sequence[float]) -> LogSummary:
         return summarize(self._summary, self._keys.prefix, appid, bounds)

@@ -15,6 +15,7 @@ import re
 
 from wxapush.store.base import StoreURLError
 from wxapush.store.connections import pop_url_option
+from wxapush.store.sql.campaigns import SqlCampaignQueue, SqlCounters
 from wxapush.store.sql.dialects import engine_url, engines
 from wxapush.store.sql.ledgers import (
     SqlEventLog,
@@ -49,6 +50,8 @@ class SqlStore:
         self.templates = SqlTemplateRegistry(self.engine, self.tables)
         self.events = SqlEventLog(self.engine, self.tables)
         self.limiter = SqlRateLimiter(self.engine, self.tables)
+        self.campaigns = SqlCampaignQueue(self.engine, self.tables)
+        self.counters = SqlCounters(self.engine, self.tables)
 
     def close(self) -> None:
         if not self._closed:

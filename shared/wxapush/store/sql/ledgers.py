@@ -138,6 +138,16 @@ class SqlGrantLedger:
             value = conn.execute(stmt).scalar()
         return None if value is None else int(value)
 
+    def holders(self, appid: str, template_id: str) -> List[str]:
+        t = self._t.c
+        stmt = (
+            sa.select(t.openid)
+            .where((t.appid == appid) & (t.template_id == template_id) & (t.balance > 0))
+            .order_by(t.openid)
+        )
+        with self._engine.connect() as conn:
+            return [str(openid) for openid in conn.execute(stmt).scalars()]
+
 
 class SqlTemplateRegistry:
     """TemplateRegistry: the app's rows swapped in one transaction."""

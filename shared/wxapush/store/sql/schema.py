@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Set, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Set, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from wxapush.store.base import SchemaVersionError
 from wxapush.store.sql.dialects import schema_lock
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # MySQL: binary collation, because openids, template ids and idempotency keys are
 # case-sensitive (the default *_ci collations would make "Order-1" and "order-1" one key).
@@ -43,6 +43,9 @@ class Tables:
     template_sync: sa.Table
     seen_events: sa.Table
     rate_limits: sa.Table
+    campaigns: sa.Table
+    recipients: sa.Table
+    counters: sa.Table
 
 
 def _col(name: str, type_: Any, nullable: bool = False, **kw: Any) -> sa.Column[Any]:
@@ -77,6 +80,7 @@ def build_tables(prefix: str) -> Tables:
         _col("attempts", i()),
         _col("idempotency_key", s(_ID), nullable=True),
         _col("payload_hash", s(64), nullable=True),
+        _col("broadcast_id", s(_ID), nullable=True),  # schema v4
         # NULL keys never collide (both databases), so unkeyed sends share the index freely.
         sa.UniqueConstraint("appid", "idempotency_key", name=p + "send_log_idem"),
         # The page queries walk these backwards (newest first), one per filter.
@@ -84,6 +88,7 @@ def build_tables(prefix: str) -> Tables:
         sa.Index(p + "send_log_user", "appid", "touser", "created_at", "log_id"),
         sa.Index(p + "send_log_tpl", "appid", "template_id", "created_at", "log_id"),
         sa.Index(p + "send_log_msgid", "appid", "msgid"),
+        sa.Index(p + "send_log_bcast", "appid", "broadcast_id", "created_at", "log_id"),
         sa.Index(p + "send_log_created", "created_at"),  # prune, across apps
         # SendLog.summarize reads these columns only: answered from the index alone.
         sa.Index(p + "send_log_summary", "appid", "created_at", "template_id", "status", "errcode"),
@@ -146,6 +151,7 @@ def build_tables(prefix: str) -> Tables:
         rate_limits=table(
             "rate_limits", _col("bucket", s(_ID), primary_key=True), _col("tat", big())
         ),
+        **_campaign_tables(table, p),
     )
 
 
@@ -155,10 +161,13 @@ def build_tables(prefix: str) -> Tables:
 NO_PAD_COLLATIONS = ("utf8mb4_0900_bin", "utf8mb4_nopad_bin")
 
 
-def exact_collation(conn: Connection, tables: Tables) -> None:
+def exact_collation(
+    conn: Connection, tables: Tables, only: Optional[Sequence[sa.Table]] = None
+) -> None:
     """Schema step 3 (MySQL/MariaDB only; nothing on PostgreSQL, which compares bytes): convert
     every table of the namespace to a binary NO PAD collation, so that keys and filters compare
-    exact bytes. A server with neither collation (MySQL 5.7) keeps ``utf8mb4_bin``."""
+    exact bytes. A server with neither collation (MySQL 5.7) keeps ``utf8mb4_bin``. ``only``:
+    these tables (a later step's new ones); tables not created yet are skipped."""
     if conn.dialect.name != "mysql":
         return
     available = set(
@@ -172,12 +181,80 @@ def exact_collation(conn: Connection, tables: Tables) -> None:
     collation = next((c for c in NO_PAD_COLLATIONS if c in available), None)
     if collation is None:
         return
-    for table in tables.metadata.sorted_tables:
+    inspector = sa.inspect(conn)
+    for table in tables.metadata.sorted_tables if only is None else only:
+        if only is None and not inspector.has_table(table.name):
+            continue  # created by a later step, in the collation then
         conn.execute(
             sa.text(
                 f"ALTER TABLE {table.name} CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}"
             )
         )
+
+
+def _campaign_tables(table: Callable[..., sa.Table], p: str) -> Dict[str, sa.Table]:
+    """Schema v4: broadcast campaigns, their recipients (the queue) and the cap's counters."""
+    s, f, i, text = sa.String, sa.Double, sa.Integer, sa.Text
+    return {
+        "campaigns": table(
+            "campaigns",
+            _col("appid", s(64), primary_key=True),
+            _col("broadcast_id", s(_ID), primary_key=True),
+            _col("template_id", s(_ID)),
+            _col("page", text(), nullable=True),
+            _col("data", text()),
+            _col("miniprogram_state", s(64)),
+            _col("lang", s(64)),
+            _col("status", s(16)),
+            _col("total", i()),
+            _col("created_at", f()),
+            _col("updated_at", f()),
+            _col("request_hash", s(64)),
+        ),
+        # due_at: when the recipient may next be leased (its lease's end while leased)
+        "recipients": table(
+            "recipients",
+            _col("appid", s(64), primary_key=True),
+            _col("broadcast_id", s(_ID), primary_key=True),
+            _col("seq", i(), primary_key=True, autoincrement=False),
+            _col("touser", s(_ID)),
+            _col("data", text(), nullable=True),
+            _col("state", s(16)),
+            _col("due_at", f()),
+            _col("owner", s(64), nullable=True),
+            _col("attempts", i()),
+            sa.Index(p + "recipients_due", "appid", "state", "due_at"),
+            sa.Index(p + "recipients_open", "appid", "broadcast_id", "state"),
+        ),
+        "counters": table(
+            "counters",
+            _col("counter_key", s(_ID), primary_key=True),
+            _col("count", i()),
+            _col("expires_at", f()),
+        ),
+    }
+
+
+def _v4_broadcast(conn: Connection, tables: Tables) -> None:
+    """v3 -> v4: ``send_log.broadcast_id`` and its index; campaigns, recipients, counters
+    (in the exact-byte collation of step 3 on MySQL/MariaDB).
+
+    Self-contained and safe to run on a database that already has part of it.
+    """
+    log = tables.send_log
+    inspector = sa.inspect(conn)
+    if "broadcast_id" not in {c["name"] for c in inspector.get_columns(log.name)}:
+        # no COLLATE: the column takes the table's (step 3's exact-byte one on MySQL)
+        conn.execute(sa.text(f"ALTER TABLE {log.name} ADD COLUMN broadcast_id VARCHAR(191) NULL"))
+    present = {ix["name"] for ix in inspector.get_indexes(log.name)}
+    for index in log.indexes:
+        if index.name == f"{tables.prefix}_send_log_bcast" and index.name not in present:
+            index.create(conn)
+    new = [t for t in (tables.campaigns, tables.recipients, tables.counters)
+           if not inspector.has_table(t.name)]  # fmt: skip
+    for table in new:
+        table.create(conn)
+    exact_collation(conn, tables, new)
 
 
 def _add_summary_index(conn: Connection, tables: Tables) -> None:
@@ -191,6 +268,7 @@ def _add_summary_index(conn: Connection, tables: Tables) -> None:
 MIGRATIONS: Dict[int, Callable[[Connection, Tables], None]] = {
     2: _add_summary_index,
     3: exact_collation,
+    4: _v4_broadcast,
 }
 
 _ready: Set[Tuple[str, str]] = set()

@@ -88,7 +88,7 @@ class SqlSendLog:
         check_query(q)
         t = self._t
         where = [t.c.appid == q.appid, t.c.created_at >= q.since, t.c.created_at < q.until]
-        for column in ("touser", "template_id", "status", "errcode"):
+        for column in ("touser", "template_id", "status", "errcode", "broadcast_id"):
             value = getattr(q, column)
             if value is not None:
                 where.append(t.c[column] == value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from wxapush.store.sqlite.campaigns import SqliteCampaignQueue, SqliteCounters
 from wxapush.store.sqlite.database import SCHEMA_VERSION, Database
 from wxapush.store.sqlite.ledgers import SqliteEventLog, SqliteGrantLedger, SqliteTemplateRegistry
 from wxapush.store.sqlite.limiter import SqliteRateLimiter
@@ -21,6 +22,8 @@ class SqliteStore:
         self.templates = SqliteTemplateRegistry(self.db)
         self.events = SqliteEventLog(self.db)
         self.limiter = SqliteRateLimiter(self.db)
+        self.campaigns = SqliteCampaignQueue(self.db)
+        self.counters = SqliteCounters(self.db)
 
     def close(self) -> None:
         self.db.close()

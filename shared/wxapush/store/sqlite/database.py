@@ -21,7 +21,7 @@ from wxapush.store.base import (
     SchemaVersionError,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: MIGRATIONS[v] takes a database at version v-1 to version v; v1 creates everything.
 #: A later change appends a step (e.g. ALTER TABLE); PRAGMA user_version records the level.
@@ -55,6 +55,28 @@ MIGRATIONS = {
     2: ("CREATE TABLE seen_events (key TEXT PRIMARY KEY, expires_at REAL NOT NULL) WITHOUT ROWID",),
     # tat: the bucket's state in integer microseconds (see base.bucket_step)
     3: ("CREATE TABLE rate_limits (key TEXT PRIMARY KEY, tat INTEGER NOT NULL) WITHOUT ROWID",),
+    # broadcast (campaigns): the log's campaign column, campaigns, their recipients (the queue:
+    # due_at is when a recipient may next be leased) and the per-user cap's counters.
+    4: (
+        "ALTER TABLE send_log ADD COLUMN broadcast_id TEXT",
+        "CREATE INDEX send_log_broadcast ON send_log (appid, broadcast_id, created_at DESC,"
+        " log_id DESC) WHERE broadcast_id IS NOT NULL",
+        "CREATE TABLE campaigns (appid TEXT NOT NULL, broadcast_id TEXT NOT NULL,"
+        " template_id TEXT NOT NULL, page TEXT, data TEXT NOT NULL,"
+        " miniprogram_state TEXT NOT NULL, lang TEXT NOT NULL, status TEXT NOT NULL,"
+        " total INTEGER NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,"
+        " request_hash TEXT NOT NULL, PRIMARY KEY (appid, broadcast_id))",
+        "CREATE TABLE recipients (appid TEXT NOT NULL, broadcast_id TEXT NOT NULL,"
+        " seq INTEGER NOT NULL, touser TEXT NOT NULL, data TEXT, state TEXT NOT NULL,"
+        " due_at REAL NOT NULL, owner TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
+        " PRIMARY KEY (appid, broadcast_id, seq)) WITHOUT ROWID",
+        "CREATE INDEX recipients_due ON recipients (appid, due_at)"
+        " WHERE state IN ('queued', 'deferred')",
+        "CREATE INDEX recipients_open ON recipients (appid, broadcast_id, state)"
+        " WHERE state IN ('queued', 'deferred')",
+        "CREATE TABLE counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL,"
+        " expires_at REAL NOT NULL) WITHOUT ROWID",
+    ),
 }
 
 

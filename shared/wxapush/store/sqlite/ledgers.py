@@ -59,6 +59,15 @@ class SqliteGrantLedger:
             ).fetchone()
         return None if row is None else int(row[0])
 
+    def holders(self, appid: str, template_id: str) -> List[str]:
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                "SELECT openid FROM grants WHERE appid = ? AND template_id = ? AND balance > 0"
+                " ORDER BY openid",
+                (appid, template_id),
+            ).fetchall()
+        return [str(row[0]) for row in rows]
+
 
 _TEMPLATE_COLS = "template_id, title, type, keywords, enum_values, content"
 

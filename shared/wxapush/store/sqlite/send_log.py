@@ -105,7 +105,7 @@ class SqliteSendLog:
         check_query(q)
         where = ["appid = ?", "created_at >= ?", "created_at < ?"]
         params: List[Any] = [q.appid, q.since, q.until]
-        for column in ("touser", "template_id", "status", "errcode"):
+        for column in ("touser", "template_id", "status", "errcode", "broadcast_id"):
             value = getattr(q, column)
             if value is not None:
                 where.append(f"{column} = ?")

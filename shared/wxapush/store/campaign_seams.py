@@ -1,0 +1,109 @@
+"""The campaign seams of broadcast: the records and the Protocols of the queue and the counters.
+
+Part of the storage seams (``wxapush.store.base`` re-exports them); stdlib only. Every backend
+implements both and passes ``tests/functional/store/test_campaigns.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Protocol, Sequence, Tuple
+
+#: A campaign's life: queued -> running -> done, or cancelled at any point before done.
+CAMPAIGN_STATUSES = ("queued", "running", "done", "cancelled")
+#: A recipient's final outcomes; ``queued`` and ``deferred`` are the states before one.
+OUTCOMES = ("sent", "not_subscribed", "failed", "rejected", "capped", "unknown", "cancelled")
+
+
+@dataclass
+class Campaign:
+    """One broadcast: a template and its default data, sent to ``total`` recipients."""
+
+    broadcast_id: str
+    appid: str
+    template_id: str
+    page: Optional[str]
+    data: Dict[str, Any]
+    miniprogram_state: str
+    lang: str
+    status: str  # one of CAMPAIGN_STATUSES
+    total: int
+    created_at: float
+    updated_at: float
+    request_hash: str  # a create repeated with another request is a conflict
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One recipient of a campaign: its position (from 0), openid and per-user data, if any."""
+
+    seq: int
+    touser: str
+    data: Optional[Dict[str, Any]] = None
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A recipient a worker holds until it settles it, defers it or its lease runs out."""
+
+    broadcast_id: str
+    seq: int
+    touser: str
+    data: Optional[Dict[str, Any]]
+    attempts: int  # retries so far (a retryable failure puts the recipient back)
+    token: str = ""  # the backend's handle (a Redis stream entry id)
+
+
+class CampaignQueue(Protocol):
+    """Campaigns and their recipients: a durable work queue on the store's own primitives.
+
+    A worker ``lease``s due recipients for a while; it then ``settle``s each with its outcome or
+    ``defer``s it. A lease that runs out (the worker died) makes its recipients due again, for
+    another worker to take. Every recipient ends with exactly one outcome: ``settle`` by a
+    worker that no longer holds the lease writes nothing.
+    """
+
+    def create(self, campaign: Campaign, recipients: Sequence[Recipient]) -> Tuple[Campaign, bool]:
+        """Store the campaign and queue its recipients, all or nothing; ``(campaign, True)``.
+
+        If the app already has ``campaign.broadcast_id``, write nothing: ``(existing, False)``.
+        """
+
+    def get(self, appid: str, broadcast_id: str) -> Optional[Campaign]:
+        """The campaign, or None."""
+
+    def lease(self, appid: str, owner: str, now: float, seconds: float, limit: int) -> list[Lease]:
+        """Take up to ``limit`` recipients due at ``now`` (of the app's queued or running
+        campaigns) for ``seconds``; concurrent callers never get the same recipient while a
+        lease holds. Marks a queued campaign running.
+
+        Every worker of a deployment leases for the same ``seconds``: Redis measures a lease
+        by its entry's idle time when another worker looks, SQL by the end stamped on it.
+        """
+
+    def settle(self, appid: str, lease: Lease, owner: str, outcome: str, now: float) -> bool:
+        """Record the recipient's final ``outcome`` (one of OUTCOMES) if ``owner`` still holds
+        its lease; True if recorded. A campaign whose last recipient settles becomes done."""
+
+    def defer(
+        self, appid: str, lease: Lease, owner: str, until: float, *, retry: bool = False
+    ) -> bool:
+        """Put the recipient back, due at ``until``: counted ``deferred`` (quiet hours), or with
+        ``retry`` as a retry (``attempts`` + 1, counted queued). False if the lease was lost."""
+
+    def cancel(self, appid: str, broadcast_id: str, now: float) -> bool:
+        """Stop a queued or running campaign: what is not yet settled ends ``cancelled``."""
+
+    def counts(self, appid: str, broadcast_id: str) -> Dict[str, int]:
+        """Recipients per state: ``queued``, ``deferred`` and each outcome (zeros omitted)."""
+
+
+class Counters(Protocol):
+    """Bounded counters shared by every instance (the per-user cap)."""
+
+    def take(self, key: str, limit: int, ttl: float) -> bool:
+        """Add one if the count is below ``limit``; True if added. The count lives ``ttl``
+        seconds from its first take."""
+
+    def give_back(self, key: str) -> None:
+        """Remove one taken (the message was not sent after all); never below zero."""

@@ -1,0 +1,66 @@
+"""`wxapush broadcast`: create from a file, watch with --wait/--work, status and cancel by id."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from wxapush.cli import main
+from wxemu import demo
+from wxemu.testing import RunningServer
+
+from .test_broadcast import DATA, users
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def data_args() -> list[str]:
+    return [arg for key, value in DATA.items() for arg in ("-d", f"{key}={value}")]
+
+
+def test_create_from_a_file_work_and_wait_then_status(
+    env: dict[str, str], wxemu: RunningServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    openids = users(wxemu, 4)
+    listing = tmp_path / "openids.txt"
+    listing.write_text("# subscribers\n" + "\n".join([*openids, openids[0]]) + "\n\n")
+    code, out, _ = run(
+        capsys, "broadcast", "--template", demo.TEMPLATE_ID, *data_args(),
+        "--to-file", str(listing), "--id", "cli-1", "--work", "--wait",
+    )  # fmt: skip
+    assert code == 0, out
+    last = out.strip().splitlines()[-1]
+    assert "100%" in last and "sent 4" in last and "done" in last
+    assert len(wxemu.messages(demo.APPID)) == 4
+    code, out, _ = run(capsys, "broadcast", "status", "cli-1")
+    assert code == 0 and "sent 4" in out and "done" in out
+    code, out, _ = run(capsys, "broadcast", "status", "cli-1", "--json")
+    assert json.loads(out)["counts"]["sent"] == 4
+
+
+def test_cancel_by_id_and_errors(
+    env: dict[str, str], wxemu: RunningServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    listing = tmp_path / "openids.txt"
+    listing.write_text("\n".join(users(wxemu, 2)))
+    base = ["broadcast", "--template", demo.TEMPLATE_ID, *data_args(), "--to-file", str(listing)]
+    code, out, _ = run(capsys, *base, "--id", "cli-2")
+    assert code == 0 and json.loads(out)["status"] == "queued"
+    code, out, _ = run(capsys, "broadcast", "cancel", "cli-2")
+    assert code == 0 and "cancelled" in out
+    code, out, _ = run(capsys, "broadcast", "cancel", "cli-2")
+    assert code == 1 and json.loads(out)["error"] == "conflict"
+    code, _, err = run(capsys, "broadcast", "explode", "x")
+    assert code == 2 and "status ID" in err
+    code, _, err = run(capsys, "broadcast", "--template", demo.TEMPLATE_ID)
+    assert code == 2 and "--to-file" in err
+    code, _, err = run(capsys, *base[:-1], str(tmp_path / "missing.txt"))
+    assert code == 2 and "missing.txt" in err
+    code, _, err = run(capsys, "broadcast", "--template", "t", "-d", "novalue", "--granted")
+    assert code == 2 and "KEY=VALUE" in err
