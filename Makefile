@@ -25,4 +25,4 @@ bench: $(STAMP)  ## run the benchmarks (on demand, never in CI)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .wxapush .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .wxapush .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

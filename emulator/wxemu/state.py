@@ -190,7 +190,7 @@ class Emulator:
 
     def redeem_login_code(self, appid: str, code: str) -> LoginCode:
         """Use a login code up: 40163 when this app already used it; 40029 when it is unknown,
-        expired or another app's (wechat-api.md §9a: one exchange, about 5 minutes)."""
+        expired or another app's (a code is good for one exchange, for about 5 minutes)."""
         with self.lock:
             if self.used_login_codes.get(code) == appid:
                 raise WeChatError(40163)

@@ -35,7 +35,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
-    if args.run in (run_invoke, run_send, run_log):
+    if getattr(args, "operator", False):
         _use_running_stack()
     result: int = args.run(args)
     return result
@@ -58,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Send WeChat mini-program subscribe messages reliably from Tencent Cloud "
         "functions; run the whole stack locally against wxemu.",
         epilog="Configuration comes from WXAPUSH_* environment variables (see the README). "
-        "While `wxapush dev` runs, invoke/send/log in the same folder use its settings "
-        "(.wxapush/dev.env) unless WXAPUSH_APPID is set in the environment.",
+        "While `wxapush dev` runs, invoke, send, log and broadcast in the same folder use its "
+        "settings (.wxapush/dev.env) unless WXAPUSH_APPID is set in the environment.",
     )
     parser.add_argument("--version", action="version", version=f"wxapush {_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OPENID",
         help="call as this mini-program user (its WX_OPENID in the context) instead of a service",
     )
-    invoke.set_defaults(run=run_invoke)
+    invoke.set_defaults(run=run_invoke, operator=True)
 
     send = commands.add_parser(
         "send",
@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--state", choices=("developer", "trial", "formal"), help="miniprogram_state")
     send.add_argument("--lang", choices=("zh_CN", "en_US", "zh_HK", "zh_TW"))
     send.add_argument("--key", metavar="IDEMPOTENCY_KEY", help="idempotency key")
-    send.set_defaults(run=run_send)
+    send.set_defaults(run=run_send, operator=True)
 
     log = commands.add_parser(
         "log",
@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--count", type=int, default=20, help="at most this many, ≤ 100 (default: %(default)s)"
     )
     log.add_argument("--json", action="store_true", help="print the raw JSON answer")
-    log.set_defaults(run=run_log)
+    log.set_defaults(run=run_log, operator=True)
 
     from wxapush import cli_broadcast
 

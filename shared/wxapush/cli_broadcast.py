@@ -47,7 +47,7 @@ def add_parser(commands: Any, direct: Callable[..., Dict[str, Any]]) -> None:
     parser.add_argument("--wait", action="store_true", help="show a live progress bar until done")
     parser.add_argument("--work", action="store_true", help="also drain the queue from here")
     parser.add_argument("--json", action="store_true", help="print the raw JSON answers")
-    parser.set_defaults(run=lambda args: run(args, direct))
+    parser.set_defaults(run=lambda args: run(args, direct), operator=True)
 
 
 def run(args: argparse.Namespace, direct: Callable[..., Dict[str, Any]]) -> int:

@@ -1,4 +1,4 @@
-"""Settings from the environment (DESIGN §3), read once per function instance.
+"""Settings from the environment (the README's "Configuration"), read once per function instance.
 
 Only the ``WXAPUSH_*`` configuration comes from ``os.environ``; a caller's identity never does
 (see :mod:`wxapush.runtime`). A missing or malformed setting raises :class:`Misconfigured` whose
@@ -63,7 +63,7 @@ _STORE_SCHEMES = frozenset(
     {"sqlite", "redis", "rediss", "postgresql", "postgres", "mysql", "mariadb"}
 )
 _CACHE_SCHEMES = frozenset({"redis", "rediss", "unix"})
-# EncodingAESKey: 43 characters of a-z A-Z 0-9 (wechat-api.md §7.1).
+# EncodingAESKey: 43 characters of a-z A-Z 0-9 (the message-push settings).
 _AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")
 # Tencent SSM secret reference: ``name`` or ``name@version``.
 _SSM_REF = re.compile(r"^[^@\s]+(?:@[^@\s]+)?$")
@@ -72,7 +72,7 @@ _SHANGHAI = "Asia/Shanghai"
 
 @dataclass(frozen=True, repr=False)
 class Settings:
-    """One function instance's configuration; see DESIGN §3 for each variable."""
+    """One function instance's configuration; the README lists each variable."""
 
     appid: str
     appsecret: Optional[str] = None

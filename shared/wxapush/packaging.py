@@ -51,7 +51,7 @@ __all__ = [
     "layer_requirements",
 ]
 
-#: SCF's Python runtimes this layer is built for (tencent-platform.md §3).
+#: SCF's Python runtimes this layer is built for (SCF offers Python3.9 and Python3.10).
 RUNTIMES = ("3.9", "3.10")
 PLATFORM = "manylinux2014_x86_64"
 

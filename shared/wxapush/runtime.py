@@ -1,4 +1,4 @@
-"""Invocation shapes -> (request, caller); results -> the return value (DESIGN §4).
+"""Invocation shapes -> (request, caller); results -> the return value.
 
 An entry point is one line::
 

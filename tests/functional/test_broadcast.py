@@ -167,6 +167,29 @@ def test_audience_granted_reaches_everyone_the_ledger_says_can_receive(
     assert sorted(m["touser"] for m in wxemu.messages(demo.APPID)) == sorted(openids[:2])
 
 
+def test_a_granted_campaign_repeated_by_id_is_a_no_op_after_it_sent(
+    invoke: Invoke, wxemu: RunningServer
+) -> None:
+    """The granted audience shrinks as the campaign uses the grants; the repeat still matches."""
+    openids = users(wxemu, 3)
+    for openid in openids:
+        current_app().store.grants.grant(demo.APPID, openid, demo.TEMPLATE_ID)
+    request = {
+        "template_id": demo.TEMPLATE_ID,
+        "data": DATA,
+        "audience": {"granted": True},
+        "broadcast_id": "g-1",
+    }
+    assert invoke("broadcast", request)["total"] == 3
+    invoke("broadcast", {"action": "work"})
+    again = invoke("broadcast", request)
+    assert again["errcode"] == 0, again
+    assert (again["duplicate"], again["total"], again["broadcast_id"]) == (True, 3, "g-1")
+    assert len(wxemu.messages(demo.APPID)) == 3
+    other = invoke("broadcast", {**request, "page": "pages/other"})
+    assert_error(other, "conflict", 990409)
+
+
 def test_a_timer_runs_a_worker(invoke: Invoke, wxemu: RunningServer) -> None:
     create(invoke, users(wxemu, 2))
     timer = {"Type": "Timer", "TriggerName": "broadcast", "Time": "2026-12-01T00:00:00Z"}

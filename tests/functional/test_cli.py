@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -141,3 +142,38 @@ def test_the_running_stack_settings_apply_only_to_an_unconfigured_shell(tmp_path
 
     devenv.remove(path)
     assert devenv.apply({}, path) is None
+
+
+def test_every_operator_command_uses_the_running_stack(
+    wxemu: RunningServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With .wxapush/dev.env in the folder and no WXAPUSH_APPID, broadcast reaches the stack too."""
+    from wxapush.app import reset_app
+    from wxapush.config import reset_settings
+
+    for name in list(os.environ):
+        if name.startswith("WXAPUSH_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    devenv.write(
+        {
+            "WXAPUSH_APPID": demo.APPID,
+            "WXAPUSH_APPSECRET": demo.SECRET,
+            "WXAPUSH_API_BASE": wxemu.base_url,
+            "WXAPUSH_STORE": f"sqlite:///{tmp_path / 'dev.db'}",
+        }
+    )
+    reset_settings()
+    reset_app()
+    try:
+        code = main(["broadcast", "status", "no-such-campaign", "--json"])
+        captured = capsys.readouterr()
+        assert "dev.env" in captured.err
+        assert "misconfigured" not in captured.out, captured.out
+        assert code == 1 and json.loads(captured.out)["error"] == "invalid_request", captured.out
+    finally:
+        reset_app()
+        reset_settings()

@@ -1,4 +1,4 @@
-"""login and sessions end to end against wxemu, over the Function URL shape (DESIGN §4)."""
+"""login and sessions end to end against wxemu, over the Function URL shape."""
 
 from __future__ import annotations
 

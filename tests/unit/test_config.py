@@ -1,4 +1,4 @@
-"""Settings from the environment (DESIGN §3): defaults, validation naming the variable, secrets."""
+"""Settings from the environment: defaults, validation naming the variable, secrets."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ FUNCTIONS_DIR = ROOT / "functions"
 RUNTIMES = frozenset({"Python3.9", "Python3.10"})
 HANDLER = "index.main_handler"
 
-#: Every variable of DESIGN §3 (the `_PREVIOUS` EncodingAESKey included).
+#: Every documented variable (the `_PREVIOUS` EncodingAESKey included).
 DOCUMENTED_VARIABLES = frozenset(
     {
         "WXAPUSH_APPID",
@@ -44,7 +44,7 @@ DOCUMENTED_VARIABLES = frozenset(
         "WXAPUSH_RATE_LIMIT",
         "WXAPUSH_MINIPROGRAM_STATE",
         "WXAPUSH_TZ",
-        # Read by wxapush.config although DESIGN §3 does not list them yet.
+        # Read by wxapush.config and documented in the README.
         "WXAPUSH_LOG_RETENTION_DAYS",
         "WXAPUSH_IDEMPOTENCY_TTL",
         # Read by wxapush.ssm with WXAPUSH_APPSECRET_SSM (docs/deploy.md).
@@ -76,7 +76,7 @@ SECRET_VARIABLES = frozenset(
 SERVERLESS_ENV_REF = re.compile(r"^\$\{env:[A-Za-z_][A-Za-z0-9_]*\}$")
 CLOUDBASE_ENV_REF = re.compile(r"^\{\{env\.[A-Za-z_][A-Za-z0-9_]*\}\}$")
 
-# SCF: user env keys start with a letter, [A-Za-z0-9_], 2-64 chars (tencent-platform.md §3).
+# SCF: user env keys start with a letter, [A-Za-z0-9_], 2-64 chars.
 ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{1,63}$")
 # Timer trigger names: <= 60 chars, [a-zA-Z0-9_-], starting with a letter (§2).
 TRIGGER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,59}$")
@@ -331,7 +331,7 @@ def test_every_variable_is_documented() -> None:
     for where, env in _all_envs():
         for key, value in env.items():
             assert ENV_KEY.match(key), f"{where}: {key} is not a valid SCF variable name"
-            assert key in DOCUMENTED_VARIABLES, f"{where}: {key} is not in DESIGN §3"
+            assert key in DOCUMENTED_VARIABLES, f"{where}: {key} is not a documented variable"
             assert isinstance(value, str), f"{where}: {key}"
 
 

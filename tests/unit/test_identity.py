@@ -1,5 +1,5 @@
 """Identity fails closed: only WX_OPENID is a user, only a context without end-user markers is a
-service; every other end-user caller is refused (DESIGN §4.1)."""
+service; every other end-user caller is refused."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Keyword value rules: every example of the reference, and each limit.
 
-Section numbers refer to /work/shared/reference/wechat-api.md.
+Section numbers (§) refer to the project's fact sheet on WeChat's API, kept outside the
+repository; each fact is also in WeChat's docs linked from wxapush.wechat.keywords.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Invocation shapes -> (request, caller); results -> return values (DESIGN §4)."""
+"""Invocation shapes -> (request, caller); results -> return values."""
 
 from __future__ import annotations
 

@@ -59,6 +59,14 @@ def create(app: App, request: Dict[str, Any], audience: Optional[List[str]]) -> 
         lang=text(request, "lang") or "zh_CN",
         idempotency_key=None,
     )
+    explicit_id = broadcast_id_of(request) is not None
+    granted = audience is not None
+    if explicit_id:
+        # A repeat is answered before the audience is read again: the granted users change as
+        # the campaign sends (each send uses a grant), the request does not.
+        existing = app.store.campaigns.get(app.settings.appid, bid)
+        if existing is not None and granted:
+            return _repeat(existing, _hash(base, None), bid)
     recipients = _recipients(request, audience)
     _validate(app, base, recipients)
     now = time.time()
@@ -74,19 +82,21 @@ def create(app: App, request: Dict[str, Any], audience: Optional[List[str]]) -> 
         total=len(recipients),
         created_at=now,
         updated_at=now,
-        request_hash=_hash(base, recipients),
+        request_hash=_hash(base, None if granted else recipients),
     )
     stored, created = app.store.campaigns.create(campaign, recipients)
-    if not created and stored.request_hash != campaign.request_hash:
+    if not created:
+        return _repeat(stored, campaign.request_hash, bid)
+    return {"broadcast_id": bid, "total": stored.total, "status": stored.status, "duplicate": False}
+
+
+def _repeat(stored: Campaign, request_hash: str, bid: str) -> Dict[str, Any]:
+    """A create with a known broadcast_id: the campaign as it stands, or a conflict."""
+    if stored.request_hash != request_hash:
         raise Conflict(
             f"broadcast_id {bid!r} was already used for another campaign", broadcast_id=bid
         )
-    return {
-        "broadcast_id": bid,
-        "total": stored.total,
-        "status": stored.status,
-        "duplicate": not created,
-    }
+    return {"broadcast_id": bid, "total": stored.total, "status": stored.status, "duplicate": True}
 
 
 def _recipients(request: Dict[str, Any], audience: Optional[List[str]]) -> List[Recipient]:
@@ -148,9 +158,13 @@ def _validate(app: App, base: SendRequest, recipients: List[Recipient]) -> None:
             raise
 
 
-def _hash(base: SendRequest, recipients: List[Recipient]) -> str:
+def _hash(base: SendRequest, recipients: Optional[List[Recipient]]) -> str:
+    """The request's identity: its payload and recipients (None: the granted audience)."""
+    audience: Any = (
+        {"granted": True} if recipients is None else [[r.touser, r.data] for r in recipients]
+    )
     canonical = json.dumps(
-        [base.payload(), [[r.touser, r.data] for r in recipients]],
+        [base.payload(), audience],
         sort_keys=True,
         ensure_ascii=False,
     )

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from wxapush.app import App, current_app
-from wxapush.errors import InvalidRequest, ok
+from wxapush.errors import InvalidRequest, MethodNotAllowed, ok
 from wxapush.invocation import HttpRequest, Invocation, RawResponse
 from wxapush.services import dashboard_auth as auth
 from wxapush.services import dashboard_data as data
@@ -103,14 +103,11 @@ def _route(inv: Invocation) -> RawResponse:
 
 def _allow(http: HttpRequest, *methods: str) -> None:
     if http.method not in methods:
-        error = InvalidRequest(f"{http.method} is not allowed here; use {' or '.join(methods)}")
-        body = json.dumps(error.to_result(), ensure_ascii=False)
-        response = _raw(body, 405, JSON_TYPE, {"Allow": ", ".join(methods)})
-        raise _Answer(response)
+        raise MethodNotAllowed(http.method, methods)
 
 
 class _Answer(Exception):
-    """A finished answer that is not a success (405, 404), carried out of a nested call."""
+    """A finished answer that is not a success (404), carried out of a nested call."""
 
     def __init__(self, response: RawResponse) -> None:
         super().__init__(response.status)

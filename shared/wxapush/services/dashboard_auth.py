@@ -167,11 +167,12 @@ def _key_from(http: HttpRequest) -> str:
 
 def _throttle(app: App, http: HttpRequest) -> None:
     appid = app.settings.appid
-    source = http.source_ip or "unknown"
-    for bucket, (rate, burst) in (
-        (f"dashboard-sign-in:{appid}:{source}", PER_SOURCE),
-        (f"dashboard-sign-in:{appid}", PER_APP),
-    ):
+    buckets = [(f"dashboard-sign-in:{appid}", PER_APP)]
+    if http.source_ip:
+        # A Function URL passes no source address: then only the app-wide limit applies, or one
+        # stranger's bad attempt every few seconds would lock the operator out.
+        buckets.insert(0, (f"dashboard-sign-in:{appid}:{http.source_ip}", PER_SOURCE))
+    for bucket, (rate, burst) in buckets:
         wait = app.store.limiter.acquire(bucket, rate, burst, max_wait=0.0)
         if wait > 0:
             raise RateLimited(

@@ -37,7 +37,7 @@ log = logging.getLogger("wxapush.login")
 PATH = "/sns/jscode2session"
 #: A wx.login code is 32 characters of base64-like text in practice; allow room, no spaces.
 _CODE = re.compile(r"^[A-Za-z0-9_\-+/=.]{1,128}$")
-#: WeChat's answers about the code itself (wechat-api.md §9a): the user should log in again.
+#: WeChat's answers about the code itself (jscode2session's errcodes): log in again.
 _CODE_REFUSED = frozenset({40029, 40163})
 _RISKY_USER = 40226
 _OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -10,7 +10,7 @@ The page this implements: https://developers.weixin.qq.com/miniprogram/dev/frame
   appid``, then standard base64.
 
 Every comparison of a signature is constant-time, and the appid inside the ciphertext is checked:
-the two checks the peer SDKs skip (``peer-sdks.md``, rows "Callback …").
+the two checks other SDKs commonly skip.
 """
 
 from __future__ import annotations
