@@ -219,3 +219,15 @@ def test_a_session_from_a_rotated_secret_still_works(
     reset_app()
     assert url_call("send_log", days(), f"Session {token}")["statusCode"] == 200
     assert current_app().settings.session_secret_previous == SESSION_SECRET
+
+
+@pytest.mark.usefixtures("login_env")
+def test_a_lost_login_answer_is_not_retryable_the_code_may_be_spent(wxemu: RunningServer) -> None:
+    """WeChat may have spent the code before the connection dropped: repeating the same request
+    would be refused (40163), so the answer says to get a new code, not to retry."""
+    code = wxemu.login_code(demo.APPID, demo.OPENID)["code"]
+    wxemu.fault("/sns/jscode2session", drop=True)
+    body = refused(url_call("login", {"code": code}), 502, "upstream_error", 990504)
+    assert body["retryable"] is False and "wx.login() again" in body["errmsg"]
+    again = refused(url_call("login", {"code": code}), 401, "unauthorized", 40163)
+    assert again["retryable"] is False

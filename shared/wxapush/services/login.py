@@ -22,6 +22,7 @@ from typing import Any, Dict
 from wxapush import session
 from wxapush.app import current_app
 from wxapush.errors import (
+    UPSTREAM_TIMEOUT,
     Forbidden,
     InvalidRequest,
     OutcomeUnknown,
@@ -68,14 +69,16 @@ def run(inv: Invocation) -> Dict[str, Any]:
         )
     except OutcomeUnknown:
         raise UpstreamError(
-            "WeChat did not answer the login in time; call wx.login() again", retryable=True
+            "WeChat's answer to the login was lost; call wx.login() again for a new code",
+            errcode=UPSTREAM_TIMEOUT,  # the outcome is unknown: the code may be spent
+            retryable=False,
         ) from None
     errcode = answer.get("errcode", 0)
     if errcode:
         raise _refusal(errcode, str(answer.get("errmsg", "")))
     openid = answer.get("openid")
     if not isinstance(openid, str) or not _OPENID.match(openid):
-        raise UpstreamError("WeChat's login answer has no usable openid", retryable=True)
+        raise UpstreamError("WeChat's login answer has no usable openid", retryable=False)
     ttl = settings.session_ttl
     token = session.issue(settings.appid, openid, secret, ttl)
     log.info("login: session issued for an openid (ttl %ss)", ttl)
