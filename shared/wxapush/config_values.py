@@ -67,6 +67,20 @@ def url_setting(
         allowed = ", ".join(f"{s}://" for s in sorted(schemes))
         # The URL may hold a password: name the setting, not the value.
         raise Misconfigured(f"{name} must be a URL starting with one of {allowed}", setting=name)
+    if match.group(1).lower() == "sqlite":
+        return raw  # sqlite:rel/path and sqlite:///abs/path have no host
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        parts = None
+    if parts is None or not raw[match.end() :].startswith("//"):
+        # Named, never echoed: the URL may hold a password.
+        raise Misconfigured(
+            f"{name} must be written scheme://[user[:password]@]host[:port][/…] (a password "
+            "holding @ : / must be percent-encoded)",
+            setting=name,
+        )
     return raw
 
 

@@ -56,7 +56,9 @@ RUNTIMES = ("3.9", "3.10")
 PLATFORM = "manylinux2014_x86_64"
 
 #: Modules of the package that never run in a function.
-DEV_ONLY = frozenset({"cli.py", "cli_broadcast.py", "packaging.py", "target_resolve.py"})
+DEV_ONLY = frozenset(
+    {"__main__.py", "cli.py", "cli_broadcast.py", "packaging.py", "target_resolve.py"}
+)
 FUNCTIONS_STAGE = "functions"
 # The earliest time a zip can hold: no build date leaks into the bytes.
 _EPOCH = (1980, 1, 1, 0, 0, 0)

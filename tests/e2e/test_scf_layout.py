@@ -101,7 +101,8 @@ def test_the_layer_has_wxapush_and_its_dependencies_at_the_root(dist: Path) -> N
                    "tencentcloud/ssm/v20190923/ssm_client.py"):  # fmt: skip
         assert module in names, module
     # Dev-only modules stay home: the CLI drives wxemu, packaging drives pip.
-    assert "wxapush/cli.py" not in names and "wxapush/packaging.py" not in names
+    for dev_only in ("__main__.py", "cli.py", "cli_broadcast.py", "packaging.py"):
+        assert f"wxapush/{dev_only}" not in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.startswith(("python/", "opt/", "wxemu/"))]
     assert {(i.date_time, i.external_attr >> 16) for i in infos} == {(EPOCH, 0o100644)}

@@ -321,3 +321,18 @@ def test_an_unset_session_secret_is_misconfigured_when_needed() -> None:
         with pytest.raises(Misconfigured) as caught:
             settings.resolve_session_secrets()
         assert caught.value.extras["setting"] == "WXAPUSH_SESSION_SECRET"
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("WXAPUSH_STORE", "redis://h:abc"),  # a port that is no number
+        ("WXAPUSH_STORE", "redis:/h"),  # no //host
+        ("WXAPUSH_STORE", "postgresql://h:abc/db"),
+        ("WXAPUSH_CACHE", "redis:h"),
+    ],
+)
+def test_a_malformed_store_url_is_misconfigured_naming_the_setting(name: str, url: str) -> None:
+    error = refused(env(**{name: url}))
+    assert error.extras["setting"] == name and "scheme://" in error.errmsg
+    assert url not in error.errmsg  # never echoed: it may hold a password
