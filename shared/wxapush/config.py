@@ -29,7 +29,14 @@ from wxapush.config_values import (
 )
 from wxapush.errors import Misconfigured, redact, url_password
 
-__all__ = ["Settings", "configured_zone", "get_settings", "load_settings", "reset_settings"]
+__all__ = [
+    "Settings",
+    "configured_zone",
+    "env_value",
+    "get_settings",
+    "load_settings",
+    "reset_settings",
+]
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 TOKEN_MODES = ("stable", "classic")
@@ -208,9 +215,15 @@ def _checked_zone(name: str) -> TzInfo:
         ) from None
 
 
+def env_value(env: Mapping[str, str], name: str) -> Optional[str]:
+    """``env[name]`` stripped, or None when unset: absent, empty, ``undefined`` or ``null``."""
+    value = (env.get(name) or "").strip()
+    return None if value.lower() in UNSET_LITERALS else value
+
+
 def configured_zone(env: Mapping[str, str] = os.environ) -> TzInfo:
     """``WXAPUSH_TZ``'s zone alone, for tools that need "today" without the other settings."""
-    return _checked_zone((env.get("WXAPUSH_TZ") or "").strip() or _SHANGHAI)
+    return _checked_zone(env_value(env, "WXAPUSH_TZ") or _SHANGHAI)
 
 
 T = TypeVar("T")
@@ -225,11 +238,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     """
 
     def get(name: str) -> Optional[str]:
-        value = env.get(name)
-        if value is None:
-            return None
-        value = value.strip()
-        return None if value.lower() in UNSET_LITERALS else value
+        return env_value(env, name)
 
     def parse(name: str, default: T, convert: Callable[[str], T], expected: str) -> T:
         raw = get(name)

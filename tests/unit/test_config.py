@@ -336,3 +336,13 @@ def test_a_malformed_store_url_is_misconfigured_naming_the_setting(name: str, ur
     error = refused(env(**{name: url}))
     assert error.extras["setting"] == name and "scheme://" in error.errmsg
     assert url not in error.errmsg  # never echoed: it may hold a password
+
+
+def test_every_reader_of_the_environment_shares_the_unset_rule() -> None:
+    from wxapush.config import env_value
+    from wxapush.services.broadcast_fanout import fanout_count
+
+    for unset in ("", "  ", "undefined", "Undefined", "NULL"):
+        assert env_value({"X": unset}, "X") is None
+        assert fanout_count({"WXAPUSH_BROADCAST_FANOUT": unset}) == 0
+    assert env_value({"X": " v "}, "X") == "v" and env_value({}, "X") is None

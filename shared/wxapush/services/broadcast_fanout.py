@@ -21,6 +21,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
+from wxapush.config import env_value
 from wxapush.errors import Misconfigured, redact
 
 if TYPE_CHECKING:
@@ -34,9 +35,7 @@ MAX_FANOUT = 100
 TIMEOUT_SECONDS = 5
 
 
-def _setting(env: Mapping[str, str], name: str) -> Optional[str]:
-    value = (env.get(name) or "").strip()
-    return None if value in ("", "undefined", "null") else value
+_setting = env_value  # the configuration's rule of what counts as unset
 
 
 def fanout_count(env: Mapping[str, str]) -> int:
