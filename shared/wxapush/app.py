@@ -89,7 +89,7 @@ class App:
         self._templates.clear()
 
     def close(self) -> None:
-        self.transport.session.close()
+        self.transport.close()
         self.store.close()
 
 

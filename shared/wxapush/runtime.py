@@ -44,7 +44,6 @@ from wxapush.errors import (
     WxapushError,
     redact,
 )
-from wxapush.http_event import http_invocation
 from wxapush.identity import wx_context
 from wxapush.invocation import (
     DEFAULT_TIME_LIMIT,
@@ -179,6 +178,8 @@ def _parse(
     rid = ctx.get("request_id")
     request_id = rid if isinstance(rid, str) else None
     if shape in HTTP_SHAPES:
+        from wxapush.http_event import http_invocation  # HTTP calls only: hmac, sessions, base64
+
         return http_invocation(event, ctx, deadline, request_id, auth, raw_body, shape, methods)
     if shape == TIMER:
         return _timer(event, ctx, deadline, request_id)

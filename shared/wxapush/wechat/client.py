@@ -7,34 +7,39 @@ Two layers, so that the token manager can use the transport without a cycle:
   invocation's deadline; a send is never retried once WeChat may have acted on it. WeChat
   answers errors with HTTP 200 and ``{"errcode": N, "errmsg": "…"}``
   (https://developers.weixin.qq.com/miniprogram/dev/server/API/mp-access-token/api_getaccesstoken.html).
+  It speaks HTTP/1.1 through the standard library over one keep-alive connection
+  (:mod:`wxapush.wechat.connection`; proxies from the environment, :mod:`wxapush.wechat.proxy`).
 * :class:`WeChatClient` attaches the access token. On ``40001``/``40014``/``42001`` it invalidates
   the token it used (only if it is still the cached one), fetches one, and retries once — never more
   (peers loop forever here: wechatpy#152, WxJava#1481).
 
 The token is a query parameter; it never appears in a log line or an error: messages are built
-from errcodes and paths, not from URLs or exception texts.
+from errcodes and paths, not from URLs or exception texts, and no library below logs requests.
 """
 
 from __future__ import annotations
 
+import http.client
+import json as jsonlib
 import logging
 import random
+import socket
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
-
-import requests
-from urllib3.exceptions import NewConnectionError
+from typing import TYPE_CHECKING, Any, Mapping, Optional
+from urllib.parse import urlencode
 
 from wxapush.errors import (
     UPSTREAM_ERROR,
     UPSTREAM_TIMEOUT,
+    Misconfigured,
     NoTimeLeft,
     OutcomeUnknown,
     UpstreamError,
-    redact,
 )
+from wxapush.wechat.connection import NotSent, OriginConnections
 from wxapush.wechat.errcodes import error_for_errcode
+from wxapush.wechat.proxy import ProxyError
 
 if TYPE_CHECKING:
     from wxapush.wechat.tokens import TokenManager
@@ -50,25 +55,6 @@ RETRYABLE_STATUSES = frozenset({500, 502, 503})
 GATEWAY_TIMEOUT = 504
 #: Answers that mean "this token is no good" (42001 is sometimes reported as 40014: wecom-sdk#22).
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
-
-
-class _RedactCredentials(logging.Filter):
-    """urllib3 logs each request line at DEBUG, query string (access_token, secret) included."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in args)
-        record.msg = redact(str(record.msg))
-        return True
-
-
-_URLLIB3_FILTER = _RedactCredentials()
-
-
-def _guard_urllib3_logs() -> None:
-    # Idempotent: a logger holds a filter once however many transports an instance builds.
-    logging.getLogger("urllib3.connectionpool").addFilter(_URLLIB3_FILTER)
 
 
 @dataclass(frozen=True)
@@ -101,19 +87,29 @@ class _Retry(Exception):
 
 
 class Transport:
-    """Sends requests to the WeChat OpenAPI at ``api_base`` over one keep-alive session."""
+    """Sends requests to the WeChat OpenAPI at ``api_base`` over one keep-alive connection.
+
+    ``env`` (default ``os.environ``) is read once, here, for ``HTTPS_PROXY``/``HTTP_PROXY``/
+    ``NO_PROXY`` and the CA bundle; a proxy variable that cannot be used is ``misconfigured``.
+    """
 
     def __init__(
         self,
         api_base: str,
         *,
         policy: RetryPolicy | None = None,
-        session: requests.Session | None = None,
+        env: Optional[Mapping[str, str]] = None,
     ) -> None:
         self.api_base = api_base.rstrip("/")
         self.policy = policy or RetryPolicy()
-        self.session = session or requests.Session()
-        _guard_urllib3_logs()
+        try:
+            self.connections = OriginConnections(self.api_base, env)
+        except ProxyError as error:
+            raise Misconfigured(str(error), setting=error.variable) from None
+
+    def close(self) -> None:
+        """Close the kept-alive connection; the next request opens another."""
+        self.connections.close()
 
     def request(
         self,
@@ -127,14 +123,19 @@ class Transport:
     ) -> dict[str, Any]:
         """One logical call; returns WeChat's JSON object, whatever its errcode.
 
+        ``params`` go URL-encoded into the query string; ``json`` is the body, encoded once
+        (compact UTF-8, ``Content-Type: application/json``) for every attempt.
+
         Retried (within ``deadline``): what proves the request was not acted on — connection
-        refused, connect timeout, ``-1``, ``45011``, HTTP 500/502/503. An ``idempotent`` call
-        (token, templates) also retries everything else that may be transient. A send
-        (``idempotent=False``) does not: a read timeout, a connection lost mid-answer, HTTP 504
-        or a 200 that is not a JSON object raise :class:`OutcomeUnknown` at once — WeChat may
-        have accepted the message, and a retry would send it twice (WxJava#2098).
-        :class:`NoTimeLeft` means no attempt could be made at all.
+        refused, connect timeout, unresolvable host, ``-1``, ``45011``, HTTP 500/502/503. An
+        ``idempotent`` call (token, templates) also retries everything else that may be
+        transient. A send (``idempotent=False``) does not: a read timeout, a connection lost
+        after the request was written, HTTP 504 or a 200 that is not a JSON object raise
+        :class:`OutcomeUnknown` at once — WeChat may have accepted the message, and a retry
+        would send it twice (WxJava#2098). :class:`NoTimeLeft` means no attempt could be made.
         """
+        target = f"{path}?{urlencode(params)}" if params else path
+        body = None if json is None else _encode(json)
         policy = self.policy
         last: _Retry | None = None
         for attempt in range(policy.attempts):
@@ -147,7 +148,7 @@ class Transport:
             if remaining <= 0:
                 break
             try:
-                return self._attempt(method, path, params, json, remaining, idempotent)
+                return self._attempt(method, path, target, body, remaining, idempotent)
             except _Retry as retry:
                 last = retry
                 log.info("wechat %s %s: %s (attempt %d)", method, path, retry.reason, attempt + 1)
@@ -162,16 +163,11 @@ class Transport:
         self,
         method: str,
         path: str,
-        params: dict[str, str] | None,
-        body: Any,
+        target: str,
+        body: Optional[bytes],
         remaining: float,
         idempotent: bool,
     ) -> dict[str, Any]:
-        timeout = (
-            min(self.policy.connect_timeout, remaining),
-            min(self.policy.read_timeout, remaining),
-        )
-
         def unknown(reason: str, *, timed_out: bool = False) -> Exception:
             # After the request may have reached WeChat: only an idempotent call may try again.
             if idempotent:
@@ -179,28 +175,28 @@ class Transport:
             return OutcomeUnknown(f"{path}: {reason}; the outcome is unknown")
 
         try:
-            response = self.session.request(
-                method, self.api_base + path, params=params, json=body, timeout=timeout
+            status, data = self.connections.exchange(
+                method,
+                target,
+                body,
+                connect_timeout=min(self.policy.connect_timeout, remaining),
+                read_timeout=min(self.policy.read_timeout, remaining),
             )
-        except requests.ConnectTimeout:
-            raise _Retry("connect timeout", timeout=True) from None
-        except requests.ConnectionError as exc:
-            if _never_sent(exc):
-                raise _Retry("could not connect") from None
-            raise unknown("connection lost") from None
-        except requests.Timeout:
+        except NotSent as failed:  # nothing was written: safe to try again, even for a send
+            raise _Retry(failed.reason, timeout=failed.timeout) from None
+        except socket.timeout:
             raise unknown("no answer in time", timed_out=True) from None
-        except requests.RequestException as exc:
-            raise unknown(type(exc).__name__) from None
-        status = response.status_code
+        except (OSError, http.client.HTTPException):
+            raise unknown("connection lost") from None
+        log.debug("wechat %s %s: HTTP %d", method, path, status)
         if status in RETRYABLE_STATUSES:
             raise _Retry(f"HTTP {status}")
         if status == GATEWAY_TIMEOUT:
             # A gateway gave up waiting for WeChat, which may still have done the work.
             raise unknown(f"HTTP {status}", timed_out=True)
         try:
-            payload = response.json()
-        except ValueError:
+            payload = jsonlib.loads(data)
+        except ValueError:  # not JSON, or not UTF-8/16/32
             payload = None
         if not isinstance(payload, dict):
             if status == 200:
@@ -213,12 +209,13 @@ class Transport:
         return payload
 
 
-def _never_sent(exc: requests.ConnectionError) -> bool:
-    """True when the connection failed before the request could reach WeChat (by type:
-    urllib3 wraps a refused or unresolvable connection in NewConnectionError)."""
-    cause = exc.args[0] if exc.args else None
-    reason = getattr(cause, "reason", cause)
-    return isinstance(reason, (NewConnectionError, ConnectionRefusedError))
+def _encode(body: Any) -> bytes:
+    """Compact JSON in UTF-8 (Chinese as itself, 3 bytes, not a 6-byte escape)."""
+    text = jsonlib.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (refused upstream): escaped, as JSON allows
+        return jsonlib.dumps(body, separators=(",", ":"), allow_nan=False).encode("ascii")
 
 
 class WeChatClient:

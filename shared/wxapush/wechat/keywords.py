@@ -40,6 +40,25 @@ __all__ = [
 EMPTY = "empty"
 INVALID = "invalid"
 
+
+class _Lazy:
+    """A regular expression compiled on its first use, not at import: a cold start that never
+    checks a ``car_number`` never pays to compile its pattern (compiling all of them costs
+    more than the rest of this module)."""
+
+    __slots__ = ("_compiled", "_source")
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+        self._compiled: Optional[re.Pattern[str]] = None
+
+    def get(self) -> re.Pattern[str]:
+        compiled = self._compiled
+        if compiled is None:  # a race only compiles twice; both results are equal
+            compiled = self._compiled = re.compile(self._source)
+        return compiled
+
+
 # "不能带有换行等控制字符": C0/C1 controls, Unicode line/paragraph separators, and lone
 # surrogates (a JSON "\ud83d" decodes to one and cannot be re-encoded as UTF-8).
 _CTRL = r"\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff"
@@ -48,28 +67,28 @@ _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 # "1个币种符号": $ ¢ £ ¥, the Currency Symbols block (€ ₩ ₹ ₽ …) and their full-width forms.
 _CURRENCY = r"$\u00a2\u00a3\u00a5\u20a0-\u20bf\ufe69\uff04\uffe0\uffe1\uffe5\uffe6"
 
-_CONTROL_RE = re.compile(f"[{_CTRL}]")
-_HAS_HAN_RE = re.compile(f"[{_HAN}]")
-_LETTER_RE = re.compile(r"[A-Za-z]{1,32}")
-_SYMBOL_RE = re.compile(f"[^{_CTRL}{_HAN}A-Za-z0-9]{{1,5}}")
-_CHARACTER_STRING_RE = re.compile(f"[^{_CTRL}{_HAN}]{{1,32}}")
-_PHONE_RE = re.compile(f"[^{_CTRL}{_HAN}A-Za-z]{{1,17}}")
-_PHRASE_RE = re.compile(f"[{_HAN}]{{1,5}}")
+_CONTROL_RE = _Lazy(f"[{_CTRL}]")
+_HAS_HAN_RE = _Lazy(f"[{_HAN}]")
+_LETTER_RE = _Lazy(r"[A-Za-z]{1,32}")
+_SYMBOL_RE = _Lazy(f"[^{_CTRL}{_HAN}A-Za-z0-9]{{1,5}}")
+_CHARACTER_STRING_RE = _Lazy(f"[^{_CTRL}{_HAN}]{{1,32}}")
+_PHONE_RE = _Lazy(f"[^{_CTRL}{_HAN}A-Za-z]{{1,17}}")
+_PHRASE_RE = _Lazy(f"[{_HAN}]{{1,5}}")
 # First and last may be Chinese, the rest letters or digits, 8 at most (粤A8Z888挂).
-_CAR_RE = re.compile(f"[{_HAN}A-Za-z0-9](?:[A-Za-z0-9]{{0,6}}[{_HAN}A-Za-z0-9])?")
-_NAME_RE = re.compile(f"[^{_CTRL}0-9]+")
-_NUMBER_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-_AMOUNT_RE = re.compile(f"[{_CURRENCY}]?([0-9]+)(?:\\.([0-9]+))?元?")
+_CAR_RE = _Lazy(f"[{_HAN}A-Za-z0-9](?:[A-Za-z0-9]{{0,6}}[{_HAN}A-Za-z0-9])?")
+_NAME_RE = _Lazy(f"[^{_CTRL}0-9]+")
+_NUMBER_RE = _Lazy(r"[0-9]+(?:\.[0-9]+)?")
+_AMOUNT_RE = _Lazy(f"[{_CURRENCY}]?([0-9]+)(?:\\.([0-9]+))?元?")
 # One point in time: an optional date (y年m月d日 | y年m月 | m月d日 | y-m-d | y-m | m-d, with - / .
 # as separator and unpadded numbers, per the table's notes and observed answers), then an
 # optional H:MM or H:MM:SS.
-_POINT_RE = re.compile(
+_POINT_RE = _Lazy(
     r"(?:(?:(?:(?P<cy>[0-9]{4})年)?(?P<cm>[0-9]{1,2})月(?:(?P<cd>[0-9]{1,2})日)?"
     r"|(?P<ny>[0-9]{4})(?P<s>[-/.])(?P<nm>[0-9]{1,2})(?:(?P=s)(?P<nd>[0-9]{1,2}))?"
     r"|(?P<pm>[0-9]{1,2})[-/.](?P<pd>[0-9]{1,2}))(?P<sp> *))?"
     r"(?:(?P<h>[0-9]{1,2}):(?P<mi>[0-9]{2})(?::(?P<se>[0-9]{2}))?)?"
 )
-_PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*?)\.DATA\s*\}\}")
+_PLACEHOLDER_RE = _Lazy(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*?)\.DATA\s*\}\}")
 
 _DATE, _TIME = 1, 2
 # Not a WeChat rule: a guard for types whose limits nobody has published (undocumented), so that an
@@ -81,7 +100,7 @@ _Rule = Callable[[str, Optional[Sequence[str]]], bool]
 
 def _point(text: str) -> int:
     """_DATE | _TIME for what one point of a time/date value holds; 0 when it is malformed."""
-    m = _POINT_RE.fullmatch(text)
+    m = _POINT_RE.get().fullmatch(text)
     if m is None:
         return 0
     year, month, day = m.group("cy", "cm", "cd")
@@ -131,23 +150,23 @@ def _moment(text: str, need: int) -> bool:
 def _number(text: str, _: Sequence[str] | None) -> bool:
     # "32位以内数字，只能数字，可带小数": the point is the only non-digit allowed (no sign), and
     # the 32 counts digits, not the point.
-    return _NUMBER_RE.fullmatch(text) is not None and len(text) - ("." in text) <= 32
+    return _NUMBER_RE.get().fullmatch(text) is not None and len(text) - ("." in text) <= 32
 
 
 def _amount(text: str, _: Sequence[str] | None) -> bool:
     # "1个币种符号+10位以内纯数字，可带小数，结尾可带元": the symbol is read as optional: senders
     # commonly write "100.00元", no observation (observed) shows it refused, and the exact check is
     # unpublished (undocumented). The 10 counts every digit, decimals included, as number's 32 does.
-    m = _AMOUNT_RE.fullmatch(text)
+    m = _AMOUNT_RE.get().fullmatch(text)
     return m is not None and len(m.group(1)) + len(m.group(2) or "") <= 10
 
 
 def _name(text: str, _: Sequence[str] | None) -> bool:
     # "10个以内纯汉字或20个以内纯字母或符号；中文和字母混合按中文名算": any Chinese makes the
     # limit 10; digits are neither letters nor symbols.
-    if _NAME_RE.fullmatch(text) is None:
+    if _NAME_RE.get().fullmatch(text) is None:
         return False
-    return len(text) <= (10 if _HAS_HAN_RE.search(text) else 20)
+    return len(text) <= (10 if _HAS_HAN_RE.get().search(text) else 20)
 
 
 def _enum(text: str, allowed: Sequence[str] | None) -> bool:
@@ -166,17 +185,17 @@ _RULES: dict[str, _Rule] = {
     # a limit of 5 is a guess from the name; keep it here so one line changes if it is wrong.
     "short_thing": lambda t, _: len(t) <= 5,
     "number": _number,
-    "letter": lambda t, _: _LETTER_RE.fullmatch(t) is not None,
-    "symbol": lambda t, _: _SYMBOL_RE.fullmatch(t) is not None,
-    "character_string": lambda t, _: _CHARACTER_STRING_RE.fullmatch(t) is not None,
+    "letter": lambda t, _: _LETTER_RE.get().fullmatch(t) is not None,
+    "symbol": lambda t, _: _SYMBOL_RE.get().fullmatch(t) is not None,
+    "character_string": lambda t, _: _CHARACTER_STRING_RE.get().fullmatch(t) is not None,
     "time": lambda t, _: _moment(t, _TIME),
     "date": lambda t, _: _moment(t, _DATE),
     "amount": _amount,
-    "phone_number": lambda t, _: _PHONE_RE.fullmatch(t) is not None,
-    "car_number": lambda t, _: _CAR_RE.fullmatch(t) is not None,
+    "phone_number": lambda t, _: _PHONE_RE.get().fullmatch(t) is not None,
+    "car_number": lambda t, _: _CAR_RE.get().fullmatch(t) is not None,
     "name": _name,
     # "5个以内纯汉字": digits refused (observed: "111"), Chinese punctuation too.
-    "phrase": lambda t, _: _PHRASE_RE.fullmatch(t) is not None,
+    "phrase": lambda t, _: _PHRASE_RE.get().fullmatch(t) is not None,
     # enum_string is the enum of the send table under the name getTemplateList uses (undocumented).
     "enum": _enum,
     "enum_string": _enum,
@@ -219,7 +238,7 @@ def check_value(kind: str, value: object, enum_values: Sequence[str] | None = No
         return INVALID
     if not text or text.isspace():
         return EMPTY
-    if _CONTROL_RE.search(text):
+    if _CONTROL_RE.get().search(text):
         return INVALID
     rule = _RULES.get(kind)
     if rule is None:
@@ -285,7 +304,7 @@ def parse_template_content(content: str) -> list[tuple[str, str]]:
     Format: getTemplateList, https://developers.weixin.qq.com/miniprogram/dev/server/API/mp-message-management/subscribe-message/api_getwxapubnewtemplate.html
     """
     seen: dict[str, str] = {}
-    for code in _PLACEHOLDER_RE.findall(content):
+    for code in _PLACEHOLDER_RE.get().findall(content):
         seen.setdefault(code, keyword_type(code))
     return list(seen.items())
 

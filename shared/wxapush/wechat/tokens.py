@@ -11,9 +11,9 @@ fetch, which is why the fetch is single-flight behind a lock in the shared store
 
 from __future__ import annotations
 
+import os
 import random
 import time
-import uuid
 from typing import Callable, Optional
 
 from wxapush.errors import NoTimeLeft, UpstreamError
@@ -64,7 +64,7 @@ class TokenManager:
             if cached is not None and self._usable(cached):
                 self._memo = cached
                 return cached
-        owner = uuid.uuid4().hex
+        owner = os.urandom(16).hex()  # as unique as a uuid4, without importing uuid
         while True:
             if self.cache.acquire_lock(self.lock_name, owner, LOCK_TTL):
                 try:
