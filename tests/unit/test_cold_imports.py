@@ -17,18 +17,31 @@ from typing import Any, Optional
 
 import pytest
 
+from wxemu import demo
+from wxemu.testing import RunningServer
+
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY_POINTS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/index.py"))
 #: Top-level modules of the optional drivers (the redis, sql and tencent extras).
 OPTIONAL = frozenset({"redis", "sqlalchemy", "psycopg", "pymysql", "tencentcloud"})
+#: HTTP libraries the layer does not use: its transport is the standard library's http.client.
+HTTP_LIBRARIES = frozenset({"requests", "urllib3", "certifi", "charset_normalizer", "idna"})
 
 PROBE = """
-import json, sys
+import json, re, sys
+compiled_by = set()  # the modules that compiled a regular expression, at import or after
+_compile = re.compile
+def spy(pattern, flags=0):
+    compiled_by.add(sys._getframe(1).f_globals.get("__name__"))
+    return _compile(pattern, flags)
+re.compile = spy
 sys.path.insert(0, sys.argv[1])  # /var/user on SCF
 import index
+imported_compiled = sorted(m for m in compiled_by if m)
 call = json.loads(sys.argv[2])
 result = index.main_handler(call["event"], call["context"]) if call else None
-print(json.dumps({"modules": sorted({m.split(".")[0] for m in sys.modules}), "result": result}))
+print(json.dumps({"modules": sorted({m.split(".")[0] for m in sys.modules}), "result": result,
+                  "compiled_at_import": imported_compiled}))
 """
 
 
@@ -79,7 +92,37 @@ def test_importing_an_entry_point_loads_no_optional_driver(name: str, tmp_path: 
         WXAPUSH_STORE="redis://127.0.0.1:6379/15",
         WXAPUSH_APPSECRET_SSM="wxapush-appsecret@v1",
     )
-    assert not OPTIONAL & set(report["modules"]), sorted(OPTIONAL & set(report["modules"]))
+    unused = (OPTIONAL | HTTP_LIBRARIES) & set(report["modules"])
+    assert not unused, sorted(unused)
+
+
+def test_a_first_send_loads_no_http_library_nor_driver_and_compiles_keyword_rules_late(
+    wxemu: RunningServer, tmp_path: Path
+) -> None:
+    wxemu.grant(demo.APPID, demo.OPENID, demo.TEMPLATE_ID)
+    event = {
+        "touser": demo.OPENID,
+        "template_id": demo.TEMPLATE_ID,
+        "data": {
+            "thing1": {"value": "手机保护壳"},
+            "character_string2": {"value": "SF1234567890"},
+            "date3": {"value": "2026-11-27 10:30"},
+            "amount6": {"value": "¥128.00"},
+        },
+    }
+    report = probe(
+        "send",
+        tmp_path,
+        {"event": event, "context": {}},
+        WXAPUSH_APPID=demo.APPID,
+        WXAPUSH_APPSECRET=demo.SECRET,
+        WXAPUSH_API_BASE=wxemu.base_url,
+    )
+    assert report["result"]["errcode"] == 0 and report["result"]["status"] == "sent"
+    loaded = set(report["modules"])
+    assert not (HTTP_LIBRARIES | OPTIONAL) & loaded, sorted((HTTP_LIBRARIES | OPTIONAL) & loaded)
+    # The keyword rules' patterns are compiled by the first check that needs them, not by import.
+    assert "wxapush.wechat.keywords" not in report["compiled_at_import"]
 
 
 def test_an_invocation_on_the_embedded_store_loads_no_optional_driver(tmp_path: Path) -> None:

@@ -116,6 +116,37 @@ def test_connection_refused_is_retried_and_ends_retryable(caplog: pytest.LogCapt
     assert [record.getMessage() for record in caplog.records] == tries
 
 
+def test_an_unresolvable_host_is_never_sent_and_ends_retryable() -> None:
+    transport = Transport("http://wxapush-test.invalid", policy=QUICK, env={})
+    with pytest.raises(UpstreamError) as caught:
+        transport.request("POST", SEND, deadline=time.monotonic() + 10, json={}, idempotent=False)
+    error = caught.value
+    assert not isinstance(error, OutcomeUnknown)
+    assert (error.slug, error.errcode, error.retryable) == ("upstream_error", 990502, True)
+
+
+def test_a_connect_timeout_is_never_sent_and_ends_retryable_as_a_timeout() -> None:
+    # A listener whose accept queue is full: the kernel drops further SYNs, so connecting hangs.
+    with socket.create_server(("127.0.0.1", 0), backlog=0) as full:
+        queued = [socket.socket() for _ in range(4)]
+        for sock in queued:
+            sock.setblocking(False)
+            sock.connect_ex(full.getsockname())
+        policy = RetryPolicy(attempts=2, base_delay=0.0, connect_timeout=0.2, reserve=0.0)
+        transport = Transport(f"http://127.0.0.1:{full.getsockname()[1]}", policy=policy, env={})
+        try:
+            with pytest.raises(UpstreamError) as caught:
+                transport.request(
+                    "POST", SEND, deadline=time.monotonic() + 10, json={}, idempotent=False
+                )
+        finally:
+            for sock in queued:
+                sock.close()
+    error = caught.value
+    assert not isinstance(error, OutcomeUnknown)
+    assert (error.slug, error.errcode, error.retryable) == ("upstream_error", 990504, True)
+
+
 class HangUp:
     """A peer that reads each request and closes the connection without answering."""
 
