@@ -4,8 +4,8 @@ SCF installs no Python dependencies: it unpacks a function's code into ``/var/us
 layer into ``/opt``, with ``PYTHONPATH=/var/user:/opt``, so packages at the *root* of a layer zip
 are importable (https://www.tencentcloud.com/document/product/583/40323, 583/37039). The build:
 
-* ``layer.zip``: the ``wxapush`` package and its runtime dependencies (``requests``,
-  ``cryptography``… and the extras asked for), from binary wheels for the target — Linux
+* ``layer.zip``: the ``wxapush`` package and its runtime dependencies (``cryptography``… and
+  the extras asked for), from binary wheels for the target — Linux
   x86_64 (``manylinux2014``), CPython 3.9 or 3.10 — resolved by pip, fetched into a cache
   directory once, and unpacked. ``wxapush/cli.py`` and this module stay out: they run on a
   developer's machine (the CLI drives wxemu, this module drives pip), never in a function.

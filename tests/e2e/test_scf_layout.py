@@ -97,7 +97,7 @@ def test_the_layer_has_wxapush_and_its_dependencies_at_the_root(dist: Path) -> N
         infos = z.infolist()
     names = [i.filename for i in infos]
     assert names == sorted(names)
-    for module in ("wxapush/__init__.py", "wxapush/ssm.py", "requests/__init__.py",
+    for module in ("wxapush/__init__.py", "wxapush/ssm.py", "cryptography/__init__.py",
                    "tencentcloud/ssm/v20190923/ssm_client.py"):  # fmt: skip
         assert module in names, module
     # Dev-only modules stay home: the CLI drives wxemu, packaging drives pip.
@@ -235,8 +235,8 @@ def test_send_runs_from_the_packages_in_the_scf_layout(
         "import index\n"
         "event, context = json.load(sys.stdin)\n"
         "response = index.main_handler(event, context)\n"
-        "import requests, tencentcloud, wxapush\n"
-        "where = [m.__file__ for m in (index, wxapush, requests, tencentcloud)]\n"
+        "import cryptography, tencentcloud, wxapush\n"
+        "where = [m.__file__ for m in (index, wxapush, cryptography, tencentcloud)]\n"
         "drivers = [m for m in ('redis', 'sqlalchemy', 'psycopg', 'pymysql') if m in sys.modules]\n"
         "where += [sys.modules[m].__file__ for m in drivers]\n"
         "version = list(sys.version_info[:2])\n"
@@ -275,7 +275,8 @@ def test_the_layer_vendors_the_runtime_dependencies_and_the_extras_asked_for() -
     from wxapush.packaging import PackagingError, layer_requirements
 
     core = layer_requirements([])
-    assert any(r.startswith("requests") for r in core)
+    assert any(r.startswith("cryptography") for r in core)
+    assert not [r for r in core if r.startswith("requests")]  # the transport is the stdlib's
     assert not [r for r in core if r.startswith(("tencentcloud", "redis", "pytest", "ruff"))]
     assert any(r.startswith("tencentcloud-sdk-python-ssm") for r in layer_requirements(["tencent"]))
     everything = layer_requirements(["all"])  # all = wxapush[redis,sql,tencent]
