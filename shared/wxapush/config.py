@@ -284,7 +284,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         )
 
     tz = get("WXAPUSH_TZ") or _SHANGHAI
-    _checked_zone(tz)
+    if tz != _SHANGHAI:  # the default always loads (see _zone): it waits for its first use
+        _checked_zone(tz)
 
     session_ssm = get("WXAPUSH_SESSION_SECRET_SSM")
     if session_ssm is not None and not _SSM_REF.match(session_ssm):

@@ -121,6 +121,8 @@ def test_a_first_send_loads_no_http_library_nor_driver_and_compiles_keyword_rule
     assert report["result"]["errcode"] == 0 and report["result"]["status"] == "sent"
     loaded = set(report["modules"])
     assert not (HTTP_LIBRARIES | OPTIONAL) & loaded, sorted((HTTP_LIBRARIES | OPTIONAL) & loaded)
+    # The default zone (Asia/Shanghai) is loaded by the first date that needs it: not a send's.
+    assert "zoneinfo" not in loaded
     # The keyword rules' patterns are compiled by the first check that needs them, not by import.
     assert "wxapush.wechat.keywords" not in report["compiled_at_import"]
 

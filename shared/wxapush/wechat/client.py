@@ -168,12 +168,6 @@ class Transport:
         remaining: float,
         idempotent: bool,
     ) -> dict[str, Any]:
-        def unknown(reason: str, *, timed_out: bool = False) -> Exception:
-            # After the request may have reached WeChat: only an idempotent call may try again.
-            if idempotent:
-                return _Retry(reason, timeout=timed_out)
-            return OutcomeUnknown(f"{path}: {reason}; the outcome is unknown")
-
         try:
             status, data = self.connections.exchange(
                 method,
@@ -185,15 +179,15 @@ class Transport:
         except NotSent as failed:  # nothing was written: safe to try again, even for a send
             raise _Retry(failed.reason, timeout=failed.timeout) from None
         except socket.timeout:
-            raise unknown("no answer in time", timed_out=True) from None
+            raise _unknown(path, "no answer in time", idempotent, timed_out=True) from None
         except (OSError, http.client.HTTPException):
-            raise unknown("connection lost") from None
+            raise _unknown(path, "connection lost", idempotent) from None
         log.debug("wechat %s %s: HTTP %d", method, path, status)
         if status in RETRYABLE_STATUSES:
             raise _Retry(f"HTTP {status}")
         if status == GATEWAY_TIMEOUT:
             # A gateway gave up waiting for WeChat, which may still have done the work.
-            raise unknown(f"HTTP {status}", timed_out=True)
+            raise _unknown(path, f"HTTP {status}", idempotent, timed_out=True)
         try:
             payload = jsonlib.loads(data)
         except ValueError:  # not JSON, or not UTF-8/16/32
@@ -201,12 +195,20 @@ class Transport:
         if not isinstance(payload, dict):
             if status == 200:
                 # Something answered 200 but not WeChat's JSON: no proof nothing was done.
-                raise unknown("HTTP 200, not a JSON object")
+                raise _unknown(path, "HTTP 200, not a JSON object", idempotent)
             raise UpstreamError(f"{path}: HTTP {status}, not a JSON object", retryable=True)
         errcode = payload.get("errcode", 0)
         if errcode in RETRYABLE_ERRCODES:
             raise _Retry(f"errcode {errcode}", errcode, str(payload.get("errmsg", "")))
         return payload
+
+
+def _unknown(path: str, reason: str, idempotent: bool, *, timed_out: bool = False) -> Exception:
+    """A failure after the request may have reached WeChat: only an idempotent call may try
+    again; for a send the outcome is unknown."""
+    if idempotent:
+        return _Retry(reason, timeout=timed_out)
+    return OutcomeUnknown(f"{path}: {reason}; the outcome is unknown")
 
 
 def _encode(body: Any) -> bytes:
