@@ -132,6 +132,8 @@ def test_an_invocation_on_the_embedded_store_loads_no_optional_driver(tmp_path: 
     report = probe("send_log", tmp_path, {"event": event, "context": {}})
     assert report["result"]["errcode"] == 0, report["result"]
     assert not OPTIONAL & set(report["modules"]), sorted(OPTIONAL & set(report["modules"]))
+    # send_log never calls WeChat: the HTTP machinery is never loaded.
+    assert not {"http", "ssl", "email"} & set(report["modules"])
 
 
 def test_a_store_url_that_needs_redis_loads_redis_only(tmp_path: Path) -> None:

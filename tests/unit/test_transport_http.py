@@ -166,8 +166,9 @@ def test_a_proxy_that_cannot_connect_means_nothing_was_sent(origin: Origin) -> N
 def test_an_unusable_proxy_is_misconfigured_naming_the_variable(
     env: dict[str, str], variable: str
 ) -> None:
+    transport = Transport("https://api.weixin.qq.com", env=env)  # read at the first request
     with pytest.raises(Misconfigured) as caught:
-        Transport("https://api.weixin.qq.com", env=env)
+        send(transport)
     error = caught.value
     assert (error.slug, error.errcode) == ("misconfigured", 990501)
     assert error.errmsg.startswith(variable + ":") and "hunter2" not in error.errmsg

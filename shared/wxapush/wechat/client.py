@@ -19,11 +19,10 @@ from errcodes and paths, not from URLs or exception texts, and no library below 
 
 from __future__ import annotations
 
-import http.client
 import json as jsonlib
 import logging
+import os
 import random
-import socket
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Optional
@@ -37,11 +36,11 @@ from wxapush.errors import (
     OutcomeUnknown,
     UpstreamError,
 )
-from wxapush.wechat.connection import NotSent, OriginConnections
 from wxapush.wechat.errcodes import error_for_errcode
-from wxapush.wechat.proxy import ProxyError
+from wxapush.wechat.exchange_errors import Lost, NotSent
 
 if TYPE_CHECKING:
+    from wxapush.wechat.connection import OriginConnections
     from wxapush.wechat.tokens import TokenManager
 
 log = logging.getLogger(__name__)
@@ -89,8 +88,10 @@ class _Retry(Exception):
 class Transport:
     """Sends requests to the WeChat OpenAPI at ``api_base`` over one keep-alive connection.
 
-    ``env`` (default ``os.environ``) is read once, here, for ``HTTPS_PROXY``/``HTTP_PROXY``/
-    ``NO_PROXY`` and the CA bundle; a proxy variable that cannot be used is ``misconfigured``.
+    ``env`` (default ``os.environ``) is read once, at the first request, for ``HTTPS_PROXY``/
+    ``HTTP_PROXY``/``NO_PROXY`` and the CA bundle; a proxy variable that cannot be used makes
+    that request ``misconfigured``. The HTTP machinery (``http.client``, ``ssl``) is imported
+    then too: a function that never calls WeChat never loads it.
     """
 
     def __init__(
@@ -102,14 +103,26 @@ class Transport:
     ) -> None:
         self.api_base = api_base.rstrip("/")
         self.policy = policy or RetryPolicy()
-        try:
-            self.connections = OriginConnections(self.api_base, env)
-        except ProxyError as error:
-            raise Misconfigured(str(error), setting=error.variable) from None
+        self._env = os.environ if env is None else env
+        self._connections: Optional[OriginConnections] = None
 
     def close(self) -> None:
         """Close the kept-alive connection; the next request opens another."""
-        self.connections.close()
+        if self._connections is not None:
+            self._connections.close()
+
+    def _origin(self) -> OriginConnections:
+        connections = self._connections
+        if connections is None:
+            from wxapush.wechat.connection import OriginConnections
+            from wxapush.wechat.proxy import ProxyError
+
+            try:
+                connections = OriginConnections(self.api_base, self._env)
+            except ProxyError as error:
+                raise Misconfigured(str(error), setting=error.variable) from None
+            self._connections = connections
+        return connections
 
     def request(
         self,
@@ -134,6 +147,7 @@ class Transport:
         :class:`OutcomeUnknown` at once — WeChat may have accepted the message, and a retry
         would send it twice (WxJava#2098). :class:`NoTimeLeft` means no attempt could be made.
         """
+        connections = self._origin()
         target = f"{path}?{urlencode(params)}" if params else path
         body = None if json is None else _encode(json)
         policy = self.policy
@@ -148,7 +162,7 @@ class Transport:
             if remaining <= 0:
                 break
             try:
-                return self._attempt(method, path, target, body, remaining, idempotent)
+                return self._attempt(connections, method, path, target, body, remaining, idempotent)
             except _Retry as retry:
                 last = retry
                 log.info("wechat %s %s: %s (attempt %d)", method, path, retry.reason, attempt + 1)
@@ -161,6 +175,7 @@ class Transport:
 
     def _attempt(
         self,
+        connections: OriginConnections,
         method: str,
         path: str,
         target: str,
@@ -169,7 +184,7 @@ class Transport:
         idempotent: bool,
     ) -> dict[str, Any]:
         try:
-            status, data = self.connections.exchange(
+            status, data = connections.exchange(
                 method,
                 target,
                 body,
@@ -178,10 +193,8 @@ class Transport:
             )
         except NotSent as failed:  # nothing was written: safe to try again, even for a send
             raise _Retry(failed.reason, timeout=failed.timeout) from None
-        except socket.timeout:
-            raise _unknown(path, "no answer in time", idempotent, timed_out=True) from None
-        except (OSError, http.client.HTTPException):
-            raise _unknown(path, "connection lost", idempotent) from None
+        except Lost as lost:  # after the request may have been written
+            raise _unknown(path, lost.reason, idempotent, timed_out=lost.timeout) from None
         log.debug("wechat %s %s: HTTP %d", method, path, status)
         if status in RETRYABLE_STATUSES:
             raise _Retry(f"HTTP {status}")

@@ -5,10 +5,9 @@ so that is one connection, reused across invocations) and makes an exchange in t
 failures mean different things to a caller that must not send twice:
 
 1. **connect** — TCP, the proxy's ``CONNECT`` tunnel, the TLS handshake. A failure here raises
-   :class:`NotSent`: no byte of the request left this process.
-2. **exchange** — write the request, read the whole answer. A failure here may come after the
-   origin acted on the request; it is raised as it is (``socket.timeout``, ``OSError``,
-   ``http.client.HTTPException``) for the caller to judge.
+   :class:`~.exchange_errors.NotSent`: no byte of the request left this process.
+2. **exchange** — write the request, read the whole answer. A failure here raises
+   :class:`~.exchange_errors.Lost`: it may come after the origin acted on the request.
 
 An idle connection the origin has since closed (its keep-alive timeout) is found *before* a
 request is written on it: a socket that polls readable while no answer is due holds either the
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from wxapush.config import env_value
+from wxapush.wechat.exchange_errors import Lost, NotSent
 from wxapush.wechat.proxy import proxy_for
 
 if TYPE_CHECKING:
@@ -39,15 +39,6 @@ if TYPE_CHECKING:
 #: Idle connections kept per origin; more only when several threads call at once.
 MAX_IDLE = 4
 USER_AGENT = "wxapush"
-
-
-class NotSent(Exception):
-    """The connection could not be made, so the request was never written."""
-
-    def __init__(self, reason: str, *, timeout: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.timeout = timeout
 
 
 class OriginConnections:
@@ -98,8 +89,8 @@ class OriginConnections:
     ) -> Tuple[int, bytes]:
         """Send one request and read its whole answer: ``(status, body)``.
 
-        Raises :class:`NotSent` when no connection could be made (nothing was written); any
-        other exception means the request may have been written, and perhaps acted on.
+        Raises :class:`NotSent` when no connection could be made (nothing was written), and
+        :class:`Lost` when the connection failed after that (the request may have been acted on).
         """
         conn = self._checkout() or self._connect(connect_timeout)
         try:
@@ -114,6 +105,12 @@ class OriginConnections:
             conn.endheaders(body)  # headers and body leave in one write
             response = conn.getresponse()
             data = response.read()
+        except socket.timeout:
+            conn.close()
+            raise Lost("no answer in time", timeout=True) from None
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            raise Lost("connection lost") from None
         except BaseException:
             conn.close()
             raise
