@@ -224,6 +224,7 @@ def main() -> None:
                 f"wechatpy {p['seconds'] * 1e3:7.1f} ms   ratio {started['ratio']:.2f}"
                 f"   (median of {args.cold} paired runs; aim <= 1.0)"
             )
+            print(f"            ratio of the medians {w['seconds'] / p['seconds']:.2f}")
             print(
                 f"peak RSS    wxapush {w['rss_mb']:.1f} MB   wechatpy {p['rss_mb']:.1f} MB"
                 "   (aim < 64 MB)"
