@@ -214,9 +214,11 @@
       });
       var first = page.total ? state.offset + 1 : 0;
       $("page-label").textContent = first + "–" + (state.offset + page.list.length) +
-        " of " + page.total;
+        " of " + (page.total_exact ? "" : "about ") + page.total;
       $("page-prev").disabled = state.offset === 0;
-      $("page-next").disabled = state.offset + page.list.length >= page.total;
+      // Past 1,000 matches the total is an estimate: a short page is the real end.
+      $("page-next").disabled = state.offset + page.list.length >= page.total ||
+        page.list.length < state.count;
     });
   }
 

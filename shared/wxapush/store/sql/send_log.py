@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from wxapush.store.base import LOG_FIELDS, LogQuery, LogRecord, LogSummary
+from wxapush.store.base import LOG_FIELDS, GrantKey, LogPage, LogQuery, LogRecord, LogSummary
 from wxapush.store.common import (
     check_changes,
     check_query,
@@ -45,6 +46,7 @@ class SqlSendLog:
     def __init__(self, engine: Engine, tables: Tables) -> None:
         self._engine = engine
         self._t = tables.send_log
+        self._grants = tables.grants
         self._newest_first = (self._t.c.created_at.desc(), self._t.c.log_id.desc())
 
     def claim(self, record: LogRecord) -> Tuple[LogRecord, bool]:
@@ -65,16 +67,25 @@ class SqlSendLog:
                 return found, False
         raise ValueError(f"log_id {record.log_id!r} already exists")
 
-    def update(self, log_id: str, **changes: Any) -> None:
+    def update(self, log_id: str, *, use_grant: Optional[GrantKey] = None, **changes: Any) -> None:
         check_changes(changes)
         if not changes:
             if self.get(log_id) is None:
                 raise KeyError(log_id)
+            if use_grant is not None:
+                transaction(self._engine, lambda conn: self._use(conn, use_grant))
             return
         values = {name: _encode(name, value) for name, value in changes.items()}
         stmt = self._t.update().where(self._t.c.log_id == log_id).values(**values)
-        # rowcount counts matched rows, on MySQL too (SQLAlchemy sets CLIENT_FOUND_ROWS)
-        if transaction(self._engine, lambda conn: conn.execute(stmt).rowcount) == 0:
+
+        def work(conn: Connection) -> int:
+            # rowcount counts matched rows, on MySQL too (SQLAlchemy sets CLIENT_FOUND_ROWS)
+            found = conn.execute(stmt).rowcount
+            if found and use_grant is not None:  # the grant it used: the same commit
+                self._use(conn, use_grant)
+            return int(found)
+
+        if transaction(self._engine, work) == 0:
             raise KeyError(log_id)
 
     def get(self, log_id: str) -> Optional[LogRecord]:
@@ -84,7 +95,7 @@ class SqlSendLog:
         where = (self._t.c.appid == appid) & (self._t.c.msgid == msgid_to_i64(msgid))
         return self._one(where, newest=True)
 
-    def query(self, q: LogQuery) -> Tuple[int, List[LogRecord]]:
+    def query(self, q: LogQuery) -> LogPage:
         check_query(q)
         t = self._t
         where = [t.c.appid == q.appid, t.c.created_at >= q.since, t.c.created_at < q.until]
@@ -98,12 +109,16 @@ class SqlSendLog:
         with self._engine.connect() as conn:
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
-                total = conn.execute(sa.select(sa.func.count()).where(condition)).scalar_one()
-                if q.count and q.offset < total:
+                # Counting stops past the bound: the same cost at any size of log.
+                matches = sa.select(t.c.log_id).where(condition).limit(q.exact_up_to + 1)
+                counted = sa.select(sa.func.count()).select_from(matches.subquery())
+                total = int(conn.execute(counted).scalar_one())
+                exact = total <= q.exact_up_to
+                if q.count and (q.offset < total or not exact):
                     page = sa.select(t).where(condition).order_by(*self._newest_first)
                     page = page.limit(q.count).offset(q.offset)
                     rows = list(conn.execute(page).mappings())
-        return int(total), [_decode(row) for row in rows]
+        return LogPage(total, [_decode(row) for row in rows], exact)
 
     def summarize(self, appid: str, bounds: Sequence[float]) -> LogSummary:
         return summarize(self._engine, self._t, appid, bounds)
@@ -139,6 +154,13 @@ class SqlSendLog:
             done += changed
             if picked < _BATCH:
                 return done
+
+    def _use(self, conn: Connection, key: GrantKey) -> None:
+        g = self._grants
+        where = (g.c.appid == key.appid) & (g.c.openid == key.openid)
+        where = where & (g.c.template_id == key.template_id) & (g.c.balance > 0)
+        taken = g.update().where(where).values(balance=g.c.balance - 1, updated_at=time.time())
+        conn.execute(taken)
 
     def _one(self, where: Any, newest: bool = False) -> Optional[LogRecord]:
         stmt = sa.select(self._t).where(where)
