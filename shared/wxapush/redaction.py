@@ -8,26 +8,27 @@ foreign text (exception messages, URLs, tracebacks) before logging it.
 
 from __future__ import annotations
 
-import re
 from typing import Optional
+
+from wxapush.lazy_pattern import LazyPattern
 
 __all__ = ["redact", "url_password"]
 
 # Credentials that travel in query strings, JSON bodies and headers; masked even when the value
 # is not known here. Passwords inside URLs are found by structure (:func:`url_password`).
 _CREDENTIAL_PATTERNS = (
-    re.compile(
+    LazyPattern(
         r"(?i)((?:access_token|secret|appsecret|encoding_?aes_?key|password|js_code|session_key)=)"
         r"[^&\s\"']+"
     ),
-    re.compile(
+    LazyPattern(
         r"(?i)(\"(?:access_token|secret|appsecret|password|session_key|session)\"\s*:\s*\")[^\"]*"
     ),
-    re.compile(r"(?i)((?:bearer|session)\s+)[^\s,\"']+"),
+    LazyPattern(r"(?i)((?:bearer|session)\s+)[^\s,\"']+"),
 )
 #: Where a URL starts in free text: ``scheme://``.
-_URL_START = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://")
-_URL_END = re.compile(r"[\s\"'<>]")
+_URL_START = LazyPattern(r"(?i)\b[a-z][a-z0-9+.-]*://")
+_URL_END = LazyPattern(r"[\s\"'<>]")
 
 
 def url_password(url: str) -> Optional[str]:
@@ -37,7 +38,7 @@ def url_password(url: str) -> Optional[str]:
     ``@`` or ``/``, which pattern-based masking and some drivers' parsers get wrong), and the
     password starts after its first ``:``.
     """
-    start = _URL_START.match(url)
+    start = _URL_START.get().match(url)
     if start is None:
         return None
     rest = url[start.end() :]
@@ -50,10 +51,10 @@ def url_password(url: str) -> Optional[str]:
 
 def _mask_url_passwords(text: str) -> str:
     out, pos = [], 0
-    for match in _URL_START.finditer(text):
+    for match in _URL_START.get().finditer(text):
         if match.start() < pos:
             continue  # inside a URL already masked
-        end = _URL_END.search(text, match.end())
+        end = _URL_END.get().search(text, match.end())
         stop = end.start() if end else len(text)
         password = url_password(text[match.start() : stop])
         if password is None:
@@ -76,5 +77,5 @@ def redact(text: str, *secrets: Optional[str]) -> str:
         text = text.replace(secret, "***")
     text = _mask_url_passwords(text)
     for pattern in _CREDENTIAL_PATTERNS:
-        text = pattern.sub(r"\1***", text)
+        text = pattern.get().sub(r"\1***", text)
     return text

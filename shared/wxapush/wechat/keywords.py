@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Callable, Mapping, Optional, Sequence
+
+from wxapush.lazy_pattern import LazyPattern
 
 __all__ = [
     "EMPTY",
@@ -41,24 +42,6 @@ EMPTY = "empty"
 INVALID = "invalid"
 
 
-class _Lazy:
-    """A regular expression compiled on its first use, not at import: a cold start that never
-    checks a ``car_number`` never pays to compile its pattern (compiling all of them costs
-    more than the rest of this module)."""
-
-    __slots__ = ("_compiled", "_source")
-
-    def __init__(self, source: str) -> None:
-        self._source = source
-        self._compiled: Optional[re.Pattern[str]] = None
-
-    def get(self) -> re.Pattern[str]:
-        compiled = self._compiled
-        if compiled is None:  # a race only compiles twice; both results are equal
-            compiled = self._compiled = re.compile(self._source)
-        return compiled
-
-
 # "不能带有换行等控制字符": C0/C1 controls, Unicode line/paragraph separators, and lone
 # surrogates (a JSON "\ud83d" decodes to one and cannot be re-encoded as UTF-8).
 _CTRL = r"\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff"
@@ -67,28 +50,29 @@ _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 # "1个币种符号": $ ¢ £ ¥, the Currency Symbols block (€ ₩ ₹ ₽ …) and their full-width forms.
 _CURRENCY = r"$\u00a2\u00a3\u00a5\u20a0-\u20bf\ufe69\uff04\uffe0\uffe1\uffe5\uffe6"
 
-_CONTROL_RE = _Lazy(f"[{_CTRL}]")
-_HAS_HAN_RE = _Lazy(f"[{_HAN}]")
-_LETTER_RE = _Lazy(r"[A-Za-z]{1,32}")
-_SYMBOL_RE = _Lazy(f"[^{_CTRL}{_HAN}A-Za-z0-9]{{1,5}}")
-_CHARACTER_STRING_RE = _Lazy(f"[^{_CTRL}{_HAN}]{{1,32}}")
-_PHONE_RE = _Lazy(f"[^{_CTRL}{_HAN}A-Za-z]{{1,17}}")
-_PHRASE_RE = _Lazy(f"[{_HAN}]{{1,5}}")
+# Each pattern is compiled by its first use: a cold send pays only for the types it checks.
+_CONTROL_RE = LazyPattern(f"[{_CTRL}]")
+_HAS_HAN_RE = LazyPattern(f"[{_HAN}]")
+_LETTER_RE = LazyPattern(r"[A-Za-z]{1,32}")
+_SYMBOL_RE = LazyPattern(f"[^{_CTRL}{_HAN}A-Za-z0-9]{{1,5}}")
+_CHARACTER_STRING_RE = LazyPattern(f"[^{_CTRL}{_HAN}]{{1,32}}")
+_PHONE_RE = LazyPattern(f"[^{_CTRL}{_HAN}A-Za-z]{{1,17}}")
+_PHRASE_RE = LazyPattern(f"[{_HAN}]{{1,5}}")
 # First and last may be Chinese, the rest letters or digits, 8 at most (粤A8Z888挂).
-_CAR_RE = _Lazy(f"[{_HAN}A-Za-z0-9](?:[A-Za-z0-9]{{0,6}}[{_HAN}A-Za-z0-9])?")
-_NAME_RE = _Lazy(f"[^{_CTRL}0-9]+")
-_NUMBER_RE = _Lazy(r"[0-9]+(?:\.[0-9]+)?")
-_AMOUNT_RE = _Lazy(f"[{_CURRENCY}]?([0-9]+)(?:\\.([0-9]+))?元?")
+_CAR_RE = LazyPattern(f"[{_HAN}A-Za-z0-9](?:[A-Za-z0-9]{{0,6}}[{_HAN}A-Za-z0-9])?")
+_NAME_RE = LazyPattern(f"[^{_CTRL}0-9]+")
+_NUMBER_RE = LazyPattern(r"[0-9]+(?:\.[0-9]+)?")
+_AMOUNT_RE = LazyPattern(f"[{_CURRENCY}]?([0-9]+)(?:\\.([0-9]+))?元?")
 # One point in time: an optional date (y年m月d日 | y年m月 | m月d日 | y-m-d | y-m | m-d, with - / .
 # as separator and unpadded numbers, per the table's notes and observed answers), then an
 # optional H:MM or H:MM:SS.
-_POINT_RE = _Lazy(
+_POINT_RE = LazyPattern(
     r"(?:(?:(?:(?P<cy>[0-9]{4})年)?(?P<cm>[0-9]{1,2})月(?:(?P<cd>[0-9]{1,2})日)?"
     r"|(?P<ny>[0-9]{4})(?P<s>[-/.])(?P<nm>[0-9]{1,2})(?:(?P=s)(?P<nd>[0-9]{1,2}))?"
     r"|(?P<pm>[0-9]{1,2})[-/.](?P<pd>[0-9]{1,2}))(?P<sp> *))?"
     r"(?:(?P<h>[0-9]{1,2}):(?P<mi>[0-9]{2})(?::(?P<se>[0-9]{2}))?)?"
 )
-_PLACEHOLDER_RE = _Lazy(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*?)\.DATA\s*\}\}")
+_PLACEHOLDER_RE = LazyPattern(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*?)\.DATA\s*\}\}")
 
 _DATE, _TIME = 1, 2
 # Not a WeChat rule: a guard for types whose limits nobody has published (undocumented), so that an
