@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 #: Idle connections kept per origin; more only when several threads call at once.
 MAX_IDLE = 4
 USER_AGENT = "wxapush"
+JSON = "application/json"
 
 
 class OriginConnections:
@@ -69,12 +70,11 @@ class OriginConnections:
         # Through an http proxy the request line carries the absolute URL (RFC 9112 §3.2.2).
         absolute = self.proxy is not None and not self.https
         self._prefix = f"{scheme}://{authority}{path}" if absolute else path
-        base_headers = [("Host", authority), ("User-Agent", USER_AGENT)]
-        base_headers.append(("Accept", "application/json"))
+        base_headers = [("Host", authority), ("User-Agent", USER_AGENT), ("Accept", JSON)]
         if absolute and self.proxy is not None and self.proxy.authorization:
             base_headers.append(("Proxy-Authorization", self.proxy.authorization))
         self._headers = tuple(base_headers)
-        self._json_headers = (*base_headers, ("Content-Type", "application/json"))
+        self._json_headers = (*base_headers, ("Content-Type", JSON))
         self._idle: List[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
 
