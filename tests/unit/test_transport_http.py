@@ -131,10 +131,19 @@ def test_http_goes_to_the_proxy_in_absolute_form_with_its_credentials(
     assert len(origin.seen) == 1
 
 
-@pytest.mark.parametrize("no_proxy", ["127.0.0.1", "*", "localhost, 127.0.0.0/8", ".0.0.1"])
-def test_no_proxy_goes_direct(origin: Origin, proxy: Proxy, no_proxy: str) -> None:
-    env = {"HTTP_PROXY": proxy.url, "NO_PROXY": no_proxy}
-    assert send(Transport(origin.url(), policy=QUICK, env=env))["errcode"] == 0
+@pytest.mark.parametrize(
+    ("host", "no_proxy"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("127.0.0.1", "*"),
+        ("127.0.0.1", "example.com, 127.0.0.0/8"),
+        ("localhost", ".localhost"),  # a domain and its subdomains
+        ("localhost", "LOCALHOST:{port}"),
+    ],
+)
+def test_no_proxy_goes_direct(origin: Origin, proxy: Proxy, host: str, no_proxy: str) -> None:
+    env = {"HTTP_PROXY": proxy.url, "NO_PROXY": no_proxy.format(port=origin.port)}
+    assert send(Transport(origin.url(host=host), policy=QUICK, env=env))["errcode"] == 0
     assert proxy.seen == [] and len(origin.seen) == 1
 
 

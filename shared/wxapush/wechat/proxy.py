@@ -1,4 +1,4 @@
-"""The proxy a request to one origin goes through, read from the environment as curl reads it.
+"""The proxy a request to one origin goes through, read from the environment as requests did.
 
 ``https_proxy`` / ``http_proxy`` (by the origin's scheme), else ``all_proxy``; the lower-case
 name wins over the upper-case one, and ``HTTP_PROXY`` is ignored when ``REQUEST_METHOD`` is set
