@@ -232,7 +232,7 @@ def bench_limiter(wx: Wx, stores: Dict[str, str], rate: float) -> None:
             run_cold(env, "send", per)
             store = open_store(store_url)
             try:
-                _, records = store.log.query(LogQuery(demo.APPID, 0, 4e9, count=count))
+                records = store.log.query(LogQuery(demo.APPID, 0, 4e9, count=count)).records
             finally:
                 store.close()
             times = sorted(r.updated_at for r in records if r.status == "sent")

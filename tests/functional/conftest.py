@@ -132,7 +132,7 @@ def log_records(**filters: Any) -> list[Any]:
     from wxapush.store.base import LogQuery
 
     query = LogQuery(appid=demo.APPID, since=0, until=4e9, count=100, **filters)
-    return current_app().store.log.query(query)[1]
+    return current_app().store.log.query(query).records
 
 
 # -- message push (receive_event) ---------------------------------------------------------------

@@ -8,11 +8,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from wxapush.cli import main
+from wxapush.services import send_log
+from wxapush.store import LogQuery
 from wxemu import demo, devenv
 from wxemu.testing import RunningServer
 
@@ -50,6 +53,19 @@ def test_invoke_send_then_log(
     assert json.loads(out)["list"][0]["msgid"] == sent["msgid"]
     code, out = run(capsys, "log")
     assert code == 0 and "1 message(s)" in out and str(sent["msgid"]) in out
+
+
+def test_log_says_when_counting_stopped(
+    env: dict[str, str],
+    wxemu: RunningServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for _ in range(3):
+        assert run(capsys, "invoke", "send", "--data", json.dumps(send_event()))[0] == 0
+    monkeypatch.setattr(send_log, "LogQuery", partial(LogQuery, exact_up_to=2))
+    code, out = run(capsys, "log")
+    assert code == 0 and out.splitlines()[0] == "2+ message(s)"
 
 
 def test_send_command_builds_the_request(

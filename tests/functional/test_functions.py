@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,7 +13,8 @@ import pytest
 
 from wxapush.app import current_app, reset_app
 from wxapush.config import reset_settings
-from wxapush.services import refresh_code
+from wxapush.services import refresh_code, send_log
+from wxapush.store import LogQuery
 from wxemu import demo
 from wxemu.testing import RunningServer
 
@@ -84,6 +86,20 @@ def test_send_log_lists_newest_first_with_paging(invoke: Invoke) -> None:
         "log_id", "touser", "template_id", "page", "data", "status", "errcode", "errmsg",
         "msgid", "attempts", "idempotency_key", "created_at", "updated_at", "broadcast_id",
     }  # fmt: skip
+
+
+def test_send_log_stops_counting_past_the_bound_and_says_so(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [invoke("send", send_event())["log_id"] for _ in range(4)]
+    day = today()
+    exact = invoke("send_log", {"begin_date": day, "end_date": day, "count": 2})
+    assert (exact["total"], exact["total_exact"]) == (4, True)
+    # The bound is 10,000 (LogQuery.exact_up_to); 2 here stands in for it.
+    monkeypatch.setattr(send_log, "LogQuery", partial(LogQuery, exact_up_to=2))
+    page = invoke("send_log", {"begin_date": day, "end_date": day, "offset": 2, "count": 2})
+    assert (page["total"], page["total_exact"]) == (3, False)
+    assert [row["log_id"] for row in page["list"]] == ids[1::-1]  # still the exact page
 
 
 def test_send_log_filters_and_date_bounds(invoke: Invoke) -> None:

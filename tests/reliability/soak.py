@@ -257,7 +257,7 @@ def _all_records(log: Any) -> list[LogRecord]:
     records: list[LogRecord] = []
     while True:
         query = LogQuery(demo.APPID, 0.0, 4e9, offset=len(records), count=100)
-        _, page = log.query(query)
+        page = log.query(query).records
         records += page
         if len(page) < 100:
             return records

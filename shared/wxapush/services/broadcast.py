@@ -90,9 +90,15 @@ def status(app: App, campaign: Campaign) -> Dict[str, Any]:
     counts = {name: stored.get(name, 0) for name in COUNTS}
     if campaign.status in CAMPAIGN_STATUSES and stored:
         query = LogQuery(
-            appid, campaign.created_at - 60, 4e9, status="delivered", broadcast_id=bid, count=0
+            appid,
+            campaign.created_at - 60,
+            4e9,
+            status="delivered",
+            broadcast_id=bid,
+            count=0,
+            exact_up_to=campaign.total,  # a campaign's own size: exact, and bounded by it
         )
-        counts["delivered"] = app.store.log.query(query)[0]
+        counts["delivered"] = app.store.log.query(query).total
     waiting = counts["queued"] + counts["deferred"]
     settled = campaign.total - waiting
     end = campaign.updated_at if campaign.status in ("done", "cancelled") else time.time()

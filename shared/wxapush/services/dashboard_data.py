@@ -86,12 +86,13 @@ def log_page(app: App, request: Mapping[str, Any]) -> Dict[str, Any]:
         offset=integer(request, "offset", default=0, low=0),
         count=integer(request, "count", default=PAGE_SIZE, low=1, high=MAX_PAGE),
     )
-    total, records = app.store.log.query(query)
-    rows = [render(record, tz) for record in records]
+    page = app.store.log.query(query)
+    rows = [render(record, tz) for record in page.records]
     return ok(
         begin_date=begin.isoformat(),
         end_date=end.isoformat(),
-        total=total,
+        total=page.total,
+        total_exact=page.total_exact,
         offset=query.offset,
         count=query.count,
         list=rows,

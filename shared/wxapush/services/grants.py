@@ -12,7 +12,7 @@ from typing import Optional
 
 from wxapush.app import App
 from wxapush.errors import NotSubscribed, OutcomeUnknown, WxapushError
-from wxapush.store.base import TemplateInfo
+from wxapush.store.base import GrantKey, TemplateInfo
 
 NOT_SUBSCRIBED = 43101
 
@@ -30,12 +30,16 @@ def before_send(app: App, openid: str, template_id: str, template: Optional[Temp
         raise NotSubscribed("no subscription grant left for this user and template")
 
 
-def after_success(
+def used_by_success(
     app: App, openid: str, template_id: str, template: Optional[TemplateInfo]
-) -> None:
-    """Under ``track``, a delivered one-time message used one grant."""
+) -> Optional[GrantKey]:
+    """Under ``track``, the grant a one-time message WeChat accepted used (else None).
+
+    The send path passes it to ``SendLog.update`` with the outcome: one write, not two.
+    """
     if app.settings.grant_policy == "track" and _one_time(template):
-        app.store.grants.consume(app.settings.appid, openid, template_id)
+        return GrantKey(app.settings.appid, openid, template_id)
+    return None
 
 
 def after_failure(

@@ -39,7 +39,7 @@ def reconcile(app: App, deadline: float, bound: Optional[float] = None) -> dict[
         query = LogQuery(
             appid=app.settings.appid, since=0.0, until=cutoff, status="pending", count=BATCH
         )
-        _, records = log.query(query)
+        records = log.query(query).records
         if not records:
             return {"unknown": settled}
         for record in records:
@@ -70,5 +70,5 @@ def unrecorded_send(app: App, openid: str, template_id: str, within: float) -> O
             status=status,
             count=2,
         )
-        candidates += [r for r in app.store.log.query(query)[1] if r.msgid is None]
+        candidates += [r for r in app.store.log.query(query).records if r.msgid is None]
     return candidates[0] if len(candidates) == 1 else None

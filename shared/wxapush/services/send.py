@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Optional
 
 from wxapush import limits
 from wxapush.app import SEND_TIME, App, current_app
@@ -29,7 +29,7 @@ from wxapush.runtime import Invocation
 from wxapush.services import grants, respect
 from wxapush.services.fields import flag, pick, text
 from wxapush.services.validation import validate_send
-from wxapush.store.base import LogRecord, TemplateInfo, new_log_id
+from wxapush.store.base import GrantKey, LogRecord, TemplateInfo, new_log_id
 from wxapush.wechat.errcodes import error_for_errcode
 
 SEND_PATH = "/cgi-bin/message/subscribe/send"
@@ -274,15 +274,17 @@ class Sender:
         sent): WeChat's delivery report or refresh_code's reconciliation settles it later.
         """
         warnings = list(req.warnings)
+        # The outcome and (under track) the grant it used, in one write.
+        used = grants.used_by_success(self.app, req.touser, req.template_id, template)
+        sent = {"status": "sent", "msgid": msgid, "errcode": 0, "errmsg": "ok"}
         try:
             try:
-                self._update(record, status="sent", msgid=msgid, errcode=0, errmsg="ok")
+                self._update(record, use_grant=used, **sent)
             except Exception:  # once more after a pause: a blip should not leave it pending
                 if time.monotonic() + RECORD_RETRY_PAUSE >= self.deadline - 0.5:
                     raise
                 time.sleep(RECORD_RETRY_PAUSE)
-                self._update(record, status="sent", msgid=msgid, errcode=0, errmsg="ok")
-            grants.after_success(self.app, req.touser, req.template_id, template)
+                self._update(record, use_grant=used, **sent)
         except Exception as exc:  # a store outage, or an answer the store cannot hold
             post_accept_log.error(
                 "WeChat accepted log %s (msgid %s) but recording it failed: %s; "
@@ -330,8 +332,10 @@ class Sender:
             ]
         raise _with(error, log_id=record.log_id) from None
 
-    def _update(self, record: LogRecord, **changes: Any) -> None:
-        self.log.update(record.log_id, updated_at=time.time(), **changes)
+    def _update(
+        self, record: LogRecord, *, use_grant: Optional[GrantKey] = None, **changes: Any
+    ) -> None:
+        self.log.update(record.log_id, use_grant=use_grant, updated_at=time.time(), **changes)
 
 
 #: What became of a keyed request, as a conflicting repeat is told.

@@ -51,8 +51,12 @@ def run(inv: Invocation) -> dict[str, Any]:
         offset=integer(request, "offset", default=0, low=0, high=MAX_OFFSET),
         count=integer(request, "count", default=DEFAULT_COUNT, low=1, high=MAX_COUNT),
     )
-    total, records = app.store.log.query(query)
-    return ok(total=total, list=[render(record, tz) for record in records])
+    page = app.store.log.query(query)
+    return ok(
+        total=page.total,
+        total_exact=page.total_exact,
+        list=[render(record, tz) for record in page.records],
+    )
 
 
 def render(record: LogRecord, tz: tzinfo) -> dict[str, Any]:

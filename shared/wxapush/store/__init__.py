@@ -30,7 +30,9 @@ from urllib.parse import unquote
 from wxapush.store.base import (
     STATUSES,
     BackendNotAvailableError,
+    GrantKey,
     GrantLedger,
+    LogPage,
     LogQuery,
     LogRecord,
     LogSummary,
@@ -49,7 +51,9 @@ from wxapush.store.base import (
 __all__ = [
     "STATUSES",
     "BackendNotAvailableError",
+    "GrantKey",
     "GrantLedger",
+    "LogPage",
     "LogQuery",
     "LogRecord",
     "LogSummary",

@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, fields
-from typing import Any, Dict, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 # The campaign seams (broadcast) live beside: re-exported here with the others.
 from wxapush.store.campaign_seams import CAMPAIGN_STATUSES as CAMPAIGN_STATUSES
@@ -124,6 +124,23 @@ class LogQuery:
     #: WeChat's (or the project's) errcode; records without one never match. The other filters
     #: have indexes; this one narrows what they select (redis: a scan on the server).
     errcode: Optional[int] = None
+    #: Count exactly up to this many matches; past it a store whose count grows with the log
+    #: stops counting (``LogPage.total_exact`` False), so a page costs the same at any size.
+    exact_up_to: int = 10_000
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """A page of ``SendLog.query``: the total matching and the records of the page.
+
+    ``total`` is exact when ``total_exact``; otherwise more than ``LogQuery.exact_up_to``
+    records match, ``total`` is ``exact_up_to + 1`` (a lower bound: "10,000+"), and the
+    records are still the exact page asked for.
+    """
+
+    total: int
+    records: List[LogRecord]
+    total_exact: bool = True
 
 
 #: Every bound of ``SendLog.summarize`` is a multiple of this many seconds: a day in any time zone
@@ -159,11 +176,14 @@ class SendLog(Protocol):
         claims of one key exactly one returns True.
         """
 
-    def update(self, log_id: str, **changes: Any) -> None:
+    def update(self, log_id: str, *, use_grant: Optional[GrantKey] = None, **changes: Any) -> None:
         """Apply ``changes`` (fields of UPDATABLE_FIELDS) in one atomic write.
 
-        KeyError if ``log_id`` is absent; ValueError for a field that may not change or a bad
-        status. ``updated_at`` is not set implicitly: the caller passes it.
+        With ``use_grant``, the same write also takes one from that grant balance when it is
+        above zero (as ``GrantLedger.consume``; nothing happens to a zero or unknown balance):
+        the send path records WeChat's answer and the grant it used in a single commit.
+        KeyError if ``log_id`` is absent (and then no grant is taken); ValueError for a field that
+        may not change or a bad status. ``updated_at`` is not set implicitly: the caller passes it.
         """
 
     def get(self, log_id: str) -> Optional[LogRecord]:
@@ -172,8 +192,12 @@ class SendLog(Protocol):
     def find_by_msgid(self, appid: str, msgid: int) -> Optional[LogRecord]:
         """The (newest) record of ``appid`` carrying WeChat's ``msgid``, or None."""
 
-    def query(self, q: LogQuery) -> Tuple[int, list[LogRecord]]:
-        """``(total matching, page)``; the page ordered by created_at desc, then log_id desc."""
+    def query(self, q: LogQuery) -> LogPage:
+        """The page ordered by created_at desc, then log_id desc, and the total matching.
+
+        The total is exact up to ``q.exact_up_to``; past it a store whose count would grow with
+        the log stops at ``exact_up_to + 1`` and says so (``LogPage.total_exact`` False).
+        """
 
     def summarize(self, appid: str, bounds: Sequence[float]) -> LogSummary:
         """The app's records counted by period, status, template and errcode, in the store.
@@ -193,6 +217,15 @@ class SendLog(Protocol):
 
 
 # --- grants and templates -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GrantKey:
+    """One grant balance of the ledger."""
+
+    appid: str
+    openid: str
+    template_id: str
 
 
 class GrantLedger(Protocol):

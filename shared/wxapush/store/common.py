@@ -59,6 +59,8 @@ def check_query(q: LogQuery) -> None:
         check_status(q.status)
     if q.errcode is not None and (isinstance(q.errcode, bool) or not isinstance(q.errcode, int)):
         raise ValueError(f"errcode must be an integer, got {q.errcode!r}")
+    if q.exact_up_to < 0:
+        raise ValueError("exact_up_to must not be negative")
 
 
 def dump_json(value: Any) -> str:

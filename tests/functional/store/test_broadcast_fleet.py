@@ -69,7 +69,7 @@ def log_of(store_url: str) -> List[Any]:
 
     store = open_store(store_url)
     try:
-        return store.log.query(LogQuery(demo.APPID, 0, 4e9, count=10_000))[1]
+        return store.log.query(LogQuery(demo.APPID, 0, 4e9, count=10_000)).records
     finally:
         store.close()
 

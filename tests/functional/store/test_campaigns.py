@@ -148,13 +148,13 @@ def test_send_log_filters_by_broadcast_id(store: Store) -> None:
         store.log.claim(make(NOW + i, touser=f"u{i % 2}", broadcast_id=bid))
 
     def total(**kw: object) -> int:
-        return store.log.query(LogQuery(appid, 0, 4e9, **kw))[0]  # type: ignore[arg-type]
+        return store.log.query(LogQuery(appid, 0, 4e9, **kw)).total  # type: ignore[arg-type]
 
     assert total(broadcast_id="b1") == 2
     assert total(broadcast_id="b1", touser="u1") == 1
     assert total(broadcast_id="b2", status="pending") == 1
     assert total(broadcast_id="b1", template_id="nope") == 0
-    got = store.log.query(LogQuery(appid, 0, 4e9, broadcast_id="b2"))[1]
+    got = store.log.query(LogQuery(appid, 0, 4e9, broadcast_id="b2")).records
     assert [r.broadcast_id for r in got] == ["b2"]
 
 

@@ -11,7 +11,7 @@ from tests.functional.store.conftest import _new_prefix, _with_prefix
 from tests.functional.store.test_send_log import APP, T0, make
 from wxapush.app import open_shared_store
 from wxapush.config import Settings
-from wxapush.store import LogQuery, Store, TokenRecord, open_store
+from wxapush.store import LogPage, LogQuery, Store, TokenRecord, open_store
 from wxapush.store.combined import CombinedStore
 
 
@@ -55,7 +55,7 @@ def test_tokens_and_limits_live_in_the_cache_records_in_the_store(
         assert records.tokens.acquire_lock("fetch", "other", ttl=60) is True
         assert cache.limiter.acquire("send:wx1", rate=1) > 0.5
         assert records.log.get(record.log_id) == record
-        assert cache.log.query(LogQuery(APP, T0, T0 + 1)) == (0, [])
+        assert cache.log.query(LogQuery(APP, T0, T0 + 1)) == LogPage(0, [])
         assert records.grants.balance(APP, "oUser1", "TPL_A") == 1
         assert cache.grants.balance(APP, "oUser1", "TPL_A") is None
     finally:

@@ -37,7 +37,8 @@ def test_processes_racing_on_one_idempotency_key_one_wins(store: Store, store_ur
     winners = [log_id for created, log_id in outcomes if created]
     assert len(winners) == 1
     assert {log_id for _, log_id in outcomes} == set(winners)  # losers got the winner's record
-    total, records = store.log.query(LogQuery(_workers.APP, 0, 2e9))
+    page = store.log.query(LogQuery(_workers.APP, 0, 2e9))
+    total, records = page.total, page.records
     assert total == 1 and records[0].log_id == winners[0]
 
 

@@ -24,10 +24,10 @@ def test_keys_differing_in_trailing_space_case_or_form_are_distinct(
 def test_a_filter_matches_its_exact_value_only(store: Store) -> None:
     store.log.claim(make(touser="oUser1"))
     store.log.claim(make(touser="oUser1 ", template_id="TPL_A "))
-    total, [record] = store.log.query(LogQuery(APP, T0, T0 + 1, touser="oUser1"))
-    assert (total, record.touser) == (1, "oUser1")
-    total, [record] = store.log.query(LogQuery(APP, T0, T0 + 1, template_id="TPL_A "))
-    assert (total, record.template_id) == (1, "TPL_A ")
+    page = store.log.query(LogQuery(APP, T0, T0 + 1, touser="oUser1"))
+    assert (page.total, [r.touser for r in page.records]) == (1, ["oUser1"])
+    page = store.log.query(LogQuery(APP, T0, T0 + 1, template_id="TPL_A "))
+    assert (page.total, [r.template_id for r in page.records]) == (1, ["TPL_A "])
 
 
 def test_grant_keys_compare_exact_bytes(store: Store) -> None:

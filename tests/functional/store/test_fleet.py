@@ -61,7 +61,8 @@ def test_12_instances_racing_20_keys_send_20_messages(wxemu: RunningServer, stor
         )
     store = open_store(store_url)
     try:
-        total, records = store.log.query(LogQuery(demo.APPID, 0, 4e9, count=100))
+        page = store.log.query(LogQuery(demo.APPID, 0, 4e9, count=100))
+        total, records = page.total, page.records
     finally:
         store.close()
     assert total == 20 and {r.status for r in records} == {"sent"}

@@ -44,7 +44,7 @@ def _seed(store: Store) -> List[LogRecord]:
 
 def _expected(store: Store, bounds: List[int]) -> Dict[str, Any]:
     """What the records say, read the slow way."""
-    _, records = store.log.query(LogQuery(APP, bounds[0], bounds[-1], count=1000))
+    records = store.log.query(LogQuery(APP, bounds[0], bounds[-1], count=1000)).records
     periods: List[Counter[str]] = [Counter() for _ in bounds[1:]]
     templates: Dict[str, Counter[str]] = {}
     errcodes: Counter[Tuple[str, str, int]] = Counter()

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import pytest
 
-from wxapush.store import LogQuery, LogRecord, Store, new_log_id
+from wxapush.store import GrantKey, LogPage, LogQuery, LogRecord, Store, new_log_id
 
 APP = "wx0123456789abcdef"
 T0 = 1_700_000_000.0
@@ -54,7 +54,7 @@ def test_get_absent(store: Store) -> None:
 def test_claims_without_a_key_never_collide(store: Store) -> None:
     for _ in range(5):
         assert store.log.claim(make())[1] is True
-    assert store.log.query(LogQuery(APP, T0, T0 + 1))[0] == 5
+    assert store.log.query(LogQuery(APP, T0, T0 + 1)).total == 5
 
 
 def test_a_claimed_key_returns_the_first_record_and_writes_nothing(store: Store) -> None:
@@ -157,8 +157,8 @@ def test_msgid_out_of_range_is_refused(store: Store) -> None:
 
 
 def page_ids(store: Store, q: LogQuery) -> tuple[int, list[str]]:
-    total, records = store.log.query(q)
-    return total, [r.log_id for r in records]
+    page = store.log.query(q)
+    return page.total, [r.log_id for r in page.records]
 
 
 def test_query_bounds_since_inclusive_until_exclusive(store: Store) -> None:
@@ -256,7 +256,7 @@ def test_query_refuses_negative_paging_and_unknown_status(store: Store) -> None:
 def test_query_returns_full_records(store: Store) -> None:
     record = make(key="k", payload_hash="h", msgid=2**63 + 5, status="sent", attempts=1)
     store.log.claim(record)
-    assert store.log.query(LogQuery(APP, T0, T0 + 1)) == (1, [record])
+    assert store.log.query(LogQuery(APP, T0, T0 + 1)) == LogPage(1, [record])
 
 
 def test_prune_deletes_records_created_before(store: Store) -> None:
@@ -281,3 +281,74 @@ def test_expire_idempotency_frees_old_keys_and_keeps_the_records(store: Store) -
     assert store.log.claim(make(T0 + 1, key="old"))[1] is True  # the key is free again
     assert store.log.claim(make(T0 + 1, key="young"))[1] is False  # this one is not
     assert store.log.expire_idempotency(T0) == 0
+
+
+# --- update(use_grant=...): the outcome and the grant it used in one write ---------------------
+
+GRANT = GrantKey(APP, "oUser1", "TPL_A")
+
+
+def test_update_with_use_grant_takes_one_in_the_same_write(store: Store) -> None:
+    record = make()
+    store.log.claim(record)
+    store.grants.grant(APP, "oUser1", "TPL_A", 2)
+    store.log.update(record.log_id, use_grant=GRANT, status="sent", msgid=7, updated_at=T0 + 1)
+    got = store.log.get(record.log_id)
+    assert got is not None and (got.status, got.msgid) == ("sent", 7)
+    assert store.grants.balance(APP, "oUser1", "TPL_A") == 1
+    store.log.update(record.log_id, updated_at=T0 + 2)  # without use_grant: the ledger stays
+    assert store.grants.balance(APP, "oUser1", "TPL_A") == 1
+
+
+def test_update_with_use_grant_leaves_a_zero_or_unknown_balance(store: Store) -> None:
+    record = make()
+    store.log.claim(record)
+    store.grants.revoke(APP, "oUser1", "TPL_A")
+    store.log.update(record.log_id, use_grant=GRANT, status="sent", updated_at=T0 + 1)
+    assert store.grants.balance(APP, "oUser1", "TPL_A") == 0
+    other = GrantKey(APP, "oNobody", "TPL_A")
+    store.log.update(record.log_id, use_grant=other, status="delivered", updated_at=T0 + 2)
+    assert store.grants.balance(APP, "oNobody", "TPL_A") is None
+    got = store.log.get(record.log_id)
+    assert got is not None and got.status == "delivered"
+
+
+def test_update_of_an_absent_record_takes_no_grant(store: Store) -> None:
+    store.grants.grant(APP, "oUser1", "TPL_A", 1)
+    with pytest.raises(KeyError):
+        store.log.update(new_log_id(), use_grant=GRANT, status="sent", updated_at=T0)
+    assert store.grants.balance(APP, "oUser1", "TPL_A") == 1
+
+
+# --- bounded totals: a page costs the same at any size of log ----------------------------------
+
+
+def test_total_is_exact_up_to_the_bound(store: Store) -> None:
+    for i in range(10):
+        store.log.claim(make(T0 + i))
+    page = store.log.query(LogQuery(APP, T0, T0 + 10, count=3, exact_up_to=10))
+    assert (page.total, page.total_exact, len(page.records)) == (10, True, 3)
+    user = store.log.query(LogQuery(APP, T0, T0 + 10, touser="oUser1", exact_up_to=10))
+    assert (user.total, user.total_exact) == (10, True)
+
+
+def test_past_the_bound_counting_stops_and_says_so(store: Store, store_url: str) -> None:
+    records = [make(T0 + i) for i in range(40)]
+    for record in records:
+        store.log.claim(record)
+    page = store.log.query(LogQuery(APP, T0, T0 + 40, count=5, offset=2, exact_up_to=9))
+    # The page itself is exact whatever the total: newest first, from the offset.
+    assert [r.log_id for r in page.records] == [r.log_id for r in records[::-1][2:7]]
+    if store_url.startswith("redis"):  # a sorted set counts in O(log n): always exact
+        assert (page.total, page.total_exact) == (40, True)
+    else:  # "10+": a lower bound, flagged
+        assert (page.total, page.total_exact) == (10, False)
+    far = store.log.query(LogQuery(APP, T0, T0 + 40, offset=38, count=5, exact_up_to=9))
+    assert [r.log_id for r in far.records] == [records[1].log_id, records[0].log_id]
+    none = store.log.query(LogQuery(APP, T0, T0 + 40, offset=40, count=5, exact_up_to=9))
+    assert none.records == []
+
+
+def test_a_negative_bound_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError):
+        store.log.query(LogQuery(APP, T0, T0 + 1, exact_up_to=-1))

@@ -9,7 +9,7 @@ import pytest
 
 from tests.functional.store import _namespaces
 from tests.functional.store.conftest import _new_prefix, _with_prefix
-from wxapush.store import LogQuery, Store, open_store
+from wxapush.store import LogPage, LogQuery, Store, open_store
 
 sa = pytest.importorskip("sqlalchemy")
 
@@ -42,5 +42,5 @@ def test_a_connection_killed_while_idle_is_replaced(
         conn.commit()
     killer.dispose()
     monkeypatch.setattr(dialects, "IDLE_PING", 0.0)  # "idle long enough" without sleeping
-    assert sql_store.log.query(LogQuery("wx1", 0, 1)) == (0, [])
+    assert sql_store.log.query(LogQuery("wx1", 0, 1)) == LogPage(0, [])
     assert sql_store.grants.grant("wx1", "oUser1", "TPL_A") == 1

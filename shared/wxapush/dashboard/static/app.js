@@ -214,9 +214,11 @@
       });
       var first = page.total ? state.offset + 1 : 0;
       $("page-label").textContent = first + "–" + (state.offset + page.list.length) +
-        " of " + page.total;
+        " of " + (page.total_exact ? page.total : (page.total - 1) + "+");
       $("page-prev").disabled = state.offset === 0;
-      $("page-next").disabled = state.offset + page.list.length >= page.total;
+      // Past 10,000 matches counting stops (total is a lower bound): a short page is the end.
+      $("page-next").disabled = state.offset + page.list.length >= page.total ||
+        page.list.length < state.count;
     });
   }
 

@@ -93,22 +93,24 @@ return {1}
 """
 )
 
-#: ARGV: prefix, log_id, n, n (field, value) pairs, then fields to delete -> 1, 0 absent,
+#: KEYS: the user's grants hash, when the update uses a grant; ARGV: prefix, log_id, n, the
+#: grant's template_id ('' for none), n (field, value) pairs, then fields to delete -> 1, 0 absent,
 #: -1 the new idempotency key is another record's
 UPDATE = (
     _COMMON
     + """
 local id, n = ARGV[2], tonumber(ARGV[3])
 if redis.call('EXISTS', rec(id)) == 0 then return 0 end
+local grant = ARGV[4]
 local old = read(id)
-for i = 4, 3 + 2 * n, 2 do
+for i = 5, 4 + 2 * n, 2 do
   if ARGV[i] == 'idempotency_key' and ARGV[i + 1] ~= old.idempotency_key then
     local holder = redis.call('GET', idem_key(old.appid, ARGV[i + 1]))
     if holder and holder ~= id then return -1 end
   end
 end
-if n > 0 then redis.call('HSET', rec(id), unpack(ARGV, 4, 3 + 2 * n)) end
-if #ARGV > 3 + 2 * n then redis.call('HDEL', rec(id), unpack(ARGV, 4 + 2 * n)) end
+if n > 0 then redis.call('HSET', rec(id), unpack(ARGV, 5, 4 + 2 * n)) end
+if #ARGV > 4 + 2 * n then redis.call('HDEL', rec(id), unpack(ARGV, 5 + 2 * n)) end
 local new = read(id)
 if new.touser ~= old.touser or new.template_id ~= old.template_id
     or new.status ~= old.status then
@@ -132,6 +134,9 @@ if new.idempotency_key ~= old.idempotency_key then
     redis.call('SET', idem_key(new.appid, new.idempotency_key), id)
     redis.call('ZADD', P .. ':log:keyed', new.created_at, id)
   end
+end
+if #KEYS == 1 and tonumber(redis.call('HGET', KEYS[1], grant) or 0) > 0 then
+  redis.call('HINCRBY', KEYS[1], grant, -1)  -- the grant the message used, in the same write
 end
 return 1
 """

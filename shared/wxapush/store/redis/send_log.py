@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from wxapush.store.base import LOG_FIELDS, LogQuery, LogRecord, LogSummary
+from wxapush.store.base import LOG_FIELDS, GrantKey, LogPage, LogQuery, LogRecord, LogSummary
 from wxapush.store.common import check_changes, check_query, check_record, dump_json
 from wxapush.store.redis import lua
 from wxapush.store.redis.keys import Keys
@@ -71,14 +71,19 @@ class RedisSendLog:
             return record, True
         return _decode(answer[1]), False
 
-    def update(self, log_id: str, **changes: Any) -> None:
+    def update(self, log_id: str, *, use_grant: Optional[GrantKey] = None, **changes: Any) -> None:
         check_changes(changes)
         sets = sorted(name for name, value in changes.items() if value is not None)
         dels = sorted(name for name, value in changes.items() if value is None)
-        args = [self._keys.prefix, log_id, str(len(sets))]
+        keys: List[str] = []
+        grant = ""
+        if use_grant is not None:
+            keys = [self._keys.grants(use_grant.appid, use_grant.openid)]
+            grant = use_grant.template_id
+        args = [self._keys.prefix, log_id, str(len(sets)), grant]
         for name in sets:
             args += [name, _encode(name, changes[name])]
-        answer = self._update(keys=[], args=args + dels)
+        answer = self._update(keys=keys, args=args + dels)
         if answer == 0:
             raise KeyError(log_id)
         if answer == -1:
@@ -92,7 +97,8 @@ class RedisSendLog:
         flat = self._find(keys=[], args=[self._keys.prefix, self._keys.msgid(appid, msgid)])
         return _decode(flat) if flat else None
 
-    def query(self, q: LogQuery) -> Tuple[int, List[LogRecord]]:
+    def query(self, q: LogQuery) -> LogPage:
+        """Totals are always exact: ZCOUNT on the sorted-set index costs O(log n)."""
         check_query(q)
         if q.broadcast_id is not None and (q.touser is not None or q.template_id is not None):
             return self._filtered(q)
@@ -100,9 +106,9 @@ class RedisSendLog:
         args = [self._keys.prefix, index, repr(float(q.since)), repr(float(q.until))]
         errcode = [] if q.errcode is None else [str(q.errcode)]
         answer = self._query(keys=[], args=[*args, str(q.offset), str(q.count), *errcode])
-        return int(answer[0]), [_decode(flat) for flat in answer[1:]]
+        return LogPage(int(answer[0]), [_decode(flat) for flat in answer[1:]])
 
-    def _filtered(self, q: LogQuery) -> Tuple[int, List[LogRecord]]:
+    def _filtered(self, q: LogQuery) -> LogPage:
         """A broadcast with a user or template filter: no index holds both, so read the
         user's (or the campaign's) records and filter them here — a campaign sends a user one
         message and has one template, so the set read stays small or is the answer itself."""
@@ -112,14 +118,13 @@ class RedisSendLog:
         else:
             wide = replace(q, template_id=None, offset=0, count=10**9)
             keep = None
-        _, records = self.query(wide)
         matching = [
             r
-            for r in records
+            for r in self.query(wide).records
             if (keep is None or r.broadcast_id == keep)
             and (q.template_id is None or r.template_id == q.template_id)
         ]
-        return len(matching), matching[q.offset : q.offset + q.count]
+        return LogPage(len(matching), matching[q.offset : q.offset + q.count])
 
     def summarize(self, appid: str, bounds: Sequence[float]) -> LogSummary:
         return summarize(self._summary, self._keys.prefix, appid, bounds)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
-from wxapush.store.base import LOG_FIELDS, LogQuery, LogRecord, LogSummary
+from wxapush.store.base import LOG_FIELDS, GrantKey, LogPage, LogQuery, LogRecord, LogSummary
 from wxapush.store.common import (
     check_changes,
     check_query,
@@ -45,6 +46,7 @@ class SqlSendLog:
     def __init__(self, pool: Pool, tables: Tables) -> None:
         self._pool = pool
         self._t = tables.send_log
+        self._grants = tables.grants
         self._select = f"SELECT {', '.join(LOG_FIELDS)} FROM {self._t}"
 
     def claim(self, record: LogRecord) -> Tuple[LogRecord, bool]:
@@ -65,17 +67,26 @@ class SqlSendLog:
                 return found, False
         raise ValueError(f"log_id {record.log_id!r} already exists")
 
-    def update(self, log_id: str, **changes: Any) -> None:
+    def update(self, log_id: str, *, use_grant: Optional[GrantKey] = None, **changes: Any) -> None:
         check_changes(changes)
         if not changes:
             if self.get(log_id) is None:
                 raise KeyError(log_id)
+            if use_grant is not None:
+                transaction(self._pool, lambda conn: self._use(conn, use_grant))
             return
         sets = ", ".join(f"{name} = %s" for name in changes)
         params = [_encode(name, value) for name, value in changes.items()]
         sql = f"UPDATE {self._t} SET {sets} WHERE log_id = %s"
-        # the row count counts matched rows, on MySQL too (the pool sets CLIENT_FOUND_ROWS)
-        if transaction(self._pool, lambda conn: conn.execute(sql, [*params, log_id])) == 0:
+
+        def work(conn: Connection) -> int:
+            # the row count counts matched rows, on MySQL too (the pool sets CLIENT_FOUND_ROWS)
+            found = conn.execute(sql, [*params, log_id])
+            if found and use_grant is not None:  # the grant it used: the same commit
+                self._use(conn, use_grant)
+            return found
+
+        if transaction(self._pool, work) == 0:
             raise KeyError(log_id)
 
     def get(self, log_id: str) -> Optional[LogRecord]:
@@ -85,7 +96,7 @@ class SqlSendLog:
         where = " WHERE appid = %s AND msgid = %s" + _NEWEST_FIRST + " LIMIT 1"
         return self._one(where, [appid, msgid_to_i64(msgid)])
 
-    def query(self, q: LogQuery) -> Tuple[int, List[LogRecord]]:
+    def query(self, q: LogQuery) -> LogPage:
         check_query(q)
         where = " WHERE appid = %s AND created_at >= %s AND created_at < %s"
         params: List[Any] = [q.appid, q.since, q.until]
@@ -97,11 +108,15 @@ class SqlSendLog:
         rows: List[Tuple[Any, ...]] = []
         # One REPEATABLE READ transaction: the total and the page come from the same snapshot.
         with self._pool.begin("REPEATABLE READ") as conn:
-            total = int(conn.scalar(f"SELECT COUNT(*) FROM {self._t}" + where, params))
-            if q.count and q.offset < total:
+            # Counting stops past the bound: the same cost at any size of log.
+            matches = f"SELECT log_id FROM {self._t}{where} LIMIT %s"
+            counted = f"SELECT COUNT(*) FROM ({matches}) AS matches"
+            total = int(conn.scalar(counted, [*params, q.exact_up_to + 1]))
+            exact = total <= q.exact_up_to
+            if q.count and (q.offset < total or not exact):
                 page = self._select + where + _NEWEST_FIRST + " LIMIT %s OFFSET %s"
                 rows = conn.rows(page, [*params, q.count, q.offset])
-        return total, [_decode(row) for row in rows]
+        return LogPage(total, [_decode(row) for row in rows], exact)
 
     def summarize(self, appid: str, bounds: Sequence[float]) -> LogSummary:
         return summarize(self._pool, self._t, appid, bounds)
@@ -138,6 +153,13 @@ class SqlSendLog:
             done += changed
             if picked < _BATCH:
                 return done
+
+    def _use(self, conn: Connection, key: GrantKey) -> None:
+        conn.execute(
+            f"UPDATE {self._grants} SET balance = balance - 1, updated_at = %s"
+            " WHERE appid = %s AND openid = %s AND template_id = %s AND balance > 0",
+            [time.time(), key.appid, key.openid, key.template_id],
+        )
 
     def _one(self, where: str, params: Sequence[Any]) -> Optional[LogRecord]:
         with self._pool.connection() as conn:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import List, Optional, Sequence
 
-from wxapush.store.base import TemplateInfo
+from wxapush.store.base import GrantKey, TemplateInfo
 from wxapush.store.common import template_from_json, template_to_json
 from wxapush.store.sqlite.database import Database
 
@@ -44,12 +45,7 @@ class SqliteGrantLedger:
 
     def consume(self, appid: str, openid: str, template_id: str) -> bool:
         with self._db.connection() as conn:
-            cur = conn.execute(
-                "UPDATE grants SET balance = balance - 1, updated_at = ?"
-                " WHERE appid = ? AND openid = ? AND template_id = ? AND balance > 0",
-                (time.time(), appid, openid, template_id),
-            )
-        return cur.rowcount > 0
+            return consume_grant(conn, GrantKey(appid, openid, template_id))
 
     def balance(self, appid: str, openid: str, template_id: str) -> Optional[int]:
         with self._db.connection() as conn:
@@ -144,3 +140,13 @@ class SqliteEventLog:
     def prune(self, now: float) -> int:
         with self._db.connection() as conn:
             return conn.execute("DELETE FROM seen_events WHERE expires_at <= ?", (now,)).rowcount
+
+
+def consume_grant(conn: sqlite3.Connection, key: GrantKey) -> bool:
+    """Take one from ``key``'s balance if above zero (alone, or inside the caller's transaction)."""
+    cur = conn.execute(
+        "UPDATE grants SET balance = balance - 1, updated_at = ?"
+        " WHERE appid = ? AND openid = ? AND template_id = ? AND balance > 0",
+        (time.time(), key.appid, key.openid, key.template_id),
+    )
+    return cur.rowcount > 0

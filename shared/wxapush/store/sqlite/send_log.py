@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any, List, Optional, Sequence, Tuple
 
-from wxapush.store.base import LOG_FIELDS, LogQuery, LogRecord, LogSummary
+from wxapush.store.base import LOG_FIELDS, GrantKey, LogPage, LogQuery, LogRecord, LogSummary
 from wxapush.store.common import (
     check_changes,
     check_query,
@@ -16,6 +16,7 @@ from wxapush.store.common import (
     msgid_to_i64,
 )
 from wxapush.store.sqlite.database import Database
+from wxapush.store.sqlite.ledgers import consume_grant
 from wxapush.store.sqlite.summary import summarize
 
 _COLS = ", ".join(LOG_FIELDS)
@@ -71,20 +72,28 @@ class SqliteSendLog:
                 return _from_row(found), False
         raise sqlite3.IntegrityError(f"log_id {record.log_id!r} already exists")
 
-    def update(self, log_id: str, **changes: Any) -> None:
+    def update(self, log_id: str, *, use_grant: Optional[GrantKey] = None, **changes: Any) -> None:
         check_changes(changes)
         if not changes:
             if self.get(log_id) is None:
                 raise KeyError(log_id)
+            if use_grant is not None:
+                with self._db.connection() as conn:
+                    consume_grant(conn, use_grant)
             return
         names = sorted(changes)  # a stable statement text, so the statement cache reuses it
         assignments = ", ".join(f"{name} = ?" for name in names)
         params = [_encode(name, changes[name]) for name in names]
-        # One auto-committed statement: the send path's second write costs a single commit.
-        with self._db.connection() as conn:
-            sql = f"UPDATE send_log SET {assignments} WHERE log_id = ?"
+        sql = f"UPDATE send_log SET {assignments} WHERE log_id = ?"
+        if use_grant is None:  # one auto-committed statement
+            with self._db.connection() as conn:
+                if conn.execute(sql, (*params, log_id)).rowcount == 0:
+                    raise KeyError(log_id)
+            return
+        with self._db.write() as conn:  # the outcome and the grant it used: one commit
             if conn.execute(sql, (*params, log_id)).rowcount == 0:
                 raise KeyError(log_id)
+            consume_grant(conn, use_grant)
 
     def get(self, log_id: str) -> Optional[LogRecord]:
         with self._db.connection() as conn:
@@ -101,7 +110,7 @@ class SqliteSendLog:
             ).fetchone()
         return None if row is None else _from_row(row)
 
-    def query(self, q: LogQuery) -> Tuple[int, List[LogRecord]]:
+    def query(self, q: LogQuery) -> LogPage:
         check_query(q)
         where = ["appid = ?", "created_at >= ?", "created_at < ?"]
         params: List[Any] = [q.appid, q.since, q.until]
@@ -113,14 +122,18 @@ class SqliteSendLog:
         condition = " AND ".join(where)
         rows: List[Any] = []
         with self._db.snapshot() as conn:  # total and page from the same state
-            total = conn.execute(f"SELECT COUNT(*) FROM send_log WHERE {condition}", params)
-            total = total.fetchone()[0]
-            if q.count and q.offset < total:
+            # Counting stops past the bound: the same cost at any size of log.
+            total = conn.execute(
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM send_log WHERE {condition} LIMIT ?)",
+                (*params, q.exact_up_to + 1),
+            ).fetchone()[0]
+            exact = total <= q.exact_up_to
+            if q.count and (q.offset < total or not exact):
                 rows = conn.execute(
                     f"{_SELECT_LOG} WHERE {condition} {_NEWEST_FIRST} LIMIT ? OFFSET ?",
                     (*params, q.count, q.offset),
                 ).fetchall()
-        return int(total), [_from_row(row) for row in rows]
+        return LogPage(total, [_from_row(row) for row in rows], exact)
 
     def summarize(self, appid: str, bounds: Sequence[float]) -> LogSummary:
         return summarize(self._db, appid, bounds)
