@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (generated: one statement per line, as that release emitted it)
 """The DDL wxapush 0.1 (SQLAlchemy) created for schema version 4, table prefix ``pfx``.
 
 Generated from that release's ``store/sql/schema.py``; the tests check that the SQL store

@@ -100,8 +100,8 @@ class SqlCampaignQueue:
             for bid in {row[0] for row in rows}:
                 seqs = [row[1] for row in rows if row[0] == bid]
                 conn.execute(
-                    f"UPDATE {self._r} SET owner = %s, due_at = %s"
-                    f" WHERE appid = %s AND broadcast_id = %s AND seq IN ({placeholders(len(seqs))})",
+                    f"UPDATE {self._r} SET owner = %s, due_at = %s WHERE appid = %s"
+                    f" AND broadcast_id = %s AND seq IN ({placeholders(len(seqs))})",
                     [owner, now + seconds, appid, bid, *seqs],
                 )
                 conn.execute(

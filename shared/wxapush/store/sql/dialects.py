@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -74,10 +74,8 @@ class Dialect:
             pass
 
     def close(self, raw: Any) -> None:
-        try:
+        with suppress(Exception):  # already closed by the server: nothing left to release
             raw.close()
-        except Exception:  # already closed by the server: nothing left to release
-            pass
 
 
 class Postgres(Dialect):

@@ -62,7 +62,9 @@ class SqlTokenCache:
             return True
         # A new transaction: InnoDB keeps a shared lock on the duplicate row until the end of
         # the failed insert's transaction, and N racers upgrading theirs would deadlock.
-        take_over = f"UPDATE {t} SET owner = %s, expires_at = %s WHERE name = %s AND expires_at <= %s"
+        take_over = (
+            f"UPDATE {t} SET owner = %s, expires_at = %s WHERE name = %s AND expires_at <= %s"
+        )
         params = [owner, now + ttl, name, now]
         return bool(transaction(self._pool, lambda conn: conn.execute(take_over, params)))
 
@@ -160,7 +162,9 @@ class SqlTemplateRegistry:
         rows = []
         for i, t in enumerate(templates):
             keywords, enum_values = template_to_json(t)
-            rows.append((appid, t.template_id, i, t.title, t.type, keywords, enum_values, t.content))
+            rows.append(
+                (appid, t.template_id, i, t.title, t.type, keywords, enum_values, t.content)
+            )
         insert = (
             f"INSERT INTO {self._t} ({', '.join(_TEMPLATE_ROW)})"
             f" VALUES ({placeholders(len(_TEMPLATE_ROW))})"
@@ -212,7 +216,9 @@ class SqlEventLog:
             return True
         # a new transaction, as in acquire_lock
         renew = f"UPDATE {t} SET expires_at = %s WHERE event_key = %s AND expires_at <= %s"
-        return bool(transaction(self._pool, lambda conn: conn.execute(renew, [now + ttl, key, now])))
+        return bool(
+            transaction(self._pool, lambda conn: conn.execute(renew, [now + ttl, key, now]))
+        )
 
     def forget(self, key: str) -> None:
         sql = f"DELETE FROM {self._t} WHERE event_key = %s"

@@ -76,7 +76,7 @@ class _Entry:
         self.born = self.used = time.monotonic()
 
 
-_pools: "weakref.WeakSet[Pool]" = weakref.WeakSet()
+_pools: weakref.WeakSet[Pool] = weakref.WeakSet()
 #: The parent's connections, kept referenced in a forked child so that no finaliser closes
 #: (and no one uses) the sockets the parent still works with.
 _inherited: List[Any] = []

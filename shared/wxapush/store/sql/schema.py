@@ -57,11 +57,14 @@ NO_PAD_COLLATIONS = ("utf8mb4_0900_bin", "utf8mb4_nopad_bin")
 
 
 def has_table(conn: Connection, name: str) -> bool:
-    return conn.first(
-        "SELECT 1 FROM information_schema.tables"
-        f" WHERE table_schema = {_current_schema(conn)} AND table_name = %s",
-        [name],
-    ) is not None
+    return (
+        conn.first(
+            "SELECT 1 FROM information_schema.tables"
+            f" WHERE table_schema = {_current_schema(conn)} AND table_name = %s",
+            [name],
+        )
+        is not None
+    )
 
 
 def column_names(conn: Connection, table: str) -> Set[str]:

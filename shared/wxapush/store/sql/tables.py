@@ -8,7 +8,8 @@ version 1 (same columns, types, keys, index names and MySQL table options).
 
 from __future__ import annotations
 
-from typing import Dict, List, NamedTuple, Sequence, Tuple
+from types import MappingProxyType
+from typing import Dict, List, Mapping, NamedTuple, Sequence, Tuple
 
 from wxapush.store.sql.dialects import Dialect
 
@@ -19,8 +20,8 @@ class Table(NamedTuple):
     columns: Sequence[Tuple[str, str]]
     primary_key: Sequence[str]
     #: name suffix -> columns; ``<prefix>_<table>_<suffix>``
-    indexes: Dict[str, Sequence[str]] = {}
-    unique: Dict[str, Sequence[str]] = {}
+    indexes: Mapping[str, Sequence[str]] = MappingProxyType({})
+    unique: Mapping[str, Sequence[str]] = MappingProxyType({})
 
 
 _LOG_PAGE = ("created_at", "log_id")  # the page queries walk these backwards, newest first
@@ -64,9 +65,7 @@ TABLES: Dict[str, Table] = {
         # NULL keys never collide (both databases), so unkeyed sends share the index freely
         {"idem": ("appid", "idempotency_key")},
     ),
-    "schema_version": Table(
-        [("id", "int"), ("version", "int"), ("migrated_at", "double")], ["id"]
-    ),
+    "schema_version": Table([("id", "int"), ("version", "int"), ("migrated_at", "double")], ["id"]),
     "tokens": Table(
         [("token_key", _ID), ("token", "text"), ("expires_at", "double"), ("fetched_at", "double")],
         ["token_key"],
