@@ -264,6 +264,8 @@ def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
     ("store_url", "cache_url", "setting"),
     [
         ("sqlite:///{tmp}/x.db?bad=1", None, "WXAPUSH_STORE"),
+        ("postgresql+psycopg2://u:pw@127.0.0.1:1/db", None, "WXAPUSH_STORE"),
+        ("mysql://u:pw@127.0.0.1:1/db?connect_timeout=soon", None, "WXAPUSH_STORE"),
         (
             "sqlite:///{tmp}/x.db",
             "redis://:pw@127.0.0.1:6379/15?prefix=no%20good!",

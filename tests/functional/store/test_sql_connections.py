@@ -108,18 +108,28 @@ def test_a_forked_child_opens_its_own_connection(sql_store: SqlStore) -> None:
     assert sql_store.grants.balance("wx1", "oChild", "TPL_A") == 1
 
 
-def test_a_deadlock_victim_runs_again(sql_store: SqlStore) -> None:
-    from wxapush.store.sql.dialects import transaction
-
-    dialect = sql_store.pool.dialect
-    if dialect.name == "postgresql":
+def _try_again_errors(dialect: str) -> List[Exception]:
+    """The driver's exceptions for a deadlock, a serialization failure, a lock wait timeout."""
+    if dialect == "postgresql":
         import psycopg.errors
 
-        victim: Exception = psycopg.errors.DeadlockDetected("deadlock detected")
-    else:
-        import pymysql
+        return [
+            psycopg.errors.DeadlockDetected("deadlock detected"),
+            psycopg.errors.SerializationFailure("could not serialize access"),
+        ]
+    import pymysql
 
-        victim = pymysql.err.OperationalError(1213, "Deadlock found")
+    return [
+        pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock"),
+        pymysql.err.OperationalError(1205, "Lock wait timeout exceeded"),
+    ]
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_a_deadlock_victim_runs_again(sql_store: SqlStore, which: int) -> None:
+    from wxapush.store.sql.dialects import transaction
+
+    victim = _try_again_errors(sql_store.pool.dialect.name)[which]
     runs: List[int] = []
 
     def work(conn: Connection) -> int:
@@ -130,6 +140,27 @@ def test_a_deadlock_victim_runs_again(sql_store: SqlStore) -> None:
 
     assert transaction(sql_store.pool, work) == 7
     assert len(runs) == 3
+
+
+def test_the_drivers_own_url_options_reach_it(request: pytest.FixtureRequest) -> None:
+    postgres = request.getfixturevalue("postgres_url")
+    mysql = request.getfixturevalue("mysql_url")
+    prefix = _new_prefix()
+    checks = [
+        (f"{postgres}?application_name=wxapush-probe", "SELECT current_setting('application_name')",
+         "wxapush-probe"),
+        (f"{mysql}?init_command=SET+@wxapush_probe%3D7&read_timeout=30",
+         "SELECT @wxapush_probe", 7),
+    ]  # fmt: skip
+    for server, sql, expected in checks:
+        store = open_store(_with_prefix(server, prefix))
+        assert isinstance(store, SqlStore)
+        try:
+            with store.pool.connection() as conn:
+                assert conn.scalar(sql) == expected
+        finally:
+            store.close()
+            _namespaces.drop_sql(server.partition("?")[0], prefix)
 
 
 def test_other_errors_are_not_retried(sql_store: SqlStore) -> None:
