@@ -17,7 +17,7 @@ never the value itself (it may be anything, a secret included).
 from __future__ import annotations
 
 import math
-from typing import Any, List, Mapping, Tuple
+from typing import Any, List, Mapping, Optional, Tuple, Union
 
 from wxapush.errors import REQUEST_TOO_LARGE, InvalidArgument, InvalidRequest
 from wxapush.invocation import MAX_BODY_BYTES
@@ -38,51 +38,76 @@ MAX_DATA_VALUE = 256
 _SCALARS = (str, int, float, bool, type(None))
 
 
-def check_event(event: Any, *, limit: int = MAX_EVENT_BYTES, what: str = "event") -> None:
-    """Refuse an event (or request) no service may be handed: see the module docstring."""
+def check_event(event: Any, *, limit: int = MAX_EVENT_BYTES, what: str = "event") -> int:
+    """Refuse an event (or request) no service may be handed: see the module docstring.
+
+    Returns its size (an upper bound of its compact JSON, in bytes).
+    """
     size = 0
-    # (value, path, the ids of the containers above it): a container among its own ancestors
-    # is a cycle. A container shared by two branches is walked (and counted) twice.
-    stack: List[Tuple[Any, str, Tuple[int, ...]]] = [(event, what, ())]
+    # (value, where, the ids of the containers above it): a container among its own ancestors
+    # is a cycle. A container shared by two branches is walked (and counted) twice. ``where``
+    # is (parent's where, key or index), rendered into a path only for an error message.
+    stack: List[Tuple[Any, Where, Tuple[int, ...]]] = [(event, None, ())]
     while stack:
-        value, path, above = stack.pop()
-        depth = len(above)
+        value, where, above = stack.pop()
         if isinstance(value, str):
-            size += _string_size(value, path) + 2
+            size += _string_size(value, what, where) + 2
         elif isinstance(value, bool) or value is None:
             size += 5
         elif isinstance(value, int):
             if not -MAX_INT <= value <= MAX_INT:
-                raise InvalidRequest(f"{path} is out of range (at most 2**64 in magnitude)")
+                raise InvalidRequest(
+                    f"{_path(what, where)} is out of range (at most 2**64 in magnitude)"
+                )
             size += 21
         elif isinstance(value, float):
             if not math.isfinite(value):
-                raise InvalidRequest(f"{path} must be a finite number")
+                raise InvalidRequest(f"{_path(what, where)} must be a finite number")
             size += 24
         elif isinstance(value, (dict, list, tuple)):
-            if depth >= MAX_DEPTH:
-                raise InvalidRequest(f"{path} is nested deeper than {MAX_DEPTH} levels")
+            if len(above) >= MAX_DEPTH:
+                raise InvalidRequest(
+                    f"{_path(what, where)} is nested deeper than {MAX_DEPTH} levels"
+                )
             if id(value) in above:
-                raise InvalidRequest(f"{path} refers back to itself (not a JSON document)")
+                raise InvalidRequest(
+                    f"{_path(what, where)} refers back to itself (not a JSON document)"
+                )
             inner = (*above, id(value))
             size += 2
             if isinstance(value, dict):
                 for key, item in value.items():
                     if not isinstance(key, str):
-                        raise InvalidRequest(f"{path} has a key that is not a string")
-                    child = f"{path}.{_label(key)}"
-                    size += _string_size(key, child) + 4
+                        raise InvalidRequest(f"{_path(what, where)} has a key that is not a string")
+                    child = (where, key)
+                    size += _string_size(key, what, child) + 4
                     stack.append((item, child, inner))
             else:
                 for index, item in enumerate(value):
-                    stack.append((item, f"{path}[{index}]", inner))
-                    size += 1
+                    stack.append((item, (where, index), inner))
+                size += len(value)
         else:
-            raise InvalidRequest(f"{path} is not a JSON value ({type(value).__name__})")
+            raise InvalidRequest(
+                f"{_path(what, where)} is not a JSON value ({type(value).__name__})"
+            )
         if size > limit:
             raise InvalidRequest(
                 f"the {what} is larger than {limit} bytes", errcode=REQUEST_TOO_LARGE
             )
+    return size
+
+
+#: Where a value sits: None at the top, else (its container's Where, its key or index).
+Where = Optional[Tuple[Any, Union[str, int]]]
+
+
+def _path(what: str, where: Where) -> str:
+    steps: List[Union[str, int]] = []
+    while where is not None:
+        where, step = where
+        steps.append(step)
+    rendered = (f"[{s}]" if isinstance(s, int) else f".{_label(s)}" for s in reversed(steps))
+    return what + "".join(rendered)
 
 
 def check_request(request: Mapping[str, Any], limit: int = MAX_REQUEST_BYTES) -> None:
@@ -136,13 +161,15 @@ def check_send_data(data: Any) -> None:
             )
 
 
-def _string_size(value: str, path: str) -> int:
+def _string_size(value: str, what: str, where: Where) -> int:
     if "\x00" in value:
-        raise InvalidRequest(f"{path} contains a NUL character")
+        raise InvalidRequest(f"{_path(what, where)} contains a NUL character")
     try:
         return len(value.encode("utf-8"))
     except UnicodeEncodeError:
-        raise InvalidRequest(f"{path} is not valid Unicode (a lone surrogate)") from None
+        raise InvalidRequest(
+            f"{_path(what, where)} is not valid Unicode (a lone surrogate)"
+        ) from None
 
 
 def _label(key: Any) -> str:

@@ -121,14 +121,15 @@ def invoke(
             raise InvalidRequest(f"the event must be a JSON object, not {type(event).__name__}")
         wx = wx_context(event, ctx)
         shape = _shape_of(event, wx)
-        limits.check_event(event, limit=max(limits.MAX_EVENT_BYTES, 2 * request_limit))
+        size = limits.check_event(event, limit=max(limits.MAX_EVENT_BYTES, 2 * request_limit))
         _check_identity(wx)
         personal += [event.get("touser"), event.get("toUser"), wx.get("WX_OPENID")]
         personal += _message_texts(event.get("data"))
         deadline = started + _time_limit(ctx)
         allowed = None if methods is None else tuple(methods)
         inv = _parse(shape, event, wx, ctx, deadline, auth, raw_body, allowed)
-        limits.check_request(inv.request, request_limit)
+        if shape != DIRECT or size > request_limit:  # a direct request is the event, walked
+            limits.check_request(inv.request, request_limit)
         result = service(inv)
         if isinstance(result, RawResponse) and shape in HTTP_SHAPES:
             headers = {"Content-Type": result.content_type, **(result.headers or {})}

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import re
 import time
+from functools import partial
 from typing import Any, Dict, Optional
 
 import pytest
 
 from tests.functional.conftest import ADMIN_KEY, context, gateway_event, handler
 from wxapush.app import current_app
-from wxapush.store import LogRecord, new_log_id
+from wxapush.services import dashboard_data
+from wxapush.store import LogQuery, LogRecord, new_log_id
 from wxemu import demo
 
 HOST = "service-x.gz.apigw.tencentcs.com"
@@ -332,6 +334,17 @@ def test_the_log_filters_and_pages_and_keeps_values_as_data(cookie: str) -> None
     assert by_code["total"] == 3 and {m["errcode"] for m in by_code["list"]} == {0}
     bad = call("GET", "/dashboard/api/log", cookie=cookie, query={"errcode": "4x"})
     assert (envelope(bad)["error"], envelope(bad)["errcode"]) == ("invalid_request", 990400)
+
+
+def test_the_log_flags_an_estimated_total(cookie: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(4):
+        seed("delivered", errcode=0, ago=10 + i)
+    exact = envelope(call("GET", "/dashboard/api/log", cookie=cookie, query={"count": "2"}))
+    assert (exact["total"], exact["total_exact"]) == (4, True)
+    # The bound is 1,000 (LogQuery.exact_up_to); 2 here stands in for it.
+    monkeypatch.setattr(dashboard_data, "LogQuery", partial(LogQuery, exact_up_to=2))
+    page = envelope(call("GET", "/dashboard/api/log", cookie=cookie, query={"count": "2"}))
+    assert (page["total"], page["total_exact"], len(page["list"])) == (3, False, 2)
 
 
 def test_a_users_history_with_grants(cookie: str) -> None:
