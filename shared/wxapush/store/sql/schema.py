@@ -5,7 +5,7 @@ tables at once; a database at an older version is brought up by the steps of ``M
 (``MIGRATIONS[v]`` takes version v-1 to v, e.g. an ``ALTER TABLE``), under a lock so that cold
 instances starting together migrate once. A database newer than this code is refused.
 
-The DDL is the one wxapush has always created (``tables.sql`` below renders it per dialect):
+The DDL is the one wxapush has always created (``tables.py`` renders it per dialect):
 a database made by any earlier release opens as it is.
 """
 
