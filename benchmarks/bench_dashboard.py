@@ -38,15 +38,15 @@ RETENTION = 30 * DAY
 PG_FILL = """
 INSERT INTO {t} (log_id, appid, touser, template_id, data, miniprogram_state, lang, status,
   created_at, updated_at, errcode, errmsg, msgid, attempts)
-SELECT lpad(to_hex(g), 26, '0'), :appid, 'oUser' || (g / 100), 'TPL' || (g % 7),
+SELECT lpad(to_hex(g), 26, '0'), '{appid}', 'oUser' || (g / 100), 'TPL' || (g % 7),
   '{{"thing1":{{"value":"x"}}}}', 'formal', 'zh_CN',
   CASE WHEN g % 20 < 14 THEN 'delivered' WHEN g % 20 < 16 THEN 'sent'
        WHEN g % 20 = 16 THEN 'undelivered' WHEN g % 20 < 19 THEN 'failed' ELSE 'rejected' END,
-  :t0 + (g * 2654435761 % :span), :t0 + (g * 2654435761 % :span) + 1,
+  {t0} + (g * 2654435761 % {span}), {t0} + (g * 2654435761 % {span}) + 1,
   CASE WHEN g % 20 < 16 THEN 0 WHEN g % 20 = 16 THEN 10001 WHEN g % 20 = 17 THEN 43101
        WHEN g % 20 = 18 THEN -1 ELSE 47003 END,
   'ok', g, 1
-FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) AS g
+FROM generate_series(CAST({lo} AS bigint), CAST({hi} AS bigint)) AS g
 """
 
 
@@ -77,10 +77,9 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(n) for n in args.records.split(",")]
 
-    import sqlalchemy as sa
-
     from wxapush.app import current_app, reset_app
     from wxapush.config import reset_settings
+    from wxapush.store.sql.tables import create_index, index_names
     from wxemu.gateway import load_handler
 
     prefix = f"bench{uuid.uuid4().hex[:8]}"
@@ -96,26 +95,23 @@ def main() -> None:
     figures: List[float] = []
     try:
         store: Any = current_app().store
-        table = store.tables.send_log.name
+        table = store.tables.send_log
         t0 = time.time() - RETENTION
         loaded = 0
         cookie = sign_in(handler)
         print("dashboard /api/summary (7 days) on PostgreSQL: median ms by records in the log")
         for size in sizes:
             start = time.perf_counter()
-            indexes = list(store.tables.send_log.indexes)
-            with store.engine.begin() as conn:
-                for index in indexes:  # bulk load: rows first, then each index in one pass
-                    index.drop(conn)
-                params = {"appid": APPID, "t0": t0, "span": RETENTION, "lo": loaded + 1,
+            prefix, dialect = store.tables.prefix, store.pool.dialect
+            with store.pool.connection() as conn:
+                for index in index_names("send_log"):  # bulk load: rows, then each index
+                    conn.execute(f"DROP INDEX {prefix}_send_log_{index}")
+                values = {"appid": APPID, "t0": t0, "span": RETENTION, "lo": loaded + 1,
                           "hi": size}  # fmt: skip
-                conn.execute(sa.text(PG_FILL.format(t=table)), params)
-                for index in indexes:
-                    index.create(conn)
-            with store.engine.connect() as conn:  # what autovacuum would have done by now
-                conn.execution_options(isolation_level="AUTOCOMMIT").execute(
-                    sa.text(f"VACUUM ANALYZE {table}")
-                )
+                conn.execute(PG_FILL.format(t=table, **values))  # this benchmark's constants
+                for index in index_names("send_log"):
+                    conn.execute(create_index(dialect, prefix, "send_log", index))
+                conn.execute(f"VACUUM ANALYZE {table}")  # what autovacuum would have done by now
             load = time.perf_counter() - start
             loaded = size
             handler(event(cookie), {})  # warm: plan cache, connections

@@ -248,29 +248,28 @@ def bench_limiter(wx: Wx, stores: Dict[str, str], rate: float) -> None:
 PG_FILL = """
 INSERT INTO {t} (log_id, appid, touser, template_id, data, miniprogram_state, lang, status,
   created_at, updated_at, errcode, errmsg, msgid, attempts)
-SELECT lpad(to_hex(g), 26, '0'), :appid, 'oUser' || (g / 100), 'TPL' || (g % 5),
+SELECT lpad(to_hex(g), 26, '0'), '{appid}', 'oUser' || (g / 100), 'TPL' || (g % 5),
   '{{"thing1":{{"value":"x"}}}}', 'formal', 'zh_CN',
   CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'sent' END,
-  :t0 + (g * 2654435761 % 2592000), :t0 + (g * 2654435761 % 2592000) + 1,
+  {t0} + (g * 2654435761 % 2592000), {t0} + (g * 2654435761 % 2592000) + 1,
   0, 'ok', g, 1
-FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) AS g
+FROM generate_series(CAST({lo} AS bigint), CAST({hi} AS bigint)) AS g
 """
 MY_FILL = """
 INSERT INTO {t} (log_id, appid, touser, template_id, data, miniprogram_state, lang, status,
   created_at, updated_at, errcode, errmsg, msgid, attempts)
-SELECT LPAD(HEX(seq), 26, '0'), :appid, CONCAT('oUser', seq DIV 100), CONCAT('TPL', seq % 5),
+SELECT LPAD(HEX(seq), 26, '0'), '{appid}', CONCAT('oUser', seq DIV 100), CONCAT('TPL', seq % 5),
   '{{"thing1":{{"value":"x"}}}}', 'formal', 'zh_CN',
   IF(seq % 10 = 0, 'failed', 'sent'),
-  :t0 + (seq * 2654435761 % 2592000), :t0 + (seq * 2654435761 % 2592000) + 1,
+  {t0} + (seq * 2654435761 % 2592000), {t0} + (seq * 2654435761 % 2592000) + 1,
   0, 'ok', seq, 1
 FROM seq_{lo}_to_{hi}
 """
 
 
 def bench_queries(stores: Dict[str, str], sizes: List[int], runs: int = 200) -> None:
-    import sqlalchemy as sa
-
     from wxapush.store import LogQuery, open_store
+    from wxapush.store.sql.tables import create_index, index_names
 
     t0 = 1_700_000_000.0
     print("send_log query: median ms of a page (count 20), by records in the log")
@@ -279,27 +278,25 @@ def bench_queries(stores: Dict[str, str], sizes: List[int], runs: int = 200) -> 
             continue
         with fresh(name, stores[name]) as store_url:
             store: Any = open_store(store_url)
-            table = store.tables.send_log.name
+            table = store.tables.send_log
             loaded = 0
             try:
                 for size in sizes:
                     start = time.perf_counter()
-                    indexes = list(store.tables.send_log.indexes)
-                    with store.engine.begin() as conn:
+                    prefix, dialect = store.tables.prefix, store.pool.dialect
+                    on = f" ON {table}" if name == "mysql" else ""
+                    with store.pool.connection() as conn:
                         # bulk load: rows first, then each index built in one sorted pass
                         # (per-row index maintenance thrashes MariaDB's 128 MB buffer pool)
-                        for index in indexes:
-                            index.drop(conn)
-                        if name == "postgresql":
-                            sql = PG_FILL.format(t=table)
-                            params = {"appid": demo.APPID, "t0": t0, "lo": loaded + 1, "hi": size}
-                        else:
-                            sql = MY_FILL.format(t=table, lo=loaded + 1, hi=size)
-                            params = {"appid": demo.APPID, "t0": t0}
-                        conn.execute(sa.text(sql), params)
-                        for index in indexes:
-                            index.create(conn)
-                    settle(store.engine, name, table)
+                        for index in index_names("send_log"):
+                            conn.execute(f"DROP INDEX {prefix}_send_log_{index}{on}")
+                        fill = PG_FILL if name == "postgresql" else MY_FILL
+                        # constants of this benchmark, written into the statement
+                        conn.execute(fill.format(t=table, appid=demo.APPID, t0=t0,
+                                                 lo=loaded + 1, hi=size))  # fmt: skip
+                        for index in index_names("send_log"):
+                            conn.execute(create_index(dialect, prefix, "send_log", index))
+                    settle(store, name, table)
                     load = time.perf_counter() - start
                     loaded = size
                     rng = random.Random(size)
@@ -316,15 +313,12 @@ def bench_queries(stores: Dict[str, str], sizes: List[int], runs: int = 200) -> 
                 store.close()
 
 
-def settle(engine: Any, name: str, table: str) -> None:
+def settle(store: Any, name: str, table: str) -> None:
     """What autovacuum / InnoDB's background statistics would have done by now: statistics for
     the planner, and (PostgreSQL) the visibility map that lets a count use the index alone."""
-    import sqlalchemy as sa
-
-    with engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+    with store.pool.connection() as conn:  # autocommit: VACUUM runs outside a transaction
         sql = f"VACUUM ANALYZE {table}" if name == "postgresql" else f"ANALYZE TABLE {table}"
-        conn.execute(sa.text(sql))
+        conn.execute(sql)
 
 
 def timed(store: Any, queries: List[Any]) -> float:

@@ -65,7 +65,7 @@ SESSION_TTL_RANGE = (60, 30 * 86400)
 #: Fields holding URLs that may embed a password (``redis://:pw@host``).
 _URL_FIELDS = frozenset({"store_url", "cache_url"})
 
-# Store URL families the layer knows (a ``+driver`` suffix, as in SQLAlchemy URLs, is allowed).
+# Store URL families the layer knows (a ``+driver`` suffix is allowed; the backend checks it).
 _STORE_SCHEMES = frozenset(
     {"sqlite", "redis", "rediss", "postgresql", "postgres", "mysql", "mariadb"}
 )

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from wxapush.errors import Misconfigured
 
-# A URL's scheme (a ``+driver`` suffix, as in SQLAlchemy URLs, is allowed): sqlite:rel/path too.
+# A URL's scheme (a ``+driver`` suffix is allowed, e.g. postgresql+psycopg): sqlite:rel/path too.
 _SCHEME = re.compile(r"^([a-z][a-z0-9.-]*)(?:\+[a-z0-9_.-]+)?:", re.IGNORECASE)
 
 

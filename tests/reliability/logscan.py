@@ -1,6 +1,6 @@
 """The secrets scan: every log line a run wrote, searched for the secrets and openids it used.
 
-wxapush's own loggers and its drivers' (urllib3, SQLAlchemy, redis…) are captured at DEBUG;
+wxapush's own loggers and its drivers' (urllib3, psycopg, redis…) are captured at DEBUG;
 wxemu's are not (the emulator plays WeChat, which knows the tokens it issued).
 """
 

@@ -23,7 +23,7 @@ from wxemu.testing import RunningServer
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY_POINTS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/index.py"))
 #: Top-level modules of the optional drivers (the redis, sql and tencent extras).
-OPTIONAL = frozenset({"redis", "sqlalchemy", "psycopg", "pymysql", "tencentcloud"})
+OPTIONAL = frozenset({"redis", "psycopg", "pymysql", "tencentcloud"})
 #: HTTP libraries the layer does not use: its transport is the standard library's http.client.
 HTTP_LIBRARIES = frozenset({"requests", "urllib3", "certifi", "charset_normalizer", "idna"})
 
@@ -142,7 +142,7 @@ def test_a_store_url_that_needs_redis_loads_redis_only(tmp_path: Path) -> None:
     store = f"redis://127.0.0.1:{closed_port()}/15"
     report = probe("send_log", tmp_path, {"event": event, "context": {}}, WXAPUSH_STORE=store)
     assert "redis" in report["modules"]
-    assert not {"sqlalchemy", "tencentcloud"} & set(report["modules"])
+    assert not {"psycopg", "pymysql", "tencentcloud"} & set(report["modules"])
 
 
 def test_an_appsecret_in_ssm_loads_the_tencent_sdk_at_the_first_token_fetch(
@@ -161,4 +161,4 @@ def test_an_appsecret_in_ssm_loads_the_tencent_sdk_at_the_first_token_fetch(
     result = report["result"]  # SSM is down: retryable
     assert result["error"] == "upstream_error" and result["errcode"] == 990502, result
     assert "tencentcloud" in report["modules"]
-    assert not {"redis", "sqlalchemy"} & set(report["modules"])
+    assert not {"redis", "psycopg", "pymysql"} & set(report["modules"])

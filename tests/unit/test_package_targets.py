@@ -43,13 +43,20 @@ def test_markers_are_read_for_the_target_not_the_build_host() -> None:
     # What pip reports when it runs on 3.11.7 for a 3.9 target: async-timeout left out.
     resolved = [
         _item("redis", ['async-timeout>=4.0.3; python_full_version < "3.11.3"']),
-        _item("SQLAlchemy", ["typing-extensions>=4.6.0", 'greenlet>=1; extra == "asyncio"']),
+        _item(
+            "psycopg",
+            [
+                'typing-extensions>=4.6; python_version < "3.13"',
+                'tzdata; sys_platform == "win32"',
+                'psycopg-c; extra == "c"',
+            ],
+        ),
         _item("typing_extensions", []),
         _item("tomli", []),  # needed by the host only (python_version >= "3.11" elsewhere)
     ]
-    missing, needed = walk(["redis>=5", "SQLAlchemy>=2.0"], resolved, "3.9")
+    missing, needed = walk(["redis>=5", "psycopg>=3.1"], resolved, "3.9")
     assert missing == ["async-timeout>=4.0.3"]
-    assert needed == {"redis", "sqlalchemy", "typing-extensions"}  # tomli dropped
+    assert needed == {"redis", "psycopg", "typing-extensions"}  # tomli, tzdata dropped
     missing, _ = walk(["redis>=5"], resolved, "3.12")
     assert missing == []
 

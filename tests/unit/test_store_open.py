@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Dict, Optional
 
 import pytest
 
@@ -95,20 +95,78 @@ def test_bad_urls_are_store_url_errors(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("url", "expected"),
+    ("url", "dialect", "expected"),
     [
-        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
-        ("postgres://u@h/db?sslmode=require", "postgresql+psycopg://u@h/db?sslmode=require"),
-        ("postgresql+psycopg2://u@h/db", "postgresql+psycopg2://u@h/db"),
-        ("mysql://u@h/db", "mysql+pymysql://u@h/db?charset=utf8mb4"),
-        ("mariadb://u@h:3306/db?ssl=1", "mysql+pymysql://u@h:3306/db?ssl=1&charset=utf8mb4"),
-        ("mysql+pymysql://u@h/db?charset=utf8", "mysql+pymysql://u@h/db?charset=utf8"),
+        (
+            "postgresql://u@h/db",
+            "postgresql",
+            {"user": "u", "host": "h", "port": 5432, "dbname": "db", "connect_timeout": 3},
+        ),
+        (
+            "postgres://u:pw@h:6432/db?sslmode=require&connect_timeout=9",
+            "postgresql",
+            {"user": "u", "password": "pw", "host": "h", "port": 6432, "dbname": "db",
+             "connect_timeout": "9", "sslmode": "require"},
+        ),
+        (
+            "postgresql+psycopg://u@h/db?application_name=wx",
+            "postgresql",
+            {"user": "u", "host": "h", "port": 5432, "dbname": "db", "connect_timeout": 3,
+             "application_name": "wx"},
+        ),
+        (
+            "mysql://u@h/db",
+            "mysql",
+            {"user": "u", "host": "h", "port": 3306, "database": "db", "connect_timeout": 3,
+             "charset": "utf8mb4"},
+        ),
+        (
+            "mariadb://u@h:3307/db?ssl_verify_cert=true&read_timeout=5",
+            "mysql",
+            {"user": "u", "host": "h", "port": 3307, "database": "db", "connect_timeout": 3,
+             "charset": "utf8mb4", "ssl_verify_cert": True, "read_timeout": 5},
+        ),
+        (
+            "mysql+pymysql://u@h/db?charset=utf8&connect_timeout=1",
+            "mysql",
+            {"user": "u", "host": "h", "port": 3306, "database": "db", "connect_timeout": 1,
+             "charset": "utf8"},
+        ),
+        (  # percent-encoded user and password; a raw "@" and "/" in the password
+            "mysql://us%3Aer:p@ss/w%40rd@[::1]:3306/my%20db",
+            "mysql",
+            {"user": "us:er", "password": "p@ss/w@rd", "host": "::1", "port": 3306,
+             "database": "my db", "connect_timeout": 3, "charset": "utf8mb4"},
+        ),
+    ],
+)  # fmt: skip
+def test_sql_urls_map_to_their_drivers_arguments(
+    url: str, dialect: str, expected: Dict[str, Any]
+) -> None:
+    from wxapush.store.sql.urls import parse_url
+
+    target = parse_url(url)
+    assert (target.dialect, target.connect_args) == (dialect, expected)
+    assert "pw" not in repr(target) and "ss/w" not in repr(target)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "postgresql+psycopg2://u@h/db",
+            r"'psycopg2' is not supported: postgresql:// uses psycopg",
+        ),
+        ("mysql+mysqldb://u@h/db", r"'mysqldb' is not supported: mysql:// uses pymysql"),
+        ("mariadb+mariadbconnector://u@h/db", r"mariadb:// uses pymysql"),
+        ("postgresql://u@h:port/db", "port must be a number"),
+        ("mysql://u@h/db?connect_timeout=soon", "'connect_timeout' must be a number"),
+        ("mysql://u@h/db?ssl_verify_cert=maybe", "'ssl_verify_cert' must be true or false"),
     ],
 )
-def test_sql_urls_map_to_their_drivers(url: str, expected: str) -> None:
-    from wxapush.store.sql.dialects import engine_url
-
-    assert engine_url(url) == expected
+def test_unsupported_sql_drivers_and_bad_options_are_refused(url: str, message: str) -> None:
+    with pytest.raises(StoreURLError, match=message):
+        open_store(url)
 
 
 @pytest.mark.parametrize(
@@ -126,7 +184,11 @@ def test_a_bad_namespace_prefix_is_a_store_url_error(url: str) -> None:
 
 @pytest.mark.parametrize(
     ("url", "driver", "extra"),
-    [("redis://h/0", "redis", "redis"), ("mysql://u@h/db", "sqlalchemy", "sql")],
+    [
+        ("redis://h/0", "redis", "redis"),
+        ("mysql://u@h/db", "pymysql", "sql"),
+        ("postgresql://u@h/db", "psycopg", "sql"),
+    ],
 )
 def test_a_missing_driver_names_the_extra_to_install(
     monkeypatch: pytest.MonkeyPatch, url: str, driver: str, extra: str
@@ -202,6 +264,8 @@ def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
     ("store_url", "cache_url", "setting"),
     [
         ("sqlite:///{tmp}/x.db?bad=1", None, "WXAPUSH_STORE"),
+        ("postgresql+psycopg2://u:pw@127.0.0.1:1/db", None, "WXAPUSH_STORE"),
+        ("mysql://u:pw@127.0.0.1:1/db?connect_timeout=soon", None, "WXAPUSH_STORE"),
         (
             "sqlite:///{tmp}/x.db",
             "redis://:pw@127.0.0.1:6379/15?prefix=no%20good!",
@@ -225,3 +289,19 @@ def test_a_bad_store_is_misconfigured_naming_its_setting(
         open_shared_store(settings)
     assert caught.value.extras["setting"] == setting
     assert "pw" not in caught.value.errmsg
+
+
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [("postgresql://u@127.0.0.1:1/db", "psycopg"), ("mariadb://u@127.0.0.1:1/db", "pymysql")],
+)
+def test_opening_a_sql_url_imports_its_driver_alone(url: str, driver: str) -> None:
+    code = (
+        "import sys; from wxapush.store import open_store\n"
+        f"try: open_store({url!r})\n"
+        "except Exception as exc: print(type(exc).__module__.partition('.')[0])\n"
+        "print(','.join(m for m in ('redis', 'sqlalchemy', 'psycopg', 'pymysql')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [driver, driver]  # refused by that driver; nothing else loaded

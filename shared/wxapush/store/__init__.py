@@ -142,7 +142,7 @@ def open_store(url: Optional[str]) -> Store:
         from wxapush.store.sqlite import SqliteStore
 
         return SqliteStore(sqlite_path(url))
-    base = scheme.split("+", 1)[0]  # SQLAlchemy-style postgresql+psycopg, mysql+pymysql
+    base = scheme.split("+", 1)[0]  # postgresql+psycopg, mysql+pymysql: the backend checks it
     module_name = BACKEND_MODULES.get(base)
     if module_name is None:
         known = ", ".join(["sqlite", *BACKEND_MODULES])

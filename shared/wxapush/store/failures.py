@@ -9,7 +9,7 @@ Two answers, never ``internal``:
   raises: ``upstream_error`` with ``990503``, retryable.
 
 Only the type and the driver's name reach the caller; the message (which may quote values) goes
-nowhere but the function log, and then without bound parameters (``hide_parameters``).
+nowhere but the function log, and then without bound values (see docs/stores.md, SQL).
 """
 
 from __future__ import annotations
@@ -20,13 +20,12 @@ from wxapush.errors import STORE_UNAVAILABLE, InvalidRequest, UpstreamError, Wxa
 
 #: The drivers behind the stores. Their exceptions mean the store (a server, a file) refused or
 #: failed, not wxapush: the operator looks at WXAPUSH_STORE / WXAPUSH_CACHE.
-STORE_DRIVERS = frozenset({"sqlite3", "redis", "sqlalchemy", "psycopg", "pymysql"})
+STORE_DRIVERS = frozenset({"sqlite3", "redis", "psycopg", "pymysql"})
 
 #: (module prefix, class name) of the exceptions that blame the input. PEP 249's ``DataError``
-#: is "problems with the processed data" in every driver; SQLAlchemy re-raises it under its own
-#: ``DataError``; redis-py raises its ``DataError`` for a value it cannot encode.
+#: is "problems with the processed data" in every driver; redis-py raises its ``DataError`` for a
+#: value it cannot encode.
 _INPUT_FAULTS: Tuple[Tuple[str, str], ...] = (
-    ("sqlalchemy", "DataError"),
     ("psycopg", "DataError"),
     ("pymysql", "DataError"),
     ("sqlite3", "DataError"),

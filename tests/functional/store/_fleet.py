@@ -24,8 +24,6 @@ from wxemu.gateway import load_handler
 try:
     import psycopg  # noqa: F401
     import pymysql  # noqa: F401
-    import sqlalchemy.dialects.mysql.pymysql
-    import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
 
     import wxapush.store.redis
     import wxapush.store.sql

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Iterator
+
+from wxapush.store.sql.pool import Connection
 
 
 def drop_redis(url: str, prefix: str) -> None:
@@ -17,40 +20,41 @@ def drop_redis(url: str, prefix: str) -> None:
         client.close()
 
 
-def _engine(url: str) -> Any:
-    import sqlalchemy as sa
+@contextmanager
+def sql_connection(url: str) -> Iterator[Connection]:
+    """A connection of its own (no pool) to the database a SQL store URL names, in autocommit."""
+    from wxapush.store.sql.dialects import dialect_for
+    from wxapush.store.sql.urls import parse_url
 
-    from wxapush.store.sql.dialects import engine_url
+    target = parse_url(url)
+    dialect = dialect_for(target.dialect)
+    raw = dialect.connect(target.connect_args)
+    try:
+        yield Connection(raw, dialect)
+    finally:
+        dialect.close(raw)
 
-    return sa.create_engine(engine_url(url), poolclass=sa.pool.NullPool)
+
+def _tables(conn: Connection, prefix: str) -> list[str]:
+    where = "current_schema()" if conn.dialect.name == "postgresql" else "DATABASE()"
+    rows = conn.rows(
+        f"SELECT table_name FROM information_schema.tables WHERE table_schema = {where}"
+    )
+    return [str(row[0]) for row in rows if str(row[0]).startswith(f"{prefix}_")]
 
 
 def drop_sql(url: str, prefix: str) -> None:
-    import sqlalchemy as sa
-
-    engine = _engine(url)
-    try:
-        with engine.begin() as conn:
-            for name in sa.inspect(conn).get_table_names():
-                if name.startswith(f"{prefix}_"):
-                    conn.execute(sa.text(f"DROP TABLE {name}"))
-    finally:
-        engine.dispose()
+    with sql_connection(url) as conn:
+        for name in _tables(conn, prefix):
+            conn.execute(f"DROP TABLE {name}")
 
 
 def empty_sql(url: str, prefix: str) -> None:
     """Delete every row but the schema version (the tables stay: DDL is slow on MariaDB)."""
-    import sqlalchemy as sa
-
-    from wxapush.store.sql.schema import build_tables
-
-    tables = build_tables(prefix)
-    engine = _engine(url)
-    try:
-        with engine.begin() as conn:
-            present = set(sa.inspect(conn).get_table_names())
-            for table in tables.metadata.sorted_tables:
-                if table is not tables.schema_version and table.name in present:
-                    conn.execute(table.delete())
-    finally:
-        engine.dispose()
+    with sql_connection(url) as conn:
+        present = _tables(conn, prefix)
+        conn.execute("BEGIN")
+        for name in present:
+            if name != f"{prefix}_schema_version":
+                conn.execute(f"DELETE FROM {name}")
+        conn.execute("COMMIT")

@@ -1,46 +1,206 @@
 """SQL pool behaviour a serverless instance relies on: a connection the server dropped while the
-instance was frozen is replaced before use, not reported as an error."""
+instance was frozen is replaced before use, not reported as an error; old connections are
+recycled; a forked child never uses its parent's sockets; deadlock victims run again."""
 
 from __future__ import annotations
 
-from typing import Iterator
+import os
+from typing import Any, Iterator, List
 
 import pytest
 
 from tests.functional.store import _namespaces
 from tests.functional.store.conftest import _new_prefix, _with_prefix
-from wxapush.store import LogPage, LogQuery, Store, open_store
-
-sa = pytest.importorskip("sqlalchemy")
+from wxapush.store import LogPage, LogQuery, LogRecord, new_log_id, open_store
+from wxapush.store.sql import SqlStore
+from wxapush.store.sql.pool import Connection
 
 
 @pytest.fixture(params=["postgres_url", "mysql_url"])
-def sql_store(request: pytest.FixtureRequest) -> Iterator[Store]:
+def sql_store(request: pytest.FixtureRequest) -> Iterator[SqlStore]:
     server, prefix = request.getfixturevalue(request.param), _new_prefix()
     store = open_store(_with_prefix(server, prefix))
+    assert isinstance(store, SqlStore)
+    store._test_server = server  # type: ignore[attr-defined]
     yield store
     store.close()
     _namespaces.drop_sql(server, prefix)
 
 
-def test_a_connection_killed_while_idle_is_replaced(
-    sql_store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from wxapush.store.sql import dialects
+def _session_id(conn: Connection) -> int:
+    postgres = conn.dialect.name == "postgresql"
+    return int(conn.scalar("SELECT pg_backend_pid()" if postgres else "SELECT CONNECTION_ID()"))
 
-    engine = sql_store.engine  # type: ignore[attr-defined]
-    postgres = engine.dialect.name == "postgresql"
-    with engine.connect() as conn:  # the pooled connection the next call will get
-        victim = conn.execute(
-            sa.text("SELECT pg_backend_pid()" if postgres else "SELECT CONNECTION_ID()")
-        ).scalar()
-    killer = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
-    with killer.connect() as conn:  # the server closes it, as after an instance's long freeze
-        conn.execute(
-            sa.text(f"SELECT pg_terminate_backend({victim})" if postgres else f"KILL {victim}")
-        )
-        conn.commit()
-    killer.dispose()
-    monkeypatch.setattr(dialects, "IDLE_PING", 0.0)  # "idle long enough" without sleeping
+
+def test_a_connection_killed_while_idle_is_replaced(
+    sql_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wxapush.store.sql import pool
+
+    with sql_store.pool.connection() as conn:  # the pooled connection the next call will get
+        victim = _session_id(conn)
+    with _namespaces.sql_connection(sql_store._test_server) as killer:  # type: ignore[attr-defined]
+        # the server closes it, as after an instance's long freeze
+        postgres = killer.dialect.name == "postgresql"
+        killer.execute(f"SELECT pg_terminate_backend({victim})" if postgres else f"KILL {victim}")
+    monkeypatch.setattr(pool, "IDLE_PING", 0.0)  # "idle long enough" without sleeping
     assert sql_store.log.query(LogQuery("wx1", 0, 1)) == LogPage(0, [])
     assert sql_store.grants.grant("wx1", "oUser1", "TPL_A") == 1
+    with sql_store.pool.connection() as conn:
+        assert _session_id(conn) != victim
+
+
+def test_a_busy_connection_is_not_pinged(
+    sql_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pings: List[Any] = []
+    dialect = sql_store.pool.dialect
+    monkeypatch.setattr(dialect, "ping", lambda raw: pings.append(raw) or True)
+    sql_store.grants.balance("wx1", "oUser1", "TPL_A")
+    sql_store.grants.balance("wx1", "oUser1", "TPL_A")
+    assert pings == []  # used a moment ago: straight to work, no round trip
+
+
+def test_an_old_connection_is_recycled(
+    sql_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wxapush.store.sql import pool
+
+    with sql_store.pool.connection() as conn:
+        first = _session_id(conn)
+    monkeypatch.setattr(pool, "RECYCLE", 0.0)
+    with sql_store.pool.connection() as conn:
+        assert _session_id(conn) != first
+
+
+def test_the_pool_keeps_two_idle_connections(sql_store: SqlStore) -> None:
+    pool = sql_store.pool
+    with pool.connection() as a, pool.connection() as b, pool.connection() as c:
+        ids = {_session_id(a), _session_id(b), _session_id(c)}
+    assert len(ids) == 3
+    with pool.connection() as a, pool.connection() as b:
+        again = {_session_id(a), _session_id(b)}
+    assert len(again & ids) == 2  # two were kept, the third closed
+
+
+def test_a_forked_child_opens_its_own_connection(sql_store: SqlStore) -> None:
+    with sql_store.pool.connection() as conn:
+        parent = _session_id(conn)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report the session it gets, then leave without cleanup
+        code = 1
+        try:
+            with sql_store.pool.connection() as conn:
+                os.write(write, str(_session_id(conn)).encode())
+            sql_store.grants.grant("wx1", "oChild", "TPL_A")
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    child = int(os.read(read, 64).decode() or "0")
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert child not in (0, parent)
+    with sql_store.pool.connection() as conn:  # the parent's own is intact and still pooled
+        assert _session_id(conn) == parent
+    assert sql_store.grants.balance("wx1", "oChild", "TPL_A") == 1
+
+
+def _try_again_errors(dialect: str) -> List[Exception]:
+    """The driver's exceptions for a deadlock, a serialization failure, a lock wait timeout."""
+    if dialect == "postgresql":
+        import psycopg.errors
+
+        return [
+            psycopg.errors.DeadlockDetected("deadlock detected"),
+            psycopg.errors.SerializationFailure("could not serialize access"),
+        ]
+    import pymysql
+
+    return [
+        pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock"),
+        pymysql.err.OperationalError(1205, "Lock wait timeout exceeded"),
+    ]
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_a_deadlock_victim_runs_again(sql_store: SqlStore, which: int) -> None:
+    from wxapush.store.sql.dialects import transaction
+
+    victim = _try_again_errors(sql_store.pool.dialect.name)[which]
+    runs: List[int] = []
+
+    def work(conn: Connection) -> int:
+        runs.append(1)
+        if len(runs) < 3:
+            raise victim
+        return int(conn.scalar("SELECT 7"))
+
+    assert transaction(sql_store.pool, work) == 7
+    assert len(runs) == 3
+
+
+def test_the_drivers_own_url_options_reach_it(request: pytest.FixtureRequest) -> None:
+    postgres = request.getfixturevalue("postgres_url")
+    mysql = request.getfixturevalue("mysql_url")
+    prefix = _new_prefix()
+    checks = [
+        (f"{postgres}?application_name=wxapush-probe", "SELECT current_setting('application_name')",
+         "wxapush-probe"),
+        (f"{mysql}?init_command=SET+@wxapush_probe%3D7&read_timeout=30",
+         "SELECT @wxapush_probe", 7),
+    ]  # fmt: skip
+    for server, sql, expected in checks:
+        store = open_store(_with_prefix(server, prefix))
+        assert isinstance(store, SqlStore)
+        try:
+            with store.pool.connection() as conn:
+                assert conn.scalar(sql) == expected
+        finally:
+            store.close()
+            _namespaces.drop_sql(server.partition("?")[0], prefix)
+
+
+def test_other_errors_are_not_retried(sql_store: SqlStore) -> None:
+    from wxapush.store.sql.dialects import transaction
+
+    runs: List[int] = []
+
+    def work(conn: Connection) -> None:
+        runs.append(1)
+        conn.execute("SELECT no_such_column FROM no_such_table")
+
+    with pytest.raises(sql_store.pool.dialect.Error):
+        transaction(sql_store.pool, work)
+    assert runs == [1]
+    assert sql_store.grants.grant("wx1", "oUser1", "TPL_A") == 1  # the pool still serves
+
+
+def test_a_failed_transaction_is_rolled_back(sql_store: SqlStore) -> None:
+    t = sql_store.tables.grants
+    with pytest.raises(RuntimeError), sql_store.pool.begin() as conn:
+        conn.execute(
+            f"INSERT INTO {t} (appid, openid, template_id, balance, updated_at)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            ["wx1", "oGone", "TPL_A", 5, 0.0],
+        )
+        raise RuntimeError("the work failed after its insert")
+    assert sql_store.grants.balance("wx1", "oGone", "TPL_A") is None
+
+
+def test_past_the_bound_the_total_is_the_planners_estimate(sql_store: SqlStore) -> None:
+    t0 = 1_700_000_000.0
+    for i in range(300):
+        sql_store.log.claim(
+            LogRecord(new_log_id(), "wx1", f"o{i % 3}", "T", None, {}, "formal", "zh_CN",
+                      "sent", t0 + i, t0 + i)
+        )  # fmt: skip
+    table = sql_store.tables.send_log
+    with sql_store.pool.connection() as conn:  # what autovacuum / InnoDB would do by itself
+        conn.execute(f"ANALYZE {'TABLE ' if sql_store.pool.dialect.name == 'mysql' else ''}{table}")
+    page = sql_store.log.query(LogQuery("wx1", t0, t0 + 300, count=5, exact_up_to=9))
+    assert page.total_exact is False and len(page.records) == 5
+    # statistics, not a count: near the 300 rows, and far above the bound's 10
+    assert 100 <= page.total <= 900, page.total

@@ -1,22 +1,24 @@
-"""The sql backend: every seam in PostgreSQL or MySQL/MariaDB (SQLAlchemy Core, imported only
-when a SQL URL is opened).
+"""The sql backend: every seam in PostgreSQL or MySQL/MariaDB, on the DB-API driver alone.
 
-URLs: ``postgresql://user:pw@host:5432/db`` (psycopg 3), ``mysql://user:pw@host:3306/db`` or
-``mariadb://…`` (PyMySQL; TencentDB for MySQL), or SQLAlchemy's ``scheme+driver://`` to pick
-another driver. The driver's own query options pass through; ``?prefix=name`` names the tables
-(``wxapush_send_log`` … by default), so one database can hold several deployments. The tables
-are created on first use and versioned (``schema.py``); dialect differences live in
-``dialects.py``.
+URLs: ``postgresql://user:pw@host:5432/db`` (or ``postgres://``; psycopg 3),
+``mysql://user:pw@host:3306/db`` or ``mariadb://…`` (PyMySQL; TencentDB for MySQL);
+``+psycopg`` / ``+pymysql`` after the scheme name the same drivers, any other is refused. Only
+the driver the URL names is imported, when the store is opened. The driver's own query options
+pass through (``sslmode``, ``connect_timeout``, ``charset`` …); ``?prefix=name`` names the
+tables (``wxapush_send_log`` … by default), so one database can hold several deployments. The
+tables are created on first use and versioned (``schema.py``, DDL in ``tables.py``); dialect
+differences live in ``dialects.py``, the per-process connection pool in ``pool.py``.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Dict
 
-from wxapush.store.base import StoreURLError
-from wxapush.store.connections import pop_url_option
+from wxapush.store.base import BackendNotAvailableError, StoreURLError
+from wxapush.store.connections import SharedHandles, pop_url_option
 from wxapush.store.sql.campaigns import SqlCampaignQueue, SqlCounters
-from wxapush.store.sql.dialects import engine_url, engines
+from wxapush.store.sql.dialects import dialect_for
 from wxapush.store.sql.ledgers import (
     SqlEventLog,
     SqlGrantLedger,
@@ -24,42 +26,64 @@ from wxapush.store.sql.ledgers import (
     SqlTemplateRegistry,
     SqlTokenCache,
 )
+from wxapush.store.sql.pool import Pool
 from wxapush.store.sql.schema import SCHEMA_VERSION, Tables, build_tables, ensure_schema
 from wxapush.store.sql.send_log import SqlSendLog
+from wxapush.store.sql.urls import Target, parse_url
 
 DEFAULT_PREFIX = "wxapush"
 _PREFIX = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # lower case: MySQL on Linux is case-sensitive
+
+_targets: Dict[str, Target] = {}  # pool key -> Target, for the pools' factory
+
+
+def _new_pool(key: str) -> Pool:
+    target: Target = _targets[key]
+    try:
+        dialect = dialect_for(target.dialect)
+    except ModuleNotFoundError as exc:
+        raise BackendNotAvailableError(
+            f"store scheme {target.dialect!r} needs the {exc.name!r} package:"
+            " pip install 'wxapush[sql]'"
+        ) from exc
+    return Pool(dialect, lambda: dialect.connect(target.connect_args))
+
+
+#: one pool per database (URL) per process, shared by every store opened on it
+pools: SharedHandles[Pool] = SharedHandles(_new_pool, lambda pool: pool.dispose())
 
 
 class SqlStore:
     """Every seam in one SQL database. Open it with ``open_store("postgresql://…")``."""
 
     def __init__(self, url: str, prefix: str = DEFAULT_PREFIX) -> None:
-        self._url = engine_url(url)
+        target = parse_url(url)
+        self._key = target.key
+        _targets[self._key] = target
         self._closed = False
-        self.engine = engines.acquire(self._url)
+        self.pool = pools.acquire(self._key)
         try:
             self.tables: Tables = build_tables(prefix)
-            ensure_schema(self.engine, self.tables)
+            ensure_schema(self.pool, self._key, self.tables)
         except BaseException:
-            engines.release(self._url)
+            pools.release(self._key)
             raise
-        self.tokens = SqlTokenCache(self.engine, self.tables)
-        self.log = SqlSendLog(self.engine, self.tables)
-        self.grants = SqlGrantLedger(self.engine, self.tables)
-        self.templates = SqlTemplateRegistry(self.engine, self.tables)
-        self.events = SqlEventLog(self.engine, self.tables)
-        self.limiter = SqlRateLimiter(self.engine, self.tables)
-        self.campaigns = SqlCampaignQueue(self.engine, self.tables)
-        self.counters = SqlCounters(self.engine, self.tables)
+        self.tokens = SqlTokenCache(self.pool, self.tables)
+        self.log = SqlSendLog(self.pool, self.tables)
+        self.grants = SqlGrantLedger(self.pool, self.tables)
+        self.templates = SqlTemplateRegistry(self.pool, self.tables)
+        self.events = SqlEventLog(self.pool, self.tables)
+        self.limiter = SqlRateLimiter(self.pool, self.tables)
+        self.campaigns = SqlCampaignQueue(self.pool, self.tables)
+        self.counters = SqlCounters(self.pool, self.tables)
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            engines.release(self._url)
+            pools.release(self._key)
 
     def __repr__(self) -> str:  # never the URL: it may hold a password
-        return f"SqlStore({self.engine.dialect.name}, prefix={self.tables.prefix!r})"
+        return f"SqlStore({self.pool.dialect.name}, prefix={self.tables.prefix!r})"
 
 
 def open_url(url: str) -> SqlStore:

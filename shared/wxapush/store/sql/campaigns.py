@@ -13,38 +13,29 @@ import json
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
-
 from wxapush.store.base import OUTCOMES, Campaign, Lease, Recipient
 from wxapush.store.common import dump_json
-from wxapush.store.sql.dialects import insert_ignore, transaction
+from wxapush.store.sql.dialects import insert_ignore, placeholders, transaction
+from wxapush.store.sql.pool import Connection, Pool
 from wxapush.store.sql.schema import Tables
+from wxapush.store.sql.tables import columns
 
-_OPEN = ("queued", "deferred")
-_ACTIVE = ("queued", "running")
+_OPEN = "state IN ('queued', 'deferred')"
+_ACTIVE = "status IN ('queued', 'running')"
 _CHUNK = 1000  # recipients per INSERT statement
+_CAMPAIGN = "appid = %s AND broadcast_id = %s"
+_RECIPIENT = "appid = %s AND broadcast_id = %s AND seq = %s AND owner = %s"
+_RECIPIENT_ROW = ("appid", "broadcast_id", "seq", "touser", "data", "state", "due_at", "owner",
+                  "attempts")  # fmt: skip
 
 
 class SqlCampaignQueue:
     """CampaignQueue: ``<prefix>_campaigns`` and ``<prefix>_recipients``."""
 
-    def __init__(self, engine: Engine, tables: Tables) -> None:
-        self._engine = engine
+    def __init__(self, pool: Pool, tables: Tables) -> None:
+        self._pool = pool
         self._c = tables.campaigns
         self._r = tables.recipients
-
-    def _campaign_where(self, appid: str, broadcast_id: str) -> Any:
-        return (self._c.c.appid == appid) & (self._c.c.broadcast_id == broadcast_id)
-
-    def _recipient_where(self, appid: str, lease: Lease, owner: str) -> Any:
-        r = self._r.c
-        return (
-            (r.appid == appid)
-            & (r.broadcast_id == lease.broadcast_id)
-            & (r.seq == lease.seq)
-            & (r.owner == owner)
-        )
 
     def create(self, campaign: Campaign, recipients: Sequence[Recipient]) -> Tuple[Campaign, bool]:
         c = campaign
@@ -63,28 +54,23 @@ class SqlCampaignQueue:
             "request_hash": c.request_hash,
         }
         rows = [
-            {
-                "appid": c.appid,
-                "broadcast_id": c.broadcast_id,
-                "seq": r.seq,
-                "touser": r.touser,
-                "data": None if r.data is None else dump_json(r.data),
-                "state": "queued",
-                "due_at": c.created_at,
-                "owner": None,
-                "attempts": 0,
-            }
+            (c.appid, c.broadcast_id, r.seq, r.touser,
+             None if r.data is None else dump_json(r.data), "queued", c.created_at, None, 0)
             for r in recipients
-        ]
+        ]  # fmt: skip
+        insert = (
+            f"INSERT INTO {self._r} ({', '.join(_RECIPIENT_ROW)})"
+            f" VALUES ({placeholders(len(_RECIPIENT_ROW))})"
+        )
 
         def write(conn: Connection) -> bool:
             if not insert_ignore(conn, self._c, head):
                 return False
             for start in range(0, len(rows), _CHUNK):
-                conn.execute(self._r.insert(), rows[start : start + _CHUNK])
+                conn.executemany(insert, rows[start : start + _CHUNK])
             return True
 
-        if transaction(self._engine, write):
+        if transaction(self._pool, write):
             return campaign, True
         found = self.get(c.appid, c.broadcast_id)
         if found is None:  # pragma: no cover - a campaign is never deleted
@@ -92,122 +78,98 @@ class SqlCampaignQueue:
         return found, False
 
     def get(self, appid: str, broadcast_id: str) -> Optional[Campaign]:
-        with self._engine.connect() as conn:
-            row = (
-                conn.execute(sa.select(self._c).where(self._campaign_where(appid, broadcast_id)))
-                .mappings()
-                .first()
-            )
+        names = columns("campaigns")
+        sql = f"SELECT {', '.join(names)} FROM {self._c} WHERE {_CAMPAIGN}"
+        with self._pool.connection() as conn:
+            row = conn.first(sql, [appid, broadcast_id])
         if row is None:
             return None
-        values = dict(row)
+        values = dict(zip(names, row))
         values["data"] = json.loads(values["data"])
         return Campaign(**values)
 
     def lease(self, appid: str, owner: str, now: float, seconds: float, limit: int) -> List[Lease]:
-        r = self._r.c
         pick = (
-            sa.select(r.broadcast_id, r.seq, r.touser, r.data, r.attempts)
-            .where((r.appid == appid) & r.state.in_(_OPEN) & (r.due_at <= now))
-            .order_by(r.due_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+            f"SELECT broadcast_id, seq, touser, data, attempts FROM {self._r}"
+            f" WHERE appid = %s AND {_OPEN} AND due_at <= %s"
+            " ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED"
         )
 
-        def take(conn: Connection) -> List[Any]:
-            rows = list(conn.execute(pick))
-            for bid in {row.broadcast_id for row in rows}:
-                seqs = [row.seq for row in rows if row.broadcast_id == bid]
+        def take(conn: Connection) -> List[Tuple[Any, ...]]:
+            rows = conn.rows(pick, [appid, now, limit])
+            for bid in {row[0] for row in rows}:
+                seqs = [row[1] for row in rows if row[0] == bid]
                 conn.execute(
-                    self._r.update()
-                    .where((r.appid == appid) & (r.broadcast_id == bid) & r.seq.in_(seqs))
-                    .values(owner=owner, due_at=now + seconds)
+                    f"UPDATE {self._r} SET owner = %s, due_at = %s WHERE appid = %s"
+                    f" AND broadcast_id = %s AND seq IN ({placeholders(len(seqs))})",
+                    [owner, now + seconds, appid, bid, *seqs],
                 )
                 conn.execute(
-                    self._c.update()
-                    .where(self._campaign_where(appid, bid) & (self._c.c.status == "queued"))
-                    .values(status="running", updated_at=now)
+                    f"UPDATE {self._c} SET status = 'running', updated_at = %s"
+                    f" WHERE {_CAMPAIGN} AND status = 'queued'",
+                    [now, appid, bid],
                 )
             return rows
 
-        rows = transaction(self._engine, take)
-        return [
-            Lease(row.broadcast_id, row.seq, row.touser, _load(row.data), row.attempts)
-            for row in rows
-        ]
+        rows = transaction(self._pool, take)
+        return [Lease(bid, seq, touser, _load(data), attempts)
+                for bid, seq, touser, data, attempts in rows]  # fmt: skip
 
     def settle(self, appid: str, lease: Lease, owner: str, outcome: str, now: float) -> bool:
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
-        r = self._r.c
         # A recipient cancelled while leased still gets its real outcome from its worker.
-        where = self._recipient_where(appid, lease, owner) & r.state.in_((*_OPEN, "cancelled"))
-        stmt = self._r.update().where(where).values(state=outcome, owner=None)
+        settle = (
+            f"UPDATE {self._r} SET state = %s, owner = NULL"
+            f" WHERE {_RECIPIENT} AND state IN ('queued', 'deferred', 'cancelled')"
+        )
+        done = (
+            f"UPDATE {self._c} SET status = 'done', updated_at = %s"
+            f" WHERE {_CAMPAIGN} AND {_ACTIVE} AND NOT EXISTS"
+            f" (SELECT 1 FROM {self._r} WHERE {_CAMPAIGN} AND {_OPEN})"
+        )
+        bid = lease.broadcast_id
 
         def write(conn: Connection) -> bool:
-            if conn.execute(stmt).rowcount == 0:
+            if conn.execute(settle, [outcome, appid, bid, lease.seq, owner]) == 0:
                 return False
-            left = sa.select(sa.literal(1)).where(
-                (r.appid == appid) & (r.broadcast_id == lease.broadcast_id) & r.state.in_(_OPEN)
-            )
-            conn.execute(
-                self._c.update()
-                .where(
-                    self._campaign_where(appid, lease.broadcast_id)
-                    & self._c.c.status.in_(_ACTIVE)
-                    & ~sa.exists(left)
-                )
-                .values(status="done", updated_at=now)
-            )
+            conn.execute(done, [now, appid, bid, appid, bid])
             return True
 
-        return transaction(self._engine, write)
+        return transaction(self._pool, write)
 
     def defer(
         self, appid: str, lease: Lease, owner: str, until: float, *, retry: bool = False
     ) -> bool:
-        r = self._r.c
-        values: Dict[str, Any] = {"owner": None, "due_at": until}
-        if retry:
-            values.update(state="queued", attempts=r.attempts + 1)
-        else:
-            values["state"] = "deferred"
-        stmt = (
-            self._r.update()
-            .where(self._recipient_where(appid, lease, owner) & r.state.in_(_OPEN))
-            .values(**values)
+        again = "state = 'queued', attempts = attempts + 1" if retry else "state = 'deferred'"
+        sql = (
+            f"UPDATE {self._r} SET owner = NULL, due_at = %s, {again}"
+            f" WHERE {_RECIPIENT} AND {_OPEN}"
         )
-        return bool(transaction(self._engine, lambda conn: conn.execute(stmt).rowcount))
+        params = [until, appid, lease.broadcast_id, lease.seq, owner]
+        return bool(transaction(self._pool, lambda conn: conn.execute(sql, params)))
 
     def cancel(self, appid: str, broadcast_id: str, now: float) -> bool:
-        r = self._r.c
-
         def write(conn: Connection) -> bool:
-            stmt = (
-                self._c.update()
-                .where(self._campaign_where(appid, broadcast_id) & self._c.c.status.in_(_ACTIVE))
-                .values(status="cancelled", updated_at=now)
+            cancelled = conn.execute(
+                f"UPDATE {self._c} SET status = 'cancelled', updated_at = %s"
+                f" WHERE {_CAMPAIGN} AND {_ACTIVE}",
+                [now, appid, broadcast_id],
             )
-            if conn.execute(stmt).rowcount == 0:
+            if cancelled == 0:
                 return False
             conn.execute(
-                self._r.update()
-                .where((r.appid == appid) & (r.broadcast_id == broadcast_id) & r.state.in_(_OPEN))
-                .values(state="cancelled")
+                f"UPDATE {self._r} SET state = 'cancelled' WHERE {_CAMPAIGN} AND {_OPEN}",
+                [appid, broadcast_id],
             )
             return True
 
-        return transaction(self._engine, write)
+        return transaction(self._pool, write)
 
     def counts(self, appid: str, broadcast_id: str) -> Dict[str, int]:
-        r = self._r.c
-        stmt = (
-            sa.select(r.state, sa.func.count())
-            .where((r.appid == appid) & (r.broadcast_id == broadcast_id))
-            .group_by(r.state)
-        )
-        with self._engine.connect() as conn:
-            return {str(state): int(n) for state, n in conn.execute(stmt)}
+        sql = f"SELECT state, COUNT(*) FROM {self._r} WHERE {_CAMPAIGN} GROUP BY state"
+        with self._pool.connection() as conn:
+            return {str(state): int(n) for state, n in conn.rows(sql, [appid, broadcast_id])}
 
 
 def _load(raw: Optional[str]) -> Optional[Dict[str, Any]]:
@@ -217,34 +179,30 @@ def _load(raw: Optional[str]) -> Optional[Dict[str, Any]]:
 class SqlCounters:
     """Counters: a row per key, taken by a conditional UPDATE (compare-and-set in one statement)."""
 
-    def __init__(self, engine: Engine, tables: Tables) -> None:
-        self._engine = engine
+    def __init__(self, pool: Pool, tables: Tables) -> None:
+        self._pool = pool
         self._t = tables.counters
 
     def take(self, key: str, limit: int, ttl: float) -> bool:
-        c = self._t.c
+        t = self._t
 
         def attempt(conn: Connection) -> bool:
             now = time.time()
             row = {"counter_key": key, "count": 0, "expires_at": now + ttl}
-            if not insert_ignore(conn, self._t, row):  # an expired row counts from zero
+            if not insert_ignore(conn, t, row):  # an expired row counts from zero
                 conn.execute(
-                    self._t.update()
-                    .where((c.counter_key == key) & (c.expires_at <= now))
-                    .values(count=0, expires_at=now + ttl)
+                    f"UPDATE {t} SET count = 0, expires_at = %s"
+                    " WHERE counter_key = %s AND expires_at <= %s",
+                    [now + ttl, key, now],
                 )
             taken = conn.execute(
-                self._t.update()
-                .where((c.counter_key == key) & (c.count < limit))
-                .values(count=c.count + 1)
-            ).rowcount
+                f"UPDATE {t} SET count = count + 1 WHERE counter_key = %s AND count < %s",
+                [key, limit],
+            )
             return bool(taken)
 
-        return transaction(self._engine, attempt)
+        return transaction(self._pool, attempt)
 
     def give_back(self, key: str) -> None:
-        c = self._t.c
-        stmt = (
-            self._t.update().where((c.counter_key == key) & (c.count > 0)).values(count=c.count - 1)
-        )
-        transaction(self._engine, lambda conn: conn.execute(stmt))
+        sql = f"UPDATE {self._t} SET count = count - 1 WHERE counter_key = %s AND count > 0"
+        transaction(self._pool, lambda conn: conn.execute(sql, [key]))

@@ -1,180 +1,241 @@
 """Everything that differs between PostgreSQL and MySQL/MariaDB, in one place.
 
-URLs map to drivers (``postgresql://`` -> psycopg 3, ``mysql://``/``mariadb://`` -> PyMySQL),
-engines are shared per URL per process with a pool sized for a function instance, and the few
-statements SQL never standardised — insert-or-ignore, upsert, a lock around schema changes — are
-written here once for each dialect.
+Each dialect imports its driver only when a store URL names it (psycopg 3 for PostgreSQL,
+PyMySQL for MySQL/MariaDB) and knows how to connect, begin, ping and classify the driver's
+errors. The few statements SQL never standardised — insert-or-ignore, upsert, a lock around
+schema changes — are written here once for each dialect. Statements use ``%s`` placeholders,
+which both drivers take.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, Mapping, Sequence, TypeVar
-from urllib.parse import quote, unquote
+from contextlib import contextmanager, suppress
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    TypeVar,
+)
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, postgresql
-from sqlalchemy.engine import Connection, Engine
+if TYPE_CHECKING:
+    from wxapush.store.sql.pool import Connection, Pool
 
-from wxapush.store.base import StoreURLError
-from wxapush.store.connections import SharedHandles
-
-#: scheme as written -> SQLAlchemy's name for it with our driver
-DRIVERS = {
-    "postgresql": "postgresql+psycopg",
-    "postgres": "postgresql+psycopg",
-    "mysql": "mysql+pymysql",
-    "mariadb": "mysql+pymysql",
-}
-_DUPLICATE_KEY = 1062  # MySQL's ER_DUP_ENTRY
-#: "try again" answers: MySQL's deadlock and lock wait timeout; PostgreSQL's deadlock and
-#: serialization failure (SQLSTATE).
-_MYSQL_RETRY = frozenset({1213, 1205})
-_PG_RETRY = frozenset({"40P01", "40001"})
 T = TypeVar("T")
 
 
-def engine_url(url: str) -> str:
-    """The SQLAlchemy URL for a store URL: our driver unless one is named; utf8mb4 on MySQL."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise StoreURLError("a SQL store URL looks like postgresql://user@host/db")
-    rest = _quoted_userinfo(rest)
-    scheme = DRIVERS.get(scheme.lower(), scheme)
-    if scheme.startswith("mariadb+"):
-        scheme = "mysql+" + scheme.split("+", 1)[1]
-    if scheme.startswith("mysql") and "charset=" not in rest:
-        rest += ("&" if "?" in rest else "?") + "charset=utf8mb4"  # emoji and all of Chinese
-    return f"{scheme}://{rest}"
+class Dialect:
+    """What the pool and the statements need to know about one kind of server."""
+
+    name = ""
+    #: the driver's base exception class (PEP 249 ``Error``)
+    Error: Any = Exception
+    double = "DOUBLE PRECISION"
+    table_options = ""
+
+    def connect(self, args: Mapping[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def begin(self, isolation: Optional[str]) -> List[str]:
+        raise NotImplementedError
+
+    def ping(self, raw: Any) -> bool:
+        raise NotImplementedError
+
+    def idle_after_error(self, raw: Any) -> bool:
+        """True if a connection whose user failed is still open and outside any transaction."""
+        raise NotImplementedError
+
+    def retryable(self, exc: BaseException) -> bool:
+        """A deadlock, serialization failure or lock wait timeout: run the transaction again."""
+        raise NotImplementedError
+
+    def pool_timeout(self, message: str) -> Exception:
+        raise NotImplementedError
+
+    def inserted(self, column: str) -> str:
+        """In an upsert's update: the value the statement tried to insert into ``column``."""
+        raise NotImplementedError
+
+    def estimate_rows(self, conn: Connection, select: str, params: Sequence[Any]) -> int:
+        """The rows ``select`` would return by the planner's statistics: no row is read."""
+        raise NotImplementedError
+
+    def rollback(self, raw: Any) -> None:
+        try:
+            cursor = raw.cursor()
+            cursor.execute("ROLLBACK")
+            cursor.close()
+        except Exception:  # a dead connection: idle_after_error tells the pool to drop it
+            pass
+
+    def close(self, raw: Any) -> None:
+        with suppress(Exception):  # already closed by the server: nothing left to release
+            raw.close()
 
 
-def _quoted_userinfo(rest: str) -> str:
-    """``user:password@host…`` with the user part percent-encoded, read up to the *last* ``@``.
+class Postgres(Dialect):
+    name = "postgresql"
+    _RETRY = frozenset({"40P01", "40001"})  # deadlock, serialization failure (SQLSTATE)
 
-    SQLAlchemy's URL parser ends the password at the first ``@``: ``p@ss@host`` would connect
-    to a host named ``ss@host`` and print it (half the password) in the connect error. Already
-    encoded parts stay as they are (decoded, then encoded again).
-    """
-    authority_end = len(rest)
-    for stop in ("?", "#"):
-        index = rest.find(stop)
-        if index != -1:
-            authority_end = min(authority_end, index)
-    userinfo, at, host = rest[:authority_end].rpartition("@")
-    if not at:
-        return rest
-    user, colon, password = userinfo.partition(":")
-    encoded = quote(unquote(user), safe="")
-    if colon:
-        encoded += ":" + quote(unquote(password), safe="")
-    return f"{encoded}@{host}{rest[authority_end:]}"
+    def __init__(self) -> None:
+        import psycopg
 
+        self._psycopg = psycopg
+        self.Error = psycopg.Error
 
-#: A pooled connection idle longer than this is pinged before use (see _ping_if_idle).
-IDLE_PING = 10.0
+    def connect(self, args: Mapping[str, Any]) -> Any:
+        return self._psycopg.connect(autocommit=True, **args)
 
+    def begin(self, isolation: Optional[str]) -> List[str]:
+        return [f"BEGIN ISOLATION LEVEL {isolation or 'READ COMMITTED'}"]
 
-def _create(url: str) -> Engine:
-    # A function instance serves one invocation at a time: a small pool, recycled before
-    # TencentDB's idle timeout. READ COMMITTED on both: no gap locks on MySQL, and every
-    # statement here is written to be correct at that level. No reset on return: every use
-    # is a context manager that already ends its transaction (a reset costs MySQL a round trip).
-    engine = sa.create_engine(
-        url,
-        pool_size=2,
-        max_overflow=14,
-        pool_timeout=10,
-        pool_recycle=280,
-        pool_reset_on_return=None,
-        isolation_level="READ COMMITTED",
-        # Never the bound values in an error's text (tokens, openids, message data): the
-        # tracebacks of a failed statement reach the function log.
-        hide_parameters=True,
-        connect_args={"connect_timeout": 3},
-    )
-    sa.event.listen(engine, "checkout", _ping_if_idle)
-    sa.event.listen(engine, "checkin", _mark_used)
-    return engine
+    def ping(self, raw: Any) -> bool:
+        try:
+            raw.execute("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    def idle_after_error(self, raw: Any) -> bool:
+        idle = self._psycopg.pq.TransactionStatus.IDLE
+        return not raw.closed and not raw.broken and raw.info.transaction_status == idle
+
+    def retryable(self, exc: BaseException) -> bool:
+        return getattr(exc, "sqlstate", None) in self._RETRY
+
+    def pool_timeout(self, message: str) -> Exception:
+        return self._psycopg.OperationalError(message)
+
+    def inserted(self, column: str) -> str:
+        return f"EXCLUDED.{column}"
+
+    def estimate_rows(self, conn: Connection, select: str, params: Sequence[Any]) -> int:
+        [plan] = conn.scalar(f"EXPLAIN (FORMAT JSON) {select}", params)  # parsed by psycopg
+        return int(plan["Plan"]["Plan Rows"])
 
 
-def _ping_if_idle(dbapi_conn: Any, record: Any, proxy: Any) -> None:
-    """Ping a connection that sat idle (a frozen instance's may have been closed meanwhile);
-    a busy one goes straight to work, sparing pool_pre_ping's round trip on every checkout."""
-    if time.monotonic() - record.info.get("used", 0.0) <= IDLE_PING:
-        return
-    try:
-        cursor = dbapi_conn.cursor()
-        cursor.execute("SELECT 1")
-        cursor.close()
-        dbapi_conn.rollback()  # end the ping's implicit transaction: hand over an idle connection
-    except Exception as exc:  # the pool replaces the connection and tries again
-        raise sa.exc.DisconnectionError() from exc
+class MySQL(Dialect):
+    name = "mysql"
+    double = "DOUBLE"
+    # utf8mb4_bin: openids, template ids and idempotency keys are case-sensitive (the default
+    # *_ci collations would make "Order-1" and "order-1" one key); schema step 3 goes NO PAD.
+    table_options = "CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin"
+    _RETRY = frozenset({1213, 1205})  # deadlock, lock wait timeout
+    DUPLICATE_KEY = 1062  # ER_DUP_ENTRY
+
+    def __init__(self) -> None:
+        import pymysql
+        from pymysql.constants import CLIENT
+
+        self._pymysql = pymysql
+        self._found_rows = CLIENT.FOUND_ROWS
+        self.Error = pymysql.Error
+
+    def connect(self, args: Mapping[str, Any]) -> Any:
+        options = dict(args)
+        # rowcount counts matched rows, not changed ones: an UPDATE to the same values is a hit
+        options["client_flag"] = options.get("client_flag", 0) | self._found_rows
+        raw = self._pymysql.connect(autocommit=True, **options)
+        try:  # READ COMMITTED: no gap locks; every statement here is correct at that level
+            cursor = raw.cursor()
+            cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            cursor.close()
+        except BaseException:
+            self.close(raw)
+            raise
+        return raw
+
+    def begin(self, isolation: Optional[str]) -> List[str]:
+        if isolation is None:
+            return ["BEGIN"]
+        return [f"SET TRANSACTION ISOLATION LEVEL {isolation}", "BEGIN"]  # the next one only
+
+    def ping(self, raw: Any) -> bool:
+        try:
+            raw.ping(reconnect=False)
+            return True
+        except Exception:
+            return False
+
+    def idle_after_error(self, raw: Any) -> bool:
+        in_transaction = 1  # SERVER_STATUS_IN_TRANS, as of the last answer
+        return bool(raw.open) and not raw.server_status & in_transaction
+
+    def retryable(self, exc: BaseException) -> bool:
+        args: Sequence[Any] = getattr(exc, "args", ())
+        return bool(args) and args[0] in self._RETRY
+
+    def pool_timeout(self, message: str) -> Exception:
+        return self._pymysql.OperationalError(message)  # type: ignore[no-any-return]
+
+    def inserted(self, column: str) -> str:
+        return f"VALUES({column})"
+
+    def estimate_rows(self, conn: Connection, select: str, params: Sequence[Any]) -> int:
+        # InnoDB's estimate for the range of the index chosen (index dives), times the share
+        # the other conditions keep where the server reports one (MySQL's "filtered").
+        named = conn.named_rows(f"EXPLAIN {select}", params)
+        if not named:
+            return 0
+        row = named[0]
+        share = float(row.get("filtered") or 100.0) / 100.0
+        return int(float(row.get("rows") or 0) * share)
 
 
-def _mark_used(dbapi_conn: Any, record: Any) -> None:
-    if record is not None:
-        record.info["used"] = time.monotonic()
+_DIALECTS: Dict[str, Callable[[], Dialect]] = {"postgresql": Postgres, "mysql": MySQL}
 
 
-engines: SharedHandles[Engine] = SharedHandles(_create, lambda engine: engine.dispose())
+def dialect_for(name: str) -> Dialect:
+    """The dialect ``name`` (``postgresql`` or ``mysql``), importing its driver now."""
+    return _DIALECTS[name]()
 
 
-def _after_fork() -> None:
-    # A forked child must not use (nor close) the parent's sockets: drop them without closing.
-    for engine in engines.handles():
-        engine.dispose(close=False)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
-
-
-def transaction(engine: Engine, work: Callable[[Connection], T], attempts: int = 6) -> T:
+def transaction(pool: Pool, work: Callable[[Connection], T], attempts: int = 6) -> T:
     """``work(conn)`` in one transaction, run again if the database picked it as a deadlock
     victim. InnoDB does so even for single-row statements on one key (a duplicate-key check
     takes a shared lock that racing inserts and updates then wait on in a cycle)."""
+    dialect = pool.dialect
     for attempt in range(attempts):
         try:
-            with engine.begin() as conn:
+            with pool.begin() as conn:
                 return work(conn)
-        except sa.exc.DBAPIError as exc:
-            if attempt == attempts - 1 or not _worth_retrying(exc):
+        except dialect.Error as exc:
+            if attempt == attempts - 1 or not dialect.retryable(exc):
                 raise
-        time.sleep(
-            random.uniform(0, 0.005 * 2**attempt)
-        )  # jitter: the victims do not collide again
+        time.sleep(random.uniform(0, 0.005 * 2**attempt))  # jitter: victims do not collide again
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _worth_retrying(exc: sa.exc.DBAPIError) -> bool:
-    orig = exc.orig
-    if getattr(orig, "sqlstate", None) in _PG_RETRY:
-        return True
-    args: Sequence[Any] = getattr(orig, "args", ())
-    return bool(args) and args[0] in _MYSQL_RETRY
+def placeholders(count: int) -> str:
+    return ", ".join(["%s"] * count)
 
 
-def is_postgres(conn: Connection) -> bool:
-    return conn.dialect.name == "postgresql"
+def _insert(table: str, values: Mapping[str, Any]) -> str:
+    return f"INSERT INTO {table} ({', '.join(values)}) VALUES ({placeholders(len(values))})"
 
 
-def insert_ignore(conn: Connection, table: sa.Table, values: Mapping[str, Any]) -> bool:
+def insert_ignore(conn: Connection, table: str, values: Mapping[str, Any]) -> bool:
     """Insert a row unless a unique key already holds one; True if inserted."""
-    if is_postgres(conn):
-        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-        # RETURNING, not rowcount: SQLAlchemy reports -1 for this statement on psycopg.
-        return conn.execute(stmt.returning(sa.literal(1))).first() is not None
+    params = list(values.values())
+    if conn.dialect.name == "postgresql":
+        sql = _insert(table, values) + " ON CONFLICT DO NOTHING RETURNING 1"
+        return conn.first(sql, params) is not None
     # MySQL's INSERT IGNORE would also turn truncation and other errors into warnings; catch
     # the duplicate alone. InnoDB rolls back the statement, not the transaction.
     try:
-        conn.execute(table.insert().values(**values))
-    except sa.exc.IntegrityError as exc:
-        args: Sequence[Any] = getattr(exc.orig, "args", ())
-        if args and args[0] == _DUPLICATE_KEY:
+        conn.execute(_insert(table, values), params)
+    except conn.dialect.Error as exc:
+        args: Sequence[Any] = getattr(exc, "args", ())
+        if args and args[0] == MySQL.DUPLICATE_KEY:
             return False
         raise
     return True
@@ -182,34 +243,35 @@ def insert_ignore(conn: Connection, table: sa.Table, values: Mapping[str, Any]) 
 
 def upsert(
     conn: Connection,
-    table: sa.Table,
+    table: str,
     values: Mapping[str, Any],
     keys: Sequence[str],
-    updates: Callable[[Any], Dict[str, Any]],
+    updates: Callable[[Callable[[str], str]], Dict[str, str]],
 ) -> None:
-    """Insert, or update the row holding the same ``keys``; ``updates(inserted)`` gives the new
-    values, where ``inserted`` names the values this statement tried to insert."""
-    if is_postgres(conn):
-        pg = postgresql.insert(table).values(**values)
-        conn.execute(pg.on_conflict_do_update(index_elements=list(keys), set_=updates(pg.excluded)))
+    """Insert, or update the row holding the same ``keys``. ``updates(new)`` maps a column to
+    its new value as SQL, where ``new(column)`` is the value this statement tried to insert."""
+    sets = ", ".join(f"{c} = {v}" for c, v in updates(conn.dialect.inserted).items())
+    if conn.dialect.name == "postgresql":
+        sql = _insert(table, values) + f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
     else:
-        my = mysql.insert(table).values(**values)
-        conn.execute(my.on_duplicate_key_update(**updates(my.inserted)))
+        sql = _insert(table, values) + f" ON DUPLICATE KEY UPDATE {sets}"
+    conn.execute(sql, list(values.values()))
 
 
 @contextmanager
 def schema_lock(conn: Connection, name: str) -> Iterator[None]:
-    """Serialise schema changes across processes (a fresh database's cold start)."""
-    if is_postgres(conn):
+    """Serialise schema changes across processes (a fresh database's cold start). On
+    PostgreSQL the lock lasts until the transaction ``conn`` is in ends."""
+    if conn.dialect.name == "postgresql":
         digest = hashlib.sha256(name.encode()).digest()
         key = int.from_bytes(digest[:8], "big", signed=True)
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})  # until commit
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [key])
         yield
         return
-    got = conn.execute(sa.text("SELECT GET_LOCK(:n, 60)"), {"n": name[:64]}).scalar()
+    got = conn.scalar("SELECT GET_LOCK(%s, 60)", [name[:64]])
     if got != 1:
         raise TimeoutError(f"could not take the schema lock {name!r}")
     try:
         yield
     finally:
-        conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": name[:64]})
+        conn.execute("SELECT RELEASE_LOCK(%s)", [name[:64]])

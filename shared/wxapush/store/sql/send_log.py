@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, List, Optional, Sequence, Tuple
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from wxapush.store.base import LOG_FIELDS, GrantKey, LogPage, LogQuery, LogRecord, LogSummary
 from wxapush.store.common import (
@@ -18,11 +15,14 @@ from wxapush.store.common import (
     msgid_from_i64,
     msgid_to_i64,
 )
-from wxapush.store.sql.dialects import insert_ignore, transaction
+from wxapush.store.sql.dialects import insert_ignore, placeholders, transaction
+from wxapush.store.sql.pool import Connection, Pool
 from wxapush.store.sql.schema import Tables
 from wxapush.store.sql.summary import summarize
 
 _BATCH = 1000  # rows per prune transaction, so sends are never blocked for long
+_NEWEST_FIRST = " ORDER BY created_at DESC, log_id DESC"
+_FILTERS = ("touser", "template_id", "status", "errcode", "broadcast_id")
 
 
 def _encode(name: str, value: Any) -> Any:
@@ -33,8 +33,8 @@ def _encode(name: str, value: Any) -> Any:
     return value
 
 
-def _decode(row: Any) -> LogRecord:
-    values = {name: row[name] for name in LOG_FIELDS}
+def _decode(row: Sequence[Any]) -> LogRecord:
+    values = dict(zip(LOG_FIELDS, row))
     values["data"] = json.loads(values["data"])
     values["msgid"] = msgid_from_i64(values["msgid"])
     return LogRecord(**values)
@@ -43,11 +43,11 @@ def _decode(row: Any) -> LogRecord:
 class SqlSendLog:
     """SendLog: insert-or-ignore claims, one-statement updates, index-backed pages."""
 
-    def __init__(self, engine: Engine, tables: Tables) -> None:
-        self._engine = engine
+    def __init__(self, pool: Pool, tables: Tables) -> None:
+        self._pool = pool
         self._t = tables.send_log
         self._grants = tables.grants
-        self._newest_first = (self._t.c.created_at.desc(), self._t.c.log_id.desc())
+        self._select = f"SELECT {', '.join(LOG_FIELDS)} FROM {self._t}"
 
     def claim(self, record: LogRecord) -> Tuple[LogRecord, bool]:
         check_record(record)
@@ -55,13 +55,13 @@ class SqlSendLog:
         # Insert first and look only on conflict. A second pass covers a key freed (by
         # expire_idempotency or a failed send) between our insert and our look.
         for _ in range(3):
-            if transaction(self._engine, lambda conn: insert_ignore(conn, self._t, row)):
+            if transaction(self._pool, lambda conn: insert_ignore(conn, self._t, row)):
                 return record, True
             if record.idempotency_key is None:
                 break
             found = self._one(
-                (self._t.c.appid == record.appid)
-                & (self._t.c.idempotency_key == record.idempotency_key)
+                " WHERE appid = %s AND idempotency_key = %s",
+                [record.appid, record.idempotency_key],
             )
             if found is not None:
                 return found, False
@@ -73,99 +73,98 @@ class SqlSendLog:
             if self.get(log_id) is None:
                 raise KeyError(log_id)
             if use_grant is not None:
-                transaction(self._engine, lambda conn: self._use(conn, use_grant))
+                transaction(self._pool, lambda conn: self._use(conn, use_grant))
             return
-        values = {name: _encode(name, value) for name, value in changes.items()}
-        stmt = self._t.update().where(self._t.c.log_id == log_id).values(**values)
+        sets = ", ".join(f"{name} = %s" for name in changes)
+        params = [_encode(name, value) for name, value in changes.items()]
+        sql = f"UPDATE {self._t} SET {sets} WHERE log_id = %s"
 
         def work(conn: Connection) -> int:
-            # rowcount counts matched rows, on MySQL too (SQLAlchemy sets CLIENT_FOUND_ROWS)
-            found = conn.execute(stmt).rowcount
+            # the row count counts matched rows, on MySQL too (the pool sets CLIENT_FOUND_ROWS)
+            found = conn.execute(sql, [*params, log_id])
             if found and use_grant is not None:  # the grant it used: the same commit
                 self._use(conn, use_grant)
-            return int(found)
+            return found
 
-        if transaction(self._engine, work) == 0:
+        if transaction(self._pool, work) == 0:
             raise KeyError(log_id)
 
     def get(self, log_id: str) -> Optional[LogRecord]:
-        return self._one(self._t.c.log_id == log_id)
+        return self._one(" WHERE log_id = %s", [log_id])
 
     def find_by_msgid(self, appid: str, msgid: int) -> Optional[LogRecord]:
-        where = (self._t.c.appid == appid) & (self._t.c.msgid == msgid_to_i64(msgid))
-        return self._one(where, newest=True)
+        where = " WHERE appid = %s AND msgid = %s" + _NEWEST_FIRST + " LIMIT 1"
+        return self._one(where, [appid, msgid_to_i64(msgid)])
 
     def query(self, q: LogQuery) -> LogPage:
         check_query(q)
-        t = self._t
-        where = [t.c.appid == q.appid, t.c.created_at >= q.since, t.c.created_at < q.until]
-        for column in ("touser", "template_id", "status", "errcode", "broadcast_id"):
+        where = " WHERE appid = %s AND created_at >= %s AND created_at < %s"
+        params: List[Any] = [q.appid, q.since, q.until]
+        for column in _FILTERS:
             value = getattr(q, column)
             if value is not None:
-                where.append(t.c[column] == value)
-        condition = sa.and_(*where)
-        rows: List[Any] = []
+                where += f" AND {column} = %s"
+                params.append(value)
+        rows: List[Tuple[Any, ...]] = []
         # One REPEATABLE READ transaction: the total and the page come from the same snapshot.
-        with self._engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
-                # Counting stops past the bound: the same cost at any size of log.
-                matches = sa.select(t.c.log_id).where(condition).limit(q.exact_up_to + 1)
-                counted = sa.select(sa.func.count()).select_from(matches.subquery())
-                total = int(conn.execute(counted).scalar_one())
-                exact = total <= q.exact_up_to
-                if q.count and (q.offset < total or not exact):
-                    page = sa.select(t).where(condition).order_by(*self._newest_first)
-                    page = page.limit(q.count).offset(q.offset)
-                    rows = list(conn.execute(page).mappings())
+        with self._pool.begin("REPEATABLE READ") as conn:
+            # Counting stops past the bound, and the planner's statistics estimate the rest:
+            # the same cost at any size of log.
+            matches = f"SELECT log_id FROM {self._t}{where}"
+            counted = f"SELECT COUNT(*) FROM ({matches} LIMIT %s) AS matches"
+            total = int(conn.scalar(counted, [*params, q.exact_up_to + 1]))
+            exact = total <= q.exact_up_to
+            if not exact:
+                total = max(total, self._pool.dialect.estimate_rows(conn, matches, params))
+            if q.count and (q.offset < total or not exact):
+                page = self._select + where + _NEWEST_FIRST + " LIMIT %s OFFSET %s"
+                rows = conn.rows(page, [*params, q.count, q.offset])
         return LogPage(total, [_decode(row) for row in rows], exact)
 
     def summarize(self, appid: str, bounds: Sequence[float]) -> LogSummary:
-        return summarize(self._engine, self._t, appid, bounds)
+        return summarize(self._pool, self._t, appid, bounds)
 
     def prune(self, older_than: float) -> int:
-        old = self._t.c.created_at < older_than
-        return self._batched(old, lambda ids: self._t.delete().where(self._t.c.log_id.in_(ids)))
+        return self._batched(
+            "created_at < %s",
+            older_than,
+            lambda ids: f"DELETE FROM {self._t} WHERE log_id IN ({placeholders(len(ids))})",
+        )
 
     def expire_idempotency(self, older_than: float) -> int:
-        t = self._t
-        keyed = t.c.idempotency_key.is_not(None) & (t.c.created_at < older_than)
         return self._batched(
-            keyed,
+            "idempotency_key IS NOT NULL AND created_at < %s",
+            older_than,
             lambda ids: (
-                t.update()
-                .where(t.c.log_id.in_(ids) & t.c.idempotency_key.is_not(None))
-                .values(idempotency_key=None)
+                f"UPDATE {self._t} SET idempotency_key = NULL"
+                f" WHERE log_id IN ({placeholders(len(ids))}) AND idempotency_key IS NOT NULL"
             ),
         )
 
-    def _batched(self, where: Any, change: Any) -> int:
+    def _batched(self, where: str, older_than: float, change: Callable[[List[str]], str]) -> int:
         # Select a batch, then change it by primary key: portable (MySQL allows no LIMIT in
         # an IN subquery, PostgreSQL no LIMIT on DELETE) and short transactions.
-        pick = sa.select(self._t.c.log_id).where(where).limit(_BATCH)
+        pick = f"SELECT log_id FROM {self._t} WHERE {where} LIMIT {_BATCH}"
 
         def batch(conn: Connection) -> Tuple[int, int]:
-            ids = list(conn.execute(pick).scalars())
-            return len(ids), (conn.execute(change(ids)).rowcount if ids else 0)
+            ids = [str(row[0]) for row in conn.rows(pick, [older_than])]
+            return len(ids), (conn.execute(change(ids), ids) if ids else 0)
 
         done = 0
         while True:
-            picked, changed = transaction(self._engine, batch)
+            picked, changed = transaction(self._pool, batch)
             done += changed
             if picked < _BATCH:
                 return done
 
     def _use(self, conn: Connection, key: GrantKey) -> None:
-        g = self._grants
-        where = (g.c.appid == key.appid) & (g.c.openid == key.openid)
-        where = where & (g.c.template_id == key.template_id) & (g.c.balance > 0)
-        taken = g.update().where(where).values(balance=g.c.balance - 1, updated_at=time.time())
-        conn.execute(taken)
+        conn.execute(
+            f"UPDATE {self._grants} SET balance = balance - 1, updated_at = %s"
+            " WHERE appid = %s AND openid = %s AND template_id = %s AND balance > 0",
+            [time.time(), key.appid, key.openid, key.template_id],
+        )
 
-    def _one(self, where: Any, newest: bool = False) -> Optional[LogRecord]:
-        stmt = sa.select(self._t).where(where)
-        if newest:
-            stmt = stmt.order_by(*self._newest_first).limit(1)
-        with self._engine.connect() as conn:
-            row = conn.execute(stmt).mappings().first()
+    def _one(self, where: str, params: Sequence[Any]) -> Optional[LogRecord]:
+        with self._pool.connection() as conn:
+            row = conn.first(self._select + where, params)
         return None if row is None else _decode(row)

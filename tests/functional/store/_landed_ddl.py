@@ -1,0 +1,56 @@
+# ruff: noqa: E501  (generated: one statement per line, as that release emitted it)
+"""The DDL wxapush 0.1 (SQLAlchemy) created for schema version 4, table prefix ``pfx``.
+
+Generated from that release's ``store/sql/schema.py``; the tests check that the SQL store
+renders the same statements and opens a database these created."""
+
+LANDED_DDL = {
+    "postgresql": [
+        "CREATE TABLE pfx_campaigns (\n\tappid VARCHAR(64) NOT NULL, \n\tbroadcast_id VARCHAR(191) NOT NULL, \n\ttemplate_id VARCHAR(191) NOT NULL, \n\tpage TEXT, \n\tdata TEXT NOT NULL, \n\tminiprogram_state VARCHAR(64) NOT NULL, \n\tlang VARCHAR(64) NOT NULL, \n\tstatus VARCHAR(16) NOT NULL, \n\ttotal INTEGER NOT NULL, \n\tcreated_at DOUBLE PRECISION NOT NULL, \n\tupdated_at DOUBLE PRECISION NOT NULL, \n\trequest_hash VARCHAR(64) NOT NULL, \n\tPRIMARY KEY (appid, broadcast_id)\n)",
+        "CREATE TABLE pfx_counters (\n\tcounter_key VARCHAR(191) NOT NULL, \n\tcount INTEGER NOT NULL, \n\texpires_at DOUBLE PRECISION NOT NULL, \n\tPRIMARY KEY (counter_key)\n)",
+        "CREATE TABLE pfx_grants (\n\tappid VARCHAR(64) NOT NULL, \n\topenid VARCHAR(191) NOT NULL, \n\ttemplate_id VARCHAR(191) NOT NULL, \n\tbalance INTEGER NOT NULL, \n\tupdated_at DOUBLE PRECISION NOT NULL, \n\tPRIMARY KEY (appid, openid, template_id)\n)",
+        "CREATE TABLE pfx_locks (\n\tname VARCHAR(191) NOT NULL, \n\towner VARCHAR(191) NOT NULL, \n\texpires_at DOUBLE PRECISION NOT NULL, \n\tPRIMARY KEY (name)\n)",
+        "CREATE TABLE pfx_rate_limits (\n\tbucket VARCHAR(191) NOT NULL, \n\ttat BIGINT NOT NULL, \n\tPRIMARY KEY (bucket)\n)",
+        "CREATE TABLE pfx_recipients (\n\tappid VARCHAR(64) NOT NULL, \n\tbroadcast_id VARCHAR(191) NOT NULL, \n\tseq INTEGER NOT NULL, \n\ttouser VARCHAR(191) NOT NULL, \n\tdata TEXT, \n\tstate VARCHAR(16) NOT NULL, \n\tdue_at DOUBLE PRECISION NOT NULL, \n\towner VARCHAR(64), \n\tattempts INTEGER NOT NULL, \n\tPRIMARY KEY (appid, broadcast_id, seq)\n)",
+        "CREATE INDEX pfx_recipients_due ON pfx_recipients (appid, state, due_at)",
+        "CREATE INDEX pfx_recipients_open ON pfx_recipients (appid, broadcast_id, state)",
+        "CREATE TABLE pfx_schema_version (\n\tid INTEGER NOT NULL, \n\tversion INTEGER NOT NULL, \n\tmigrated_at DOUBLE PRECISION NOT NULL, \n\tPRIMARY KEY (id)\n)",
+        "CREATE TABLE pfx_seen_events (\n\tevent_key VARCHAR(191) NOT NULL, \n\texpires_at DOUBLE PRECISION NOT NULL, \n\tPRIMARY KEY (event_key)\n)",
+        "CREATE TABLE pfx_send_log (\n\tlog_id VARCHAR(32) NOT NULL, \n\tappid VARCHAR(64) NOT NULL, \n\ttouser VARCHAR(191) NOT NULL, \n\ttemplate_id VARCHAR(191) NOT NULL, \n\tpage TEXT, \n\tdata TEXT NOT NULL, \n\tminiprogram_state VARCHAR(64) NOT NULL, \n\tlang VARCHAR(64) NOT NULL, \n\tstatus VARCHAR(16) NOT NULL, \n\tcreated_at DOUBLE PRECISION NOT NULL, \n\tupdated_at DOUBLE PRECISION NOT NULL, \n\terrcode INTEGER, \n\terrmsg TEXT, \n\tmsgid BIGINT, \n\tattempts INTEGER NOT NULL, \n\tidempotency_key VARCHAR(191), \n\tpayload_hash VARCHAR(64), \n\tbroadcast_id VARCHAR(191), \n\tPRIMARY KEY (log_id), \n\tCONSTRAINT pfx_send_log_idem UNIQUE (appid, idempotency_key)\n)",
+        "CREATE INDEX pfx_send_log_bcast ON pfx_send_log (appid, broadcast_id, created_at, log_id)",
+        "CREATE INDEX pfx_send_log_created ON pfx_send_log (created_at)",
+        "CREATE INDEX pfx_send_log_keyed ON pfx_send_log (idempotency_key, created_at) WHERE idempotency_key IS NOT NULL",
+        "CREATE INDEX pfx_send_log_msgid ON pfx_send_log (appid, msgid)",
+        "CREATE INDEX pfx_send_log_summary ON pfx_send_log (appid, created_at, template_id, status, errcode)",
+        "CREATE INDEX pfx_send_log_time ON pfx_send_log (appid, created_at, log_id)",
+        "CREATE INDEX pfx_send_log_tpl ON pfx_send_log (appid, template_id, created_at, log_id)",
+        "CREATE INDEX pfx_send_log_user ON pfx_send_log (appid, touser, created_at, log_id)",
+        "CREATE TABLE pfx_template_sync (\n\tappid VARCHAR(64) NOT NULL, \n\tsynced_at DOUBLE PRECISION NOT NULL, \n\tPRIMARY KEY (appid)\n)",
+        "CREATE TABLE pfx_templates (\n\tappid VARCHAR(64) NOT NULL, \n\ttemplate_id VARCHAR(191) NOT NULL, \n\tposition INTEGER NOT NULL, \n\ttitle TEXT NOT NULL, \n\ttype INTEGER NOT NULL, \n\tkeywords TEXT NOT NULL, \n\tenum_values TEXT NOT NULL, \n\tcontent TEXT NOT NULL, \n\tPRIMARY KEY (appid, template_id)\n)",
+        "CREATE TABLE pfx_tokens (\n\ttoken_key VARCHAR(191) NOT NULL, \n\ttoken TEXT NOT NULL, \n\texpires_at DOUBLE PRECISION NOT NULL, \n\tfetched_at DOUBLE PRECISION NOT NULL, \n\tPRIMARY KEY (token_key)\n)",
+    ],
+    "mysql": [
+        "CREATE TABLE pfx_campaigns (\n\tappid VARCHAR(64) NOT NULL, \n\tbroadcast_id VARCHAR(191) NOT NULL, \n\ttemplate_id VARCHAR(191) NOT NULL, \n\tpage TEXT, \n\tdata TEXT NOT NULL, \n\tminiprogram_state VARCHAR(64) NOT NULL, \n\tlang VARCHAR(64) NOT NULL, \n\tstatus VARCHAR(16) NOT NULL, \n\ttotal INTEGER NOT NULL, \n\tcreated_at DOUBLE NOT NULL, \n\tupdated_at DOUBLE NOT NULL, \n\trequest_hash VARCHAR(64) NOT NULL, \n\tPRIMARY KEY (appid, broadcast_id)\n)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin",
+        "CREATE TABLE pfx_counters (\n\tcounter_key VARCHAR(191) NOT NULL, \n\tcount INTEGER NOT NULL, \n\texpires_at DOUBLE NOT NULL, \n\tPRIMARY KEY (counter_key)\n)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin",
+        "CREATE TABLE pfx_grants (\n\tappid VARCHAR(64) NOT NULL, \n\topenid VARCHAR(191) NOT NULL, \n\ttemplate_id VARCHAR(191) NOT NULL, \n\tbalance INTEGER NOT NULL, \n\tupdated_at DOUBLE NOT NULL, \n\tPRIMARY KEY (appid, openid, template_id)\n)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin",
+        "CREATE TABLE pfx_locks (\n\tname VARCHAR(191) NOT NULL, \n\towner VARCHAR(191) NOT NULL, \n\texpires_at DOUBLE NOT NULL, \n\tPRIMARY KEY (name)\n)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin",
+        "CREATE TABLE pfx_rate_limits (\n\tbucket VARCHAR(191) NOT NULL, \n\ttat BIGINT NOT NULL, \n\tPRIMARY KEY (bucket)\n)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin",
+        "CREATE TABLE pfx_recipients (\n\tappid VARCHAR(64) NOT NULL, \n\tbroadcast_id VARCHAR(191) NOT NULL, \n\tseq INTEGER NOT NULL, \n\ttouser VARCHAR(191) NOT NULL, \n\tdata TEXT, \n\tstate VARCHAR(16) NOT NULL, \n\tdue_at DOUBLE NOT NULL, \n\towner VARCHAR(64), \n\tattempts INTEGER NOT NULL, \n\tPRIMARY KEY (appid, broadcast_id, seq)\n)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin",
+        "CREATE INDEX pfx_recipients_due ON pfx_recipients (appid, state, due_at)",
+        "CREATE INDEX pfx_recipients_open ON pfx_recipients (appid, broadcast_id, state)",
+        "CREATE TABLE pfx_schema_version (\n\tid INTEGER NOT NULL, \n\tversion INTEGER NOT NULL, \n\tmigrated_at DOUBLE NOT NULL, \n\tPRIMARY KEY (id)\n)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin",
+        "CREATE TABLE pfx_seen_events (\n\tevent_key VARCHAR(191) NOT NULL, \n\texpires_at DOUBLE NOT NULL, \n\tPRIMARY KEY (event_key)\n)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin",
+        "CREATE TABLE pfx_send_log (\n\tlog_id VARCHAR(32) NOT NULL, \n\tappid VARCHAR(64) NOT NULL, \n\ttouser VARCHAR(191) NOT NULL, \n\ttemplate_id VARCHAR(191) NOT NULL, \n\tpage TEXT, \n\tdata TEXT NOT NULL, \n\tminiprogram_state VARCHAR(64) NOT NULL, \n\tlang VARCHAR(64) NOT NULL, \n\tstatus VARCHAR(16) NOT NULL, \n\tcreated_at DOUBLE NOT NULL, \n\tupdated_at DOUBLE NOT NULL, \n\terrcode INTEGER, \n\terrmsg TEXT, \n\tmsgid BIGINT, \n\tattempts INTEGER NOT NULL, \n\tidempotency_key VARCHAR(191), \n\tpayload_hash VARCHAR(64), \n\tbroadcast_id VARCHAR(191), \n\tPRIMARY KEY (log_id), \n\tCONSTRAINT pfx_send_log_idem UNIQUE (appid, idempotency_key)\n)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin",
+        "CREATE INDEX pfx_send_log_bcast ON pfx_send_log (appid, broadcast_id, created_at, log_id)",
+        "CREATE INDEX pfx_send_log_created ON pfx_send_log (created_at)",
+        "CREATE INDEX pfx_send_log_keyed ON pfx_send_log (idempotency_key, created_at)",
+        "CREATE INDEX pfx_send_log_msgid ON pfx_send_log (appid, msgid)",
+        "CREATE INDEX pfx_send_log_summary ON pfx_send_log (appid, created_at, template_id, status, errcode)",
+        "CREATE INDEX pfx_send_log_time ON pfx_send_log (appid, created_at, log_id)",
+        "CREATE INDEX pfx_send_log_tpl ON pfx_send_log (appid, template_id, created_at, log_id)",
+        "CREATE INDEX pfx_send_log_user ON pfx_send_log (appid, touser, created_at, log_id)",
+        "CREATE TABLE pfx_template_sync (\n\tappid VARCHAR(64) NOT NULL, \n\tsynced_at DOUBLE NOT NULL, \n\tPRIMARY KEY (appid)\n)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin",
+        "CREATE TABLE pfx_templates (\n\tappid VARCHAR(64) NOT NULL, \n\ttemplate_id VARCHAR(191) NOT NULL, \n\tposition INTEGER NOT NULL, \n\ttitle TEXT NOT NULL, \n\ttype INTEGER NOT NULL, \n\tkeywords TEXT NOT NULL, \n\tenum_values TEXT NOT NULL, \n\tcontent TEXT NOT NULL, \n\tPRIMARY KEY (appid, template_id)\n)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin",
+        "CREATE TABLE pfx_tokens (\n\ttoken_key VARCHAR(191) NOT NULL, \n\ttoken TEXT NOT NULL, \n\texpires_at DOUBLE NOT NULL, \n\tfetched_at DOUBLE NOT NULL, \n\tPRIMARY KEY (token_key)\n)CHARSET=utf8mb4 ENGINE=InnoDB COLLATE utf8mb4_bin",
+    ],
+}
