@@ -235,15 +235,9 @@ def test_send_runs_from_the_packages_in_the_scf_layout(
         "import index\n"
         "event, context = json.load(sys.stdin)\n"
         "response = index.main_handler(event, context)\n"
-<<<<<<< HEAD
         "import cryptography, tencentcloud, wxapush\n"
         "where = [m.__file__ for m in (index, wxapush, cryptography, tencentcloud)]\n"
-        "drivers = [m for m in ('redis', 'sqlalchemy', 'psycopg', 'pymysql') if m in sys.modules]\n"
-=======
-        "import requests, tencentcloud, wxapush\n"
-        "where = [m.__file__ for m in (index, wxapush, requests, tencentcloud)]\n"
         "drivers = [m for m in ('redis', 'psycopg', 'pymysql') if m in sys.modules]\n"
->>>>>>> main
         "where += [sys.modules[m].__file__ for m in drivers]\n"
         "version = list(sys.version_info[:2])\n"
         "print(json.dumps({'response': response, 'where': where, 'path': sys.path,"
