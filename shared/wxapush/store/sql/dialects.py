@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import time
 from contextlib import contextmanager, suppress
 from typing import (
@@ -119,8 +120,11 @@ class Postgres(Dialect):
         return f"EXCLUDED.{column}"
 
     def estimate_rows(self, conn: Connection, select: str, params: Sequence[Any]) -> int:
-        [plan] = conn.scalar(f"EXPLAIN (FORMAT JSON) {select}", params)  # parsed by psycopg
-        return int(plan["Plan"]["Plan Rows"])
+        # The plan's top line: "Index Only Scan using … (cost=0.42..812.17 rows=33333 width=27)".
+        # Text, not FORMAT JSON: a third of the time.
+        top = str(conn.scalar(f"EXPLAIN {select}", params))
+        found = re.search(r" rows=(\d+)", top)
+        return int(found[1]) if found else 0
 
 
 class MySQL(Dialect):
