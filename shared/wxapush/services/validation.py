@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Optional
 from wxapush.config import MINIPROGRAM_STATES
 from wxapush.errors import InvalidArgument
 from wxapush.store.base import TemplateInfo
-from wxapush.wechat.keyword_hints import explain, explain_data
 from wxapush.wechat.keywords import check_data
 
 if TYPE_CHECKING:
@@ -50,6 +49,9 @@ def validate_send(req: SendRequest, template: Optional[TemplateInfo]) -> None:
             )
     problem = check_data(req.data, keywords, enums)
     if problem is not None:
+        # Imported here: only a refusal needs the hints.
+        from wxapush.wechat.keyword_hints import explain, explain_data
+
         if isinstance(req.data, dict):
             kind = dict(keywords or ()).get(problem.key, "")
             item = req.data.get(problem.key)

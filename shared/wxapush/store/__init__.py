@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import tempfile
 from typing import Optional
 from urllib.parse import unquote
 
@@ -94,6 +93,8 @@ def base_directory() -> str:
     """Where the embedded store and relative sqlite paths live: cwd, else the temp directory."""
     cwd = os.getcwd()
     if on_scf() or not os.access(cwd, os.W_OK):
+        import tempfile  # here: tempfile loads shutil, bz2 and lzma, which no send needs
+
         return tempfile.gettempdir()
     return cwd
 
