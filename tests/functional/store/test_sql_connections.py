@@ -108,6 +108,53 @@ def test_a_forked_child_opens_its_own_connection(sql_store: SqlStore) -> None:
     assert sql_store.grants.balance("wx1", "oChild", "TPL_A") == 1
 
 
+def test_a_server_side_kill_after_many_uses_costs_one_call(
+    sql_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reusing an idle connection must not count as opening one: after more uses than the
+    pool's limit, a killed connection is replaced, never a pool that believes itself full."""
+    from wxapush.store.sql import pool
+
+    for _ in range(3 * pool.MAX_OPEN):
+        sql_store.grants.balance("wx1", "oUser1", "TPL_A")
+    with sql_store.pool.connection() as conn:
+        victim = _session_id(conn)
+    with _namespaces.sql_connection(sql_store._test_server) as killer:  # type: ignore[attr-defined]
+        postgres = killer.dialect.name == "postgresql"
+        killer.execute(f"SELECT pg_terminate_backend({victim})" if postgres else f"KILL {victim}")
+    monkeypatch.setattr(pool, "TIMEOUT", 1.0)
+    with pytest.raises(sql_store.pool.dialect.Error):  # the call that meets the dead socket
+        sql_store.grants.balance("wx1", "oUser1", "TPL_A")
+    for _ in range(3):  # and then every call works: a fresh connection
+        assert sql_store.grants.grant("wx1", "oUser1", "TPL_A") >= 1
+    pool_ = sql_store.pool
+    with pool_.connection() as a, pool_.connection() as b:  # two at once: nothing "in use"
+        assert _session_id(a) != _session_id(b)
+
+
+def test_a_connection_checked_out_across_a_fork_is_not_pooled_in_the_child(
+    sql_store: SqlStore,
+) -> None:
+    read, write = os.pipe()
+    with sql_store.pool.connection() as held:
+        parent = _session_id(held)
+        pid = os.fork()
+    if pid == 0:  # the child gave the parent's connection back on leaving the block
+        code = 1
+        try:
+            with sql_store.pool.connection() as conn:
+                os.write(write, str(_session_id(conn)).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    child = int(os.read(read, 64).decode() or "0")
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert child not in (0, parent)
+
+
 def _try_again_errors(dialect: str) -> List[Exception]:
     """The driver's exceptions for a deadlock, a serialization failure, a lock wait timeout."""
     if dialect == "postgresql":

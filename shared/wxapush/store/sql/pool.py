@@ -79,10 +79,11 @@ class Connection:
 
 
 class _Entry:
-    __slots__ = ("born", "raw", "used")
+    __slots__ = ("born", "pid", "raw", "used")
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw
+        self.pid = os.getpid()  # the process whose socket this is
         self.born = self.used = time.monotonic()
 
 
@@ -155,7 +156,8 @@ class Pool:
                     )
                 self._cond.wait(left)
             entry = self._idle.pop() if self._idle else None
-            self._open += 1
+            if entry is None:
+                self._open += 1  # counts connections that exist, idle or in use
         try:
             if entry is not None:
                 entry = self._usable(entry)
@@ -175,7 +177,7 @@ class Pool:
         return entry
 
     def _checkin(self, entry: _Entry, healthy: bool) -> None:
-        if self._pid != os.getpid():  # checked out before a fork, given back in the child
+        if entry.pid != os.getpid():  # checked out before a fork, given back in the child
             _inherited.append(entry.raw)
             return
         if not healthy and not self.dialect.idle_after_error(entry.raw):
