@@ -180,9 +180,10 @@ class SendLog(Protocol):
     def update(self, log_id: str, *, use_grant: Optional[GrantKey] = None, **changes: Any) -> None:
         """Apply ``changes`` (fields of UPDATABLE_FIELDS) in one atomic write.
 
-        With ``use_grant``, the same write also takes one from that grant balance when it is
-        above zero (as ``GrantLedger.consume``; nothing happens to a zero or unknown balance):
-        the send path records WeChat's answer and the grant it used in a single commit.
+        With ``use_grant``, when the update changes the record's status, the same write also
+        takes one from that grant balance if it is above zero (as ``GrantLedger.consume``):
+        the send path records WeChat's answer and the grant it used in a single commit, and a
+        repeat of the same update (a retry after a lost reply) takes no second grant.
         KeyError if ``log_id`` is absent (and then no grant is taken); ValueError for a field that
         may not change or a bad status. ``updated_at`` is not set implicitly: the caller passes it.
         """

@@ -313,6 +313,19 @@ def test_update_with_use_grant_leaves_a_zero_or_unknown_balance(store: Store) ->
     assert got is not None and got.status == "delivered"
 
 
+def test_a_repeated_update_takes_no_second_grant(store: Store) -> None:
+    """A retry after a lost reply repeats the write: the status no longer changes, and the
+    ledger must not pay twice for one message."""
+    record = make()
+    store.log.claim(record)
+    store.grants.grant(APP, "oUser1", "TPL_A", 3)
+    for _ in range(2):
+        store.log.update(record.log_id, use_grant=GRANT, status="sent", msgid=7, updated_at=T0)
+    assert store.grants.balance(APP, "oUser1", "TPL_A") == 2
+    store.log.update(record.log_id, use_grant=GRANT, errmsg="ok", updated_at=T0 + 1)
+    assert store.grants.balance(APP, "oUser1", "TPL_A") == 2  # no status change: none taken
+
+
 def test_update_of_an_absent_record_takes_no_grant(store: Store) -> None:
     store.grants.grant(APP, "oUser1", "TPL_A", 1)
     with pytest.raises(KeyError):

@@ -135,8 +135,11 @@ if new.idempotency_key ~= old.idempotency_key then
     redis.call('ZADD', P .. ':log:keyed', new.created_at, id)
   end
 end
-if #KEYS == 1 and tonumber(redis.call('HGET', KEYS[1], grant) or 0) > 0 then
-  redis.call('HINCRBY', KEYS[1], grant, -1)  -- the grant the message used, in the same write
+-- the grant the message used, in the same write; taken with a change of status only, so a
+-- repeated update (a retry after a lost reply) takes none
+if #KEYS == 1 and new.status ~= old.status
+    and tonumber(redis.call('HGET', KEYS[1], grant) or 0) > 0 then
+  redis.call('HINCRBY', KEYS[1], grant, -1)
 end
 return 1
 """

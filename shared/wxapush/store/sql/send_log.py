@@ -72,18 +72,23 @@ class SqlSendLog:
         if not changes:
             if self.get(log_id) is None:
                 raise KeyError(log_id)
-            if use_grant is not None:
-                transaction(self._pool, lambda conn: self._use(conn, use_grant))
             return
         sets = ", ".join(f"{name} = %s" for name in changes)
         params = [_encode(name, value) for name, value in changes.items()]
         sql = f"UPDATE {self._t} SET {sets} WHERE log_id = %s"
+        grant = use_grant if "status" in changes else None
 
         def work(conn: Connection) -> int:
+            old = None
+            if grant is not None:  # taken with a change of status: a repeat takes none
+                locked = f"SELECT status FROM {self._t} WHERE log_id = %s FOR UPDATE"
+                old = conn.scalar(locked, [log_id])
+                if old is None:
+                    return 0
             # the row count counts matched rows, on MySQL too (the pool sets CLIENT_FOUND_ROWS)
             found = conn.execute(sql, [*params, log_id])
-            if found and use_grant is not None:  # the grant it used: the same commit
-                self._use(conn, use_grant)
+            if grant is not None and found and old != changes["status"]:
+                self._use(conn, grant)  # the grant it used: the same commit
             return found
 
         if transaction(self._pool, work) == 0:

@@ -77,23 +77,23 @@ class SqliteSendLog:
         if not changes:
             if self.get(log_id) is None:
                 raise KeyError(log_id)
-            if use_grant is not None:
-                with self._db.connection() as conn:
-                    consume_grant(conn, use_grant)
             return
         names = sorted(changes)  # a stable statement text, so the statement cache reuses it
         assignments = ", ".join(f"{name} = ?" for name in names)
         params = [_encode(name, changes[name]) for name in names]
         sql = f"UPDATE send_log SET {assignments} WHERE log_id = ?"
-        if use_grant is None:  # one auto-committed statement
+        if use_grant is None or "status" not in changes:  # one auto-committed statement
             with self._db.connection() as conn:
                 if conn.execute(sql, (*params, log_id)).rowcount == 0:
                     raise KeyError(log_id)
             return
         with self._db.write() as conn:  # the outcome and the grant it used: one commit
-            if conn.execute(sql, (*params, log_id)).rowcount == 0:
+            old = conn.execute("SELECT status FROM send_log WHERE log_id = ?", (log_id,)).fetchone()
+            if old is None:
                 raise KeyError(log_id)
-            consume_grant(conn, use_grant)
+            conn.execute(sql, (*params, log_id))
+            if old[0] != changes["status"]:  # taken with a change of status: a repeat takes none
+                consume_grant(conn, use_grant)
 
     def get(self, log_id: str) -> Optional[LogRecord]:
         with self._db.connection() as conn:
