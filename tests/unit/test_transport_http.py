@@ -181,3 +181,18 @@ def test_an_unusable_proxy_is_misconfigured_naming_the_variable(
     error = caught.value
     assert (error.slug, error.errcode) == ("misconfigured", 990501)
     assert error.errmsg.startswith(variable + ":") and "hunter2" not in error.errmsg
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_an_unreadable_ca_bundle_is_misconfigured_before_anything_is_sent(
+    variable: str, tmp_path: Path
+) -> None:
+    garbage = tmp_path / "not-a-bundle.pem"
+    garbage.write_text("not a certificate\n")
+    for bundle in (str(tmp_path / "missing.pem"), str(garbage)):
+        transport = Transport("https://127.0.0.1:9", env={variable: bundle}, policy=QUICK)
+        with pytest.raises(Misconfigured) as caught:
+            send(transport)
+        error = caught.value
+        assert (error.slug, error.errcode, error.retryable) == ("misconfigured", 990501, False)
+        assert error.errmsg.startswith(variable + ":") and error.extras["setting"] == variable

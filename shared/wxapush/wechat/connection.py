@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from wxapush.config import env_value
+from wxapush.errors import Misconfigured
 from wxapush.wechat.exchange_errors import Lost, NotSent
 from wxapush.wechat.proxy import proxy_for
 
@@ -61,8 +62,9 @@ class OriginConnections:
         port = parts.port or (443 if self.https else 80)
         self.host, self.port = host, port
         self.proxy = proxy_for(scheme, host, port, env)
-        self._ca = _ca_bundle(env) if self.https else None
-        self._ssl: Optional[ssl.SSLContext] = None
+        # Built now, at the first request: a CA bundle that cannot be read is misconfigured,
+        # said before anything is sent.
+        self._ssl: Optional[ssl.SSLContext] = _tls_context(env) if self.https else None
         netloc = f"[{host}]" if ":" in host else host
         default_port = port == (443 if self.https else 80)
         authority = netloc if default_port else f"{netloc}:{port}"
@@ -150,7 +152,7 @@ class OriginConnections:
         host, port = (self.proxy.host, self.proxy.port) if self.proxy else (self.host, self.port)
         conn: http.client.HTTPConnection
         if self.https:
-            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._context())
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._ssl)
             if self.proxy is not None:
                 tunnel_headers: Dict[str, str] = {}
                 if self.proxy.authorization:
@@ -172,29 +174,35 @@ class OriginConnections:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
 
-    def _context(self) -> ssl.SSLContext:
-        if self._ssl is None:
-            import ssl
 
-            if self._ca is not None and os.path.isdir(self._ca):
-                self._ssl = ssl.create_default_context(capath=self._ca)
-            else:
-                self._ssl = ssl.create_default_context(cafile=self._ca)
-        return self._ssl
+def _tls_context(env: Mapping[str, str]) -> ssl.SSLContext:
+    """Certificate and host name checks, trusting the CAs of :func:`_ca_bundle`."""
+    import ssl
+
+    setting, ca = _ca_bundle(env)
+    try:
+        if ca is not None and os.path.isdir(ca):
+            return ssl.create_default_context(capath=ca)
+        return ssl.create_default_context(cafile=ca)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise Misconfigured(
+            f"{setting}: the CA bundle cannot be loaded ({type(exc).__name__})", setting=setting
+        ) from None
 
 
-def _ca_bundle(env: Mapping[str, str]) -> Optional[str]:
-    """Where the trusted CAs are: the variables requests honoured, certifi, else the system's."""
+def _ca_bundle(env: Mapping[str, str]) -> Tuple[str, Optional[str]]:
+    """Where the trusted CAs are, and what said so: the variables requests honoured, certifi,
+    else the system's (None)."""
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         value = env_value(env, name)
         if value is not None:
-            return value
+            return name, value
     try:
         import certifi
     except ImportError:
-        return None
+        return "the system's CA store", None
     where: str = certifi.where()
-    return where
+    return "certifi", where
 
 
 def _still_open(conn: http.client.HTTPConnection) -> bool:
