@@ -280,6 +280,7 @@ def bench_queries(stores: Dict[str, str], sizes: List[int], runs: int = 200) -> 
             store: Any = open_store(store_url)
             table = store.tables.send_log
             loaded = 0
+            app_figures: List[float] = []
             try:
                 for size in sizes:
                     start = time.perf_counter()
@@ -304,30 +305,43 @@ def bench_queries(stores: Dict[str, str], sizes: List[int], runs: int = 200) -> 
                     users = [f"oUser{rng.randrange(1, size // 100)}" for _ in range(runs)]
                     user_pages = [LogQuery(*window, touser=user) for user in users]
                     app_pages = [LogQuery(demo.APPID, t0 + 29 * DAY, t0 + 30 * DAY)] * runs
-                    figures = [timed(store, pages) for pages in (user_pages, app_pages)]
+                    figures = timed(store, user_pages, app_pages)
+                    app_figures.append(figures[1])
+                    exact = store.log.query(app_pages[0]).total_exact
                     print(
                         f"  {name:<11} {size:>9,} records  user page {figures[0]:6.2f} ms"
-                        f"  app page (1 day) {figures[1]:7.2f} ms  (loaded in {load:.1f} s)"
+                        f"  app page (1 day) {figures[1]:7.2f} ms"
+                        f" (total {'exact' if exact else 'estimated'})  (loaded in {load:.1f} s)"
                     )
+                if len(app_figures) > 1:
+                    ratio = app_figures[-1] / app_figures[0]
+                    span = f"{sizes[-1]:,} / {sizes[0]:,}"
+                    print(f"  {name:<11} app page {span}: {ratio:.2f} (aim <= 1.5)")
             finally:
                 store.close()
 
 
 def settle(store: Any, name: str, table: str) -> None:
     """What autovacuum / InnoDB's background statistics would have done by now: statistics for
-    the planner, and (PostgreSQL) the visibility map that lets a count use the index alone."""
+    the planner, (PostgreSQL) the visibility map that lets a count use the index alone, and a
+    checkpoint, so the bulk load's dirty pages are not written out while pages are timed."""
     with store.pool.connection() as conn:  # autocommit: VACUUM runs outside a transaction
-        sql = f"VACUUM ANALYZE {table}" if name == "postgresql" else f"ANALYZE TABLE {table}"
-        conn.execute(sql)
+        if name == "postgresql":
+            conn.execute(f"VACUUM ANALYZE {table}")
+            conn.execute("CHECKPOINT")
+        else:
+            conn.execute(f"ANALYZE TABLE {table}")
 
 
-def timed(store: Any, queries: List[Any]) -> float:
-    samples = []
-    for q in queries:
-        start = time.perf_counter()
-        store.log.query(q)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1e3
+def timed(store: Any, *series: List[Any]) -> List[float]:
+    """Median ms of each series' queries, their calls alternated (a hiccup hits every series)."""
+    samples: List[List[float]] = [[] for _ in series]
+    for queries in zip(*series):
+        for q, into in zip(queries, samples):
+            start = time.perf_counter()
+            store.log.query(q)
+            into.append(time.perf_counter() - start)
+    return [statistics.median(taken) * 1e3 for taken in samples]
 
 
 # --- plumbing -----------------------------------------------------------------------------------

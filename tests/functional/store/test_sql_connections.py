@@ -83,6 +83,16 @@ def test_the_pool_keeps_two_idle_connections(sql_store: SqlStore) -> None:
     assert len(again & ids) == 2  # two were kept, the third closed
 
 
+def _reported_by_child(pid: int, read: int, write: int) -> int:
+    """The session id a forked child wrote to the pipe, once it exited cleanly."""
+    os.close(write)
+    child = int(os.read(read, 64).decode() or "0")
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return child
+
+
 def test_a_forked_child_opens_its_own_connection(sql_store: SqlStore) -> None:
     with sql_store.pool.connection() as conn:
         parent = _session_id(conn)
@@ -97,12 +107,7 @@ def test_a_forked_child_opens_its_own_connection(sql_store: SqlStore) -> None:
             code = 0
         finally:
             os._exit(code)
-    os.close(write)
-    child = int(os.read(read, 64).decode() or "0")
-    os.close(read)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    assert child not in (0, parent)
+    assert _reported_by_child(pid, read, write) not in (0, parent)
     with sql_store.pool.connection() as conn:  # the parent's own is intact and still pooled
         assert _session_id(conn) == parent
     assert sql_store.grants.balance("wx1", "oChild", "TPL_A") == 1
@@ -147,12 +152,7 @@ def test_a_connection_checked_out_across_a_fork_is_not_pooled_in_the_child(
             code = 0
         finally:
             os._exit(code)
-    os.close(write)
-    child = int(os.read(read, 64).decode() or "0")
-    os.close(read)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    assert child not in (0, parent)
+    assert _reported_by_child(pid, read, write) not in (0, parent)
 
 
 def _try_again_errors(dialect: str) -> List[Exception]:
