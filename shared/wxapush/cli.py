@@ -268,8 +268,8 @@ def run_log(args: argparse.Namespace) -> int:
     result = direct("send_log", event)
     if args.json or result.get("errcode") != 0:
         return _print(result)
-    total = result["total"]  # past 1,000 matches an estimate, and flagged so
-    print(f"{total} message(s)" if result["total_exact"] else f"about {total} message(s)")
+    total = result["total"]  # past 1,000 matches counting stops: then 1,001, a lower bound
+    print(f"{total} message(s)" if result["total_exact"] else f"{total - 1}+ message(s)")
     for row in result["list"]:
         print(
             f"{row['created_at']}  {row['status']:<11} {row['touser']}  {row['template_id']}"

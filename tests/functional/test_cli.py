@@ -65,7 +65,7 @@ def test_log_says_when_counting_stopped(
         assert run(capsys, "invoke", "send", "--data", json.dumps(send_event()))[0] == 0
     monkeypatch.setattr(send_log, "LogQuery", partial(LogQuery, exact_up_to=2))
     code, out = run(capsys, "log")
-    assert code == 0 and out.splitlines()[0] == "about 3 message(s)"
+    assert code == 0 and out.splitlines()[0] == "2+ message(s)"
 
 
 def test_send_command_builds_the_request(

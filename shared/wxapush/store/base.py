@@ -125,7 +125,7 @@ class LogQuery:
     #: have indexes; this one narrows what they select (redis: a scan on the server).
     errcode: Optional[int] = None
     #: Count exactly up to this many matches; past it a store whose count grows with the log
-    #: estimates the total (``LogPage.total_exact`` False), so a page costs the same at any size.
+    #: stops counting (``LogPage.total_exact`` False), so a page costs the same at any size.
     exact_up_to: int = 1_000
 
 
@@ -134,8 +134,7 @@ class LogPage:
     """A page of ``SendLog.query``: the total matching and the records of the page.
 
     ``total`` is exact when ``total_exact``; otherwise more than ``LogQuery.exact_up_to``
-    records match and ``total`` is an estimate, never below ``exact_up_to + 1`` (the sql store
-    asks the database's planner statistics; sqlite says just that: a lower bound). The records
+    records match and ``total`` is ``exact_up_to + 1``, a lower bound ("1,000+"). The records
     are the exact page asked for either way.
     """
 
@@ -198,7 +197,7 @@ class SendLog(Protocol):
         """The page ordered by created_at desc, then log_id desc, and the total matching.
 
         The total is exact up to ``q.exact_up_to``; past it a store whose count would grow with
-        the log estimates it and says so (``LogPage.total_exact`` False): see LogPage.
+        the log stops counting and says so (``LogPage.total_exact`` False): see LogPage.
         """
 
     def summarize(self, appid: str, bounds: Sequence[float]) -> LogSummary:

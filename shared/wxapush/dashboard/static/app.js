@@ -214,9 +214,9 @@
       });
       var first = page.total ? state.offset + 1 : 0;
       $("page-label").textContent = first + "–" + (state.offset + page.list.length) +
-        " of " + (page.total_exact ? "" : "about ") + page.total;
+        " of " + (page.total_exact ? page.total : (page.total - 1) + "+");
       $("page-prev").disabled = state.offset === 0;
-      // Past 1,000 matches the total is an estimate: a short page is the real end.
+      // Past 1,000 matches counting stops (a lower bound): a short page is the real end.
       $("page-next").disabled = state.offset + page.list.length >= page.total ||
         page.list.length < state.count;
     });

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 import time
 from contextlib import contextmanager, suppress
 from typing import (
@@ -66,10 +65,6 @@ class Dialect:
         """In an upsert's update: the value the statement tried to insert into ``column``."""
         raise NotImplementedError
 
-    def estimate_rows(self, conn: Connection, select: str, params: Sequence[Any]) -> int:
-        """The rows ``select`` would return by the planner's statistics: no row is read."""
-        raise NotImplementedError
-
     def rollback(self, raw: Any) -> None:
         try:
             cursor = raw.cursor()
@@ -118,13 +113,6 @@ class Postgres(Dialect):
 
     def inserted(self, column: str) -> str:
         return f"EXCLUDED.{column}"
-
-    def estimate_rows(self, conn: Connection, select: str, params: Sequence[Any]) -> int:
-        # The plan's top line: "Index Only Scan using … (cost=0.42..812.17 rows=33333 width=27)".
-        # Text, not FORMAT JSON: a third of the time.
-        top = str(conn.scalar(f"EXPLAIN {select}", params))
-        found = re.search(r" rows=(\d+)", top)
-        return int(found[1]) if found else 0
 
 
 class MySQL(Dialect):
@@ -183,16 +171,6 @@ class MySQL(Dialect):
 
     def inserted(self, column: str) -> str:
         return f"VALUES({column})"
-
-    def estimate_rows(self, conn: Connection, select: str, params: Sequence[Any]) -> int:
-        # InnoDB's estimate for the range of the index chosen (index dives), times the share
-        # the other conditions keep where the server reports one (MySQL's "filtered").
-        named = conn.named_rows(f"EXPLAIN {select}", params)
-        if not named:
-            return 0
-        row = named[0]
-        share = float(row.get("filtered") or 100.0) / 100.0
-        return int(float(row.get("rows") or 0) * share)
 
 
 _DIALECTS: Dict[str, Callable[[], Dialect]] = {"postgresql": Postgres, "mysql": MySQL}

@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from wxapush.store.sql.dialects import Dialect
 
@@ -56,16 +56,6 @@ class Connection:
         try:
             cursor.execute(sql, tuple(params) if params else None)
             return [tuple(row) for row in cursor.fetchall()]
-        finally:
-            cursor.close()
-
-    def named_rows(self, sql: str, params: Sequence[Any] = ()) -> List[Dict[str, Any]]:
-        """The rows as dicts by column name (lower case)."""
-        cursor = self.raw.cursor()
-        try:
-            cursor.execute(sql, tuple(params) if params else None)
-            names = [str(column[0]).lower() for column in cursor.description or ()]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
         finally:
             cursor.close()
 
