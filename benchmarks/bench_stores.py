@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -268,57 +269,63 @@ FROM seq_{lo}_to_{hi}
 
 
 def bench_queries(stores: Dict[str, str], sizes: List[int], runs: int = 200) -> None:
+    """Pages of a log of each size, one log per size, all loaded first and then timed
+    alternately: a pause of the shared machine hits every size alike, so the ratios hold."""
     from wxapush.store import LogQuery, open_store
-    from wxapush.store.sql.tables import create_index, index_names
 
     t0 = 1_700_000_000.0
     print("send_log query: median ms of a page (count 20), by records in the log")
     for name in ("postgresql", "mysql"):
         if name not in stores:
             continue
-        with fresh(name, stores[name]) as store_url:
-            store: Any = open_store(store_url)
-            table = store.tables.send_log
-            loaded = 0
-            app_figures: List[float] = []
-            try:
-                for size in sizes:
-                    start = time.perf_counter()
-                    prefix, dialect = store.tables.prefix, store.pool.dialect
-                    on = f" ON {table}" if name == "mysql" else ""
-                    with store.pool.connection() as conn:
-                        # bulk load: rows first, then each index built in one sorted pass
-                        # (per-row index maintenance thrashes MariaDB's 128 MB buffer pool)
-                        for index in index_names("send_log"):
-                            conn.execute(f"DROP INDEX {prefix}_send_log_{index}{on}")
-                        fill = PG_FILL if name == "postgresql" else MY_FILL
-                        # constants of this benchmark, written into the statement
-                        conn.execute(fill.format(t=table, appid=demo.APPID, t0=t0,
-                                                 lo=loaded + 1, hi=size))  # fmt: skip
-                        for index in index_names("send_log"):
-                            conn.execute(create_index(dialect, prefix, "send_log", index))
-                    settle(store, name, table)
-                    load = time.perf_counter() - start
-                    loaded = size
-                    rng = random.Random(size)
-                    window = (demo.APPID, t0 + 23 * DAY, t0 + 30 * DAY)
-                    users = [f"oUser{rng.randrange(1, size // 100)}" for _ in range(runs)]
-                    user_pages = [LogQuery(*window, touser=user) for user in users]
-                    app_pages = [LogQuery(demo.APPID, t0 + 29 * DAY, t0 + 30 * DAY)] * runs
-                    figures = timed(store, user_pages, app_pages)
-                    app_figures.append(figures[1])
-                    exact = store.log.query(app_pages[0]).total_exact
-                    print(
-                        f"  {name:<11} {size:>9,} records  user page {figures[0]:6.2f} ms"
-                        f"  app page (1 day) {figures[1]:7.2f} ms"
-                        f" (total {'exact' if exact else '1000+'})  (loaded in {load:.1f} s)"
-                    )
-                if len(app_figures) > 1:
-                    ratio = app_figures[-1] / app_figures[0]
-                    span = f"{sizes[-1]:,} / {sizes[0]:,}"
-                    print(f"  {name:<11} app page {span}: {ratio:.2f} (aim <= 1.5)")
-            finally:
-                store.close()
+        with ExitStack() as stack:
+            logs = []
+            for size in sizes:
+                store_url = stack.enter_context(fresh(name, stores[name]))
+                store = open_store(store_url)
+                stack.callback(store.close)
+                start = time.perf_counter()
+                load(store, name, size, t0)
+                logs.append((size, store, time.perf_counter() - start))
+            series = []
+            for size, _store, _ in logs:
+                rng = random.Random(size)
+                window = (demo.APPID, t0 + 23 * DAY, t0 + 30 * DAY)
+                users = [f"oUser{rng.randrange(1, size // 100)}" for _ in range(runs)]
+                series.append([LogQuery(*window, touser=user) for user in users])
+                series.append([LogQuery(demo.APPID, t0 + 29 * DAY, t0 + 30 * DAY)] * runs)
+            stores_of = [store for _, store, _ in logs for _ in range(2)]
+            figures = timed(stores_of, series)
+            for i, (size, store, loaded) in enumerate(logs):
+                user, app = figures[2 * i], figures[2 * i + 1]
+                exact = store.log.query(series[2 * i + 1][0]).total_exact
+                print(
+                    f"  {name:<11} {size:>9,} records  user page {user:6.2f} ms"
+                    f"  app page (1 day) {app:7.2f} ms"
+                    f" (total {'exact' if exact else '500+'})  (loaded in {loaded:.1f} s)"
+                )
+            if len(logs) > 1:
+                ratio = figures[-1] / figures[1]
+                span = f"{sizes[-1]:,} / {sizes[0]:,}"
+                print(f"  {name:<11} app page {span}: {ratio:.2f} (aim <= 1.5)")
+
+
+def load(store: Any, name: str, size: int, t0: float) -> None:
+    """``size`` records spread over 30 days, bulk loaded: rows first, then each index built in
+    one sorted pass (per-row index maintenance thrashes MariaDB's 128 MB buffer pool)."""
+    from wxapush.store.sql.tables import create_index, index_names
+
+    table, prefix, dialect = store.tables.send_log, store.tables.prefix, store.pool.dialect
+    on = f" ON {table}" if name == "mysql" else ""
+    with store.pool.connection() as conn:
+        for index in index_names("send_log"):
+            conn.execute(f"DROP INDEX {prefix}_send_log_{index}{on}")
+        fill = PG_FILL if name == "postgresql" else MY_FILL
+        # constants of this benchmark, written into the statement
+        conn.execute(fill.format(t=table, appid=demo.APPID, t0=t0, lo=1, hi=size))
+        for index in index_names("send_log"):
+            conn.execute(create_index(dialect, prefix, "send_log", index))
+    settle(store, name, table)
 
 
 def settle(store: Any, name: str, table: str) -> None:
@@ -333,11 +340,11 @@ def settle(store: Any, name: str, table: str) -> None:
             conn.execute(f"ANALYZE TABLE {table}")
 
 
-def timed(store: Any, *series: List[Any]) -> List[float]:
-    """Median ms of each series' queries, their calls alternated (a hiccup hits every series)."""
+def timed(stores: List[Any], series: List[List[Any]]) -> List[float]:
+    """Median ms of each series' queries on its store, their calls alternated."""
     samples: List[List[float]] = [[] for _ in series]
     for queries in zip(*series):
-        for q, into in zip(queries, samples):
+        for store, q, into in zip(stores, queries, samples):
             start = time.perf_counter()
             store.log.query(q)
             into.append(time.perf_counter() - start)

@@ -268,7 +268,7 @@ def run_log(args: argparse.Namespace) -> int:
     result = direct("send_log", event)
     if args.json or result.get("errcode") != 0:
         return _print(result)
-    total = result["total"]  # past 1,000 matches counting stops: then 1,001, a lower bound
+    total = result["total"]  # past 500 matches counting stops: then 501, a lower bound
     print(f"{total} message(s)" if result["total_exact"] else f"{total - 1}+ message(s)")
     for row in result["list"]:
         print(

@@ -341,7 +341,7 @@ def test_the_log_flags_an_estimated_total(cookie: str, monkeypatch: pytest.Monke
         seed("delivered", errcode=0, ago=10 + i)
     exact = envelope(call("GET", "/dashboard/api/log", cookie=cookie, query={"count": "2"}))
     assert (exact["total"], exact["total_exact"]) == (4, True)
-    # The bound is 1,000 (LogQuery.exact_up_to); 2 here stands in for it.
+    # The bound is 500 (LogQuery.exact_up_to); 2 here stands in for it.
     monkeypatch.setattr(dashboard_data, "LogQuery", partial(LogQuery, exact_up_to=2))
     page = envelope(call("GET", "/dashboard/api/log", cookie=cookie, query={"count": "2"}))
     assert (page["total"], page["total_exact"], len(page["list"])) == (3, False, 2)

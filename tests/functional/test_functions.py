@@ -95,7 +95,7 @@ def test_send_log_stops_counting_past_the_bound_and_says_so(
     day = today()
     exact = invoke("send_log", {"begin_date": day, "end_date": day, "count": 2})
     assert (exact["total"], exact["total_exact"]) == (4, True)
-    # The bound is 1,000 (LogQuery.exact_up_to); 2 here stands in for it.
+    # The bound is 500 (LogQuery.exact_up_to); 2 here stands in for it.
     monkeypatch.setattr(send_log, "LogQuery", partial(LogQuery, exact_up_to=2))
     page = invoke("send_log", {"begin_date": day, "end_date": day, "offset": 2, "count": 2})
     assert (page["total"], page["total_exact"]) == (3, False)

@@ -126,7 +126,7 @@ class LogQuery:
     errcode: Optional[int] = None
     #: Count exactly up to this many matches; past it a store whose count grows with the log
     #: stops counting (``LogPage.total_exact`` False), so a page costs the same at any size.
-    exact_up_to: int = 1_000
+    exact_up_to: int = 500
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ class LogPage:
     """A page of ``SendLog.query``: the total matching and the records of the page.
 
     ``total`` is exact when ``total_exact``; otherwise more than ``LogQuery.exact_up_to``
-    records match and ``total`` is ``exact_up_to + 1``, a lower bound ("1,000+"). The records
+    records match and ``total`` is ``exact_up_to + 1``, a lower bound ("500+"). The records
     are the exact page asked for either way.
     """
 

@@ -216,7 +216,7 @@
       $("page-label").textContent = first + "–" + (state.offset + page.list.length) +
         " of " + (page.total_exact ? page.total : (page.total - 1) + "+");
       $("page-prev").disabled = state.offset === 0;
-      // Past 1,000 matches counting stops (a lower bound): a short page is the real end.
+      // Past 500 matches counting stops (a lower bound): a short page is the real end.
       $("page-next").disabled = state.offset + page.list.length >= page.total ||
         page.list.length < state.count;
     });
