@@ -233,6 +233,28 @@ def _seed_week(store_url: str) -> Dict[str, int]:
     return per_day
 
 
+def _seed_recent(store_url: str, count: int) -> None:
+    """``count`` delivered records of the last minutes, written to the dev store."""
+    from wxapush.store import LogRecord, new_log_id, open_store
+    from wxemu import demo
+
+    store = open_store(store_url)
+    try:
+        now = time.time()
+        for i in range(count):
+            at = now - 60 - i * 0.1
+            store.log.claim(
+                LogRecord(
+                    log_id=new_log_id(), appid=demo.APPID, touser=demo.OPENID,
+                    template_id=demo.TEMPLATE_ID, page=None, data={"thing1": {"value": "x"}},
+                    miniprogram_state="formal", lang="zh_CN", status="delivered",
+                    created_at=at, updated_at=at, errcode=0, errmsg="ok",
+                )
+            )  # fmt: skip
+    finally:
+        store.close()
+
+
 def test_a_week_of_demo_data_draws_a_bar_per_day(
     banner: str,  # noqa: F811
     tmp_path: Path,
@@ -264,3 +286,10 @@ def test_a_week_of_demo_data_draws_a_bar_per_day(
         assert total == sum(drawn.values())
         driver.execute_script("window.scrollTo(0, 0)")
         save_screenshot(driver, tmp_path, "dashboard-week.png")
+
+        # past 500 records in the period the log's total stops counting: "500+", paging on
+        _seed_recent(f"sqlite:///{tmp_path / '.wxapush' / 'dev.db'}", 500)
+        driver.refresh()
+        assert _wait(lambda: _text(driver, "#page-label").endswith(" of 500+"))
+        assert _text(driver, "#page-label").startswith("1–20 ")
+        assert driver.find_element(By.ID, "page-next").is_enabled()
