@@ -46,7 +46,9 @@ def add_parser(commands: Any, direct: Callable[..., Dict[str, Any]]) -> None:
     parser.add_argument("--id", metavar="BROADCAST_ID", help="choose the id: a repeat is a no-op")
     parser.add_argument("--wait", action="store_true", help="show a live progress bar until done")
     parser.add_argument("--work", action="store_true", help="also drain the queue from here")
-    parser.add_argument("--json", action="store_true", help="print the raw JSON answers")
+    parser.add_argument(
+        "--json", action="store_true", help="print the raw JSON answer (with --wait: the final one)"
+    )
     parser.set_defaults(run=lambda args: run(args, direct), operator=True)
 
 
@@ -62,9 +64,9 @@ def run(args: argparse.Namespace, direct: Callable[..., Dict[str, Any]]) -> int:
         if isinstance(event, str):
             return _usage(event)
         result = direct("broadcast", event)
-    if result.get("errcode") != 0 or args.json or not (args.wait or args.work):
+    if result.get("errcode") != 0 or not (args.wait or args.work):
         return _show(result, args.json)
-    return watch(direct, result["broadcast_id"], work=args.work)
+    return watch(direct, result["broadcast_id"], work=args.work, raw=args.json)
 
 
 def _create_event(args: argparse.Namespace) -> Any:
@@ -95,18 +97,24 @@ def _create_event(args: argparse.Namespace) -> Any:
     return event
 
 
-def watch(direct: Callable[..., Dict[str, Any]], bid: str, work: bool = False) -> int:
-    """Redraw the progress bar until the campaign is over (Ctrl-C detaches; it goes on)."""
-    tty = sys.stdout.isatty()
+def watch(
+    direct: Callable[..., Dict[str, Any]], bid: str, work: bool = False, raw: bool = False
+) -> int:
+    """Redraw the progress bar until the campaign is over (Ctrl-C detaches; it goes on).
+
+    ``raw`` (``--json``): no bar; the final status is printed as one JSON document.
+    """
+    tty = sys.stdout.isatty() and not raw
     try:
         while True:
             if work:
                 direct("broadcast", {"action": "work"})
             report = direct("broadcast", {"action": "status", "broadcast_id": bid})
-            if report.get("errcode") != 0:
-                return _show(report, False)
-            line = progress_line(report)
-            print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
+            if report.get("errcode") != 0 or (raw and report["status"] in OVER):
+                return _show(report, raw)
+            if not raw:
+                line = progress_line(report)
+                print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
             if report["status"] in OVER:
                 print()
                 return 0

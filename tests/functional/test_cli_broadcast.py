@@ -44,6 +44,20 @@ def test_create_from_a_file_work_and_wait_then_status(
     assert json.loads(out)["counts"]["sent"] == 4
 
 
+def test_json_with_wait_prints_the_final_status_alone(
+    env: dict[str, str], wxemu: RunningServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    listing = tmp_path / "openids.txt"
+    listing.write_text("\n".join(users(wxemu, 3)))
+    code, out, _ = run(
+        capsys, "broadcast", "--template", demo.TEMPLATE_ID, *data_args(),
+        "--to-file", str(listing), "--id", "cli-json", "--work", "--wait", "--json",
+    )  # fmt: skip
+    assert code == 0, out
+    final = json.loads(out)  # one JSON document: no progress bar around it
+    assert (final["status"], final["counts"]["sent"]) == ("done", 3)
+
+
 def test_cancel_by_id_and_errors(
     env: dict[str, str], wxemu: RunningServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
