@@ -39,6 +39,11 @@ _TOKEN = re.compile(r"^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 _OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
+def is_openid(value: str) -> bool:
+    """Whether ``value`` has an openid's shape (what a session may name)."""
+    return _OPENID.match(value) is not None
+
+
 @dataclass(frozen=True)
 class Session:
     """A verified session: who, for which app, until when (Unix seconds)."""
@@ -51,7 +56,7 @@ class Session:
 
 def issue(appid: str, openid: str, secret: str, ttl: int, now: Optional[float] = None) -> str:
     """A signed session token for ``openid`` of ``appid``, valid ``ttl`` seconds from ``now``."""
-    if not _OPENID.match(openid):
+    if not is_openid(openid):
         raise ValueError("openid is not a WeChat openid")
     issued = int(time.time() if now is None else now)
     payload = {"a": appid, "o": openid, "i": issued, "e": issued + ttl}
@@ -92,7 +97,7 @@ def _payload(text: str) -> Optional[Session]:
     if not isinstance(data, dict):
         return None
     appid, openid, issued, expires = (data.get(k) for k in ("a", "o", "i", "e"))
-    if not (isinstance(appid, str) and isinstance(openid, str) and _OPENID.match(openid)):
+    if not (isinstance(appid, str) and isinstance(openid, str) and is_openid(openid)):
         return None
     if not isinstance(issued, int) or not isinstance(expires, int):
         return None

@@ -41,7 +41,6 @@ _CODE = re.compile(r"^[A-Za-z0-9_\-+/=.]{1,128}$")
 #: WeChat's answers about the code itself (jscode2session's errcodes): log in again.
 _CODE_REFUSED = frozenset({40029, 40163})
 _RISKY_USER = 40226
-_OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def run(inv: Invocation) -> Dict[str, Any]:
@@ -77,7 +76,7 @@ def run(inv: Invocation) -> Dict[str, Any]:
     if errcode:
         raise _refusal(errcode, str(answer.get("errmsg", "")))
     openid = answer.get("openid")
-    if not isinstance(openid, str) or not _OPENID.match(openid):
+    if not isinstance(openid, str) or not session.is_openid(openid):
         raise UpstreamError("WeChat's login answer has no usable openid", retryable=False)
     ttl = settings.session_ttl
     token = session.issue(settings.appid, openid, secret, ttl)
