@@ -176,10 +176,13 @@ def test_refresh_code_syncs_templates_so_validation_knows_them(
 def test_refresh_code_prunes_old_records(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
     invoke("send", send_event(idempotency_key="old"))
     assert len(log_records()) == 1
+    assert current_app().store.counters.take("cap:wx:o:2026-01-01", 3, 2 * 86400)  # a cap's day
     later = time.time() + 40 * 86400  # past the 30-day retention and the 1-day key TTL
     monkeypatch.setattr(refresh_code, "time", SimpleNamespace(time=lambda: later))
     result = invoke("refresh_code", TIMER)
-    assert result["prune"] == {"ok": True, "idempotency_keys": 1, "log_records": 1, "event_keys": 0}
+    assert result["prune"] == {
+        "ok": True, "idempotency_keys": 1, "log_records": 1, "event_keys": 0, "cap_counters": 1,
+    }  # fmt: skip
     assert log_records() == []
 
 

@@ -89,10 +89,12 @@ def template_info(item: dict[str, Any]) -> TemplateInfo:
 
 
 def prune(app: App, deadline: float) -> dict[str, Any]:
-    """Forget idempotency keys past their TTL, log records past retention, old event keys."""
+    """Forget idempotency keys past their TTL, log records past retention, old event keys and
+    the per-user cap's counters of days gone by."""
     now, settings = time.time(), app.settings
     return {
         "idempotency_keys": app.store.log.expire_idempotency(now - settings.idempotency_ttl),
         "log_records": app.store.log.prune(now - settings.log_retention_days * DAY),
         "event_keys": app.store.events.prune(now),
+        "cap_counters": app.store.counters.prune(now),
     }

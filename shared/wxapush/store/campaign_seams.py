@@ -107,3 +107,7 @@ class Counters(Protocol):
 
     def give_back(self, key: str) -> None:
         """Remove one taken (the message was not sent after all); never below zero."""
+
+    def prune(self, now: float) -> int:
+        """Delete the counters whose time ended by ``now``; how many (0 where the backend
+        expires them itself)."""

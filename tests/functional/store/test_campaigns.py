@@ -176,6 +176,15 @@ def test_an_expired_counter_counts_from_zero(store: Store) -> None:
     assert store.counters.take("cap:short", 1, 0.2) is True
 
 
+def test_prune_deletes_the_counters_whose_time_ended(store: Store, store_url: str) -> None:
+    c = store.counters
+    assert c.take("cap:old", 1, 60) is True and c.take("cap:new", 1, 600) is True
+    pruned = c.prune(time.time() + 120)  # as if two minutes passed: cap:old's time is up
+    assert pruned == (0 if store_url.startswith("redis") else 1)  # Redis expires keys itself
+    assert c.take("cap:new", 1, 600) is False  # a live counter keeps its count
+    assert c.prune(time.time()) == 0
+
+
 def test_a_version_3_sqlite_file_gains_the_broadcast_tables(tmp_path: object) -> None:
     import sqlite3
     from pathlib import Path

@@ -206,3 +206,7 @@ class SqlCounters:
     def give_back(self, key: str) -> None:
         sql = f"UPDATE {self._t} SET count = count - 1 WHERE counter_key = %s AND count > 0"
         transaction(self._pool, lambda conn: conn.execute(sql, [key]))
+
+    def prune(self, now: float) -> int:
+        sql = f"DELETE FROM {self._t} WHERE expires_at <= %s"
+        return int(transaction(self._pool, lambda conn: conn.execute(sql, [now])))

@@ -186,3 +186,7 @@ class SqliteCounters:
             conn.execute(
                 "UPDATE counters SET count = count - 1 WHERE key = ? AND count > 0", (key,)
             )
+
+    def prune(self, now: float) -> int:
+        with self._db.connection() as conn:
+            return conn.execute("DELETE FROM counters WHERE expires_at <= ?", (now,)).rowcount
