@@ -80,8 +80,8 @@ def run(inv: Invocation) -> Union[Dict[str, Any], RawResponse]:
         raise Misconfigured("WXAPUSH_CALLBACK_TOKEN is not set", setting="WXAPUSH_CALLBACK_TOKEN")
     query = inv.request
     timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
-    method = inv.http.method
-    if method in ("GET", "HEAD"):
+    # The entry point answers GET (the URL check) and POST (pushes); any other method got 405.
+    if inv.http.method == "GET":
         _verify(settings, query.get("signature"), token, timestamp, nonce)
         echostr = query.get("echostr")
         if not echostr:
@@ -89,8 +89,6 @@ def run(inv: Invocation) -> Union[Dict[str, Any], RawResponse]:
         # The URL check's signature is the plaintext pushes' scheme: it must not sign a push later.
         app.store.events.first_seen(_signature_key(settings, query), _signature_ttl(settings))
         return RawResponse(echostr)
-    if method != "POST":
-        raise InvalidRequest(f"receive_event takes GET (URL check) and POST (pushes), not {method}")
     body = inv.http.body
     if len(body) > MAX_PUSH_BYTES:
         raise InvalidRequest(f"a push is at most {MAX_PUSH_BYTES} bytes", errcode=REQUEST_TOO_LARGE)
