@@ -26,8 +26,9 @@ from wxemu.testing import RunningServer
 from .conftest import Invoke, send_event
 from .test_dashboard import call, envelope, session_cookie, sign_in
 
-#: A second before and after midnight in Shanghai (WXAPUSH_TZ's default and WeChat's day).
-BEFORE = "2026-12-07T23:59:59+08:00"
+#: A second before midnight in Shanghai (WXAPUSH_TZ's default and WeChat's day), at the end of a
+#: month. In the past, so that no test leaves the process's state ahead of the suite's clock.
+BEFORE = "2026-03-31T23:59:59+08:00"
 SEND = "/cgi-bin/message/subscribe/send"
 
 
@@ -60,12 +61,12 @@ def test_the_user_cap_counts_a_new_day_at_midnight_in_wxapush_tz(
     invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings(monkeypatch, WXAPUSH_USER_CAP="1/day", WXAPUSH_RESPECT_SCOPE="all")
-    with clock_at("2026-12-07T23:59:58+08:00") as clock:
+    with clock_at("2026-03-31T23:59:58+08:00") as clock:
         assert invoke("send", send_event())["errcode"] == 0
         capped = invoke("send", send_event())
         assert (capped["error"], capped["errcode"]) == ("capped", 990430)
         assert 0 < capped["retry_after"] <= 2.5  # the day ends in two seconds
-        clock.shift(3)  # 00:00:01 on the 8th: a new day, a new count
+        clock.shift(3)  # 00:00:01 on April 1st: a new day, a new count
         assert invoke("send", send_event())["errcode"] == 0
         again = invoke("send", send_event())
         assert (again["error"], again["errcode"]) == ("capped", 990430)
@@ -90,7 +91,7 @@ def test_quiet_hours_across_midnight_end_the_next_morning(
 
 
 def sent_on_both_sides(invoke: Invoke, clock: Any) -> tuple[int, int]:
-    """One message at 23:59:59 on the 7th and one at 00:00:01 on the 8th (Shanghai)."""
+    """One message at 23:59:59 on the 7th and one at 00:00:01 on April 1st (Shanghai)."""
     first = invoke("send", send_event())
     clock.shift(2)
     second = invoke("send", send_event())
@@ -106,9 +107,9 @@ def msgids(answer: dict[str, Any]) -> list[int]:
 def test_send_log_days_are_wxapush_tz_days(invoke: Invoke) -> None:
     with clock_at(BEFORE) as clock:
         first, second = sent_on_both_sides(invoke, clock)
-        day = {"begin_date": "2026-12-07", "end_date": "2026-12-07"}
+        day = {"begin_date": "2026-03-31", "end_date": "2026-03-31"}
         assert msgids(invoke("send_log", day)) == [first]
-        day = {"begin_date": "2026-12-08", "end_date": "2026-12-08"}
+        day = {"begin_date": "2026-04-01", "end_date": "2026-04-01"}
         assert msgids(invoke("send_log", day)) == [second]
 
 
@@ -127,8 +128,8 @@ def test_the_dashboards_default_week_ends_today_in_wxapush_tz(invoke: Invoke) ->
         sent_on_both_sides(invoke, clock)
         cookie = session_cookie(sign_in())
         summary = envelope(call("GET", "/dashboard/api/summary", cookie=cookie))
-    assert [day["date"] for day in summary["days"]][-2:] == ["2026-12-07", "2026-12-08"]
-    assert summary["days"][0]["date"] == "2026-12-02"
+    assert [day["date"] for day in summary["days"]][-2:] == ["2026-03-31", "2026-04-01"]
+    assert summary["days"][0]["date"] == "2026-03-26"
     assert [day["counts"] for day in summary["days"][-2:]] == [{"sent": 1}, {"sent": 1}]
 
 
