@@ -135,6 +135,16 @@ def test_force_refresh_within_30_seconds_does_not_refresh(wxemu, http):
     assert stable(wxemu, http, force=True).json()["access_token"] == first
 
 
+def test_the_30_second_gap_holds_across_midnight(wxemu, http):
+    wxemu.advance_to("23:59:50")
+    stable(wxemu, http)
+    first = stable(wxemu, http, force=True).json()["access_token"]
+    wxemu.advance(20)  # 00:00:10 in Beijing: a new day, but 20 s after the last refresh
+    assert stable(wxemu, http, force=True).json()["access_token"] == first
+    wxemu.advance(10)
+    assert stable(wxemu, http, force=True).json()["access_token"] != first
+
+
 def test_21st_force_refresh_of_the_day_answers_45009(wxemu, http):
     wxemu.advance_to("12:00")  # the 20 refreshes and the 21st fall on one Beijing day
     stable(wxemu, http)
