@@ -227,3 +227,47 @@ def test_migrate_names_an_unreachable_store_without_its_password(
 ) -> None:
     code, out = migrate(capsys, "--store", "postgresql://me:s3cret-pw@127.0.0.1:1/test")
     assert code == 1 and "--store" in out and "s3cret-pw" not in out
+
+
+@pytest.fixture(params=["mysql", "postgresql", "sqlite"])
+def on_tables(
+    env: Dict[str, str],
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    """``on`` for the backends with schema steps (the Redis layout has none past version 1)."""
+    url = FRESH[request.param](request, tmp_path)
+    monkeypatch.setenv("WXAPUSH_STORE", url)
+    _new_process()
+    return url
+
+
+def test_rolling_back_after_a_release_whose_steps_only_add_keeps_the_fleet_answering(
+    on_tables: str,
+    invoke: Invoke,
+    wxemu: RunningServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The path of docs/deploy.md: the next release migrates ahead of its deploy, the fleet
+    (this release) keeps sending, and rolling back to it after the migration keeps sending."""
+    on = on_tables
+    from wxapush.store.sql import schema
+    from wxapush.store.sqlite import database
+
+    assert invoke("send", send_event())["errcode"] == 0
+    target = schema_state.inspect(on).target
+    with monkeypatch.context() as next_release:  # one step that only adds
+        next_release.setattr(database, "SCHEMA_VERSION", target + 1)
+        next_release.setitem(database.MIGRATIONS, target + 1, ("CREATE TABLE extra (k TEXT)",))
+        next_release.setattr(database, "READABLE_FROM", target)
+        next_release.setattr(schema, "SCHEMA_VERSION", target + 1)
+        next_release.setitem(schema.MIGRATIONS, target + 1, lambda conn, tables: None)
+        next_release.setattr(schema, "READABLE_FROM", target)
+        code, out = migrate(capsys, "--apply")
+        assert code == 0 and f"releases reading version {target} may use it too" in out, out
+    _new_process()  # this release's cold start, after the next one migrated
+    assert invoke("send", send_event())["errcode"] == 0
+    state = schema_state.inspect(on)
+    assert (state.version, state.readable_from, state.usable) == (target + 1, target, True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Callable, Mapping, Optional, Tuple
 
 from wxapush.store.base import StoreURLError
 
@@ -67,15 +67,18 @@ class SchemaState:
                 else " (a newer release's store: refused)"
             )
         if not self.pending:
-            return head + " (up to date)"
+            older = ""
+            if self.readable_from is not None and self.readable_from < self.target:
+                older = f"; releases reading version {self.readable_from} may use it too"
+            return head + f" (up to date{older})"
         return head + f" ({len(self.pending)} step(s) pending)"
 
 
-def describe_steps(notes: dict[int, str], start: Optional[int], target: int) -> Tuple[str, ...]:
+def describe_steps(notes: Mapping[int, str], start: Optional[int], target: int) -> Tuple[str, ...]:
     """The lines of the steps from ``start`` (None: a new store) up to ``target``."""
     if start is None:
         return (f"create every table at version {target}",)
-    return tuple(f"step {v}: {notes[v]}" for v in range(start + 1, target + 1))
+    return tuple(f"step {v}: {notes.get(v, '(undescribed)')}" for v in range(start + 1, target + 1))
 
 
 def readable(where: str, version: int, readable_from: Optional[int], target: int) -> None:

@@ -35,6 +35,8 @@ from wxapush.store.schema_state import SchemaState, readable
 #: The key layout's version (``keys.py``), in the hash ``<prefix>:schema``. A deployment made
 #: before the hash existed has the layout of version 1: its first open records it.
 SCHEMA_VERSION = 1
+#: The oldest layout version whose code may use keys at SCHEMA_VERSION (see schema_state).
+READABLE_FROM = SCHEMA_VERSION
 
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -105,7 +107,8 @@ def _check_schema(client: Any, keys: Keys, migrate: bool) -> None:
         return
     if not migrate:
         raise SchemaBehindError(_where(keys), None, SCHEMA_VERSION)
-    client.hsetnx(keys.schema, "version", SCHEMA_VERSION)
+    if client.hsetnx(keys.schema, "version", SCHEMA_VERSION) and READABLE_FROM < SCHEMA_VERSION:
+        client.hset(keys.schema, "readable_from", READABLE_FROM)
 
 
 def _split(url: str) -> tuple[str, str]:

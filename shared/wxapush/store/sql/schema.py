@@ -22,6 +22,9 @@ from wxapush.store.sql.pool import Connection, Pool
 from wxapush.store.sql.tables import TABLES, create_index, create_table, index_names
 
 SCHEMA_VERSION = 4
+#: The oldest schema version whose code may use tables at SCHEMA_VERSION: lower it when a
+#: release's steps only add (a rollback to the release before may then keep the tables).
+READABLE_FROM = SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,16 @@ def _v4_broadcast(conn: Connection, tables: Tables) -> None:
     exact_collation(conn, tables, [f"{tables.prefix}_{name}" for name in new])
 
 
+def _mark_readers(conn: Connection, tables: Tables) -> None:
+    """Record READABLE_FROM (``<prefix>_schema_compat``) when older code may use the tables."""
+    compat = f"{tables.prefix}_schema_compat"
+    if has_table(conn, compat):
+        conn.execute(f"DROP TABLE {compat}")  # an older release's marker
+    if READABLE_FROM < SCHEMA_VERSION:
+        conn.execute(f"CREATE TABLE {compat} (readable_from INT NOT NULL)")
+        conn.execute(f"INSERT INTO {compat} (readable_from) VALUES (%s)", [READABLE_FROM])
+
+
 def _add_summary_index(conn: Connection, tables: Tables) -> None:
     conn.execute(create_index(conn.dialect, tables.prefix, "send_log", "summary"))
 
@@ -166,8 +179,11 @@ def where(tables: Tables) -> str:
     return f"the {tables.prefix}_* tables"
 
 
-def _read_versions(pool: Pool, tables: Tables) -> Tuple[Optional[int], Optional[int]]:
-    """(the schema version, a newer release's ``readable_from``); None where absent."""
+def _read_versions(
+    pool: Pool, tables: Tables, marker: bool = False
+) -> Tuple[Optional[int], Optional[int]]:
+    """(the schema version, ``readable_from``); None where absent. The marker is read for a
+    newer schema only, unless ``marker``."""
     with pool.connection():
         pass  # the server must answer: failing to connect is not "no table yet"
     try:
@@ -175,7 +191,7 @@ def _read_versions(pool: Pool, tables: Tables) -> Tuple[Optional[int], Optional[
             version = conn.scalar(f"SELECT version FROM {tables.schema_version} WHERE id = 1")
     except pool.dialect.Error:  # no table yet: a fresh database
         return None, None
-    if version is None or int(version) <= SCHEMA_VERSION:
+    if version is None or (int(version) <= SCHEMA_VERSION and not marker):
         return (None if version is None else int(version)), None
     try:
         with pool.connection() as conn:
@@ -229,6 +245,7 @@ def _migrate(conn: Connection, tables: Tables) -> None:
     else:
         for step in range(version + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[step](conn, tables)
+    _mark_readers(conn, tables)
     conn.execute(
         f"UPDATE {version_table} SET version = %s, migrated_at = %s WHERE id = %s",
         [SCHEMA_VERSION, time.time(), 1],
@@ -237,7 +254,7 @@ def _migrate(conn: Connection, tables: Tables) -> None:
 
 def schema_state(pool: Pool, tables: Tables, backend: str) -> SchemaState:
     """The namespace's schema as ``wxapush migrate`` shows it; changes nothing."""
-    version, readable_from = _read_versions(pool, tables)
+    version, readable_from = _read_versions(pool, tables, marker=True)
     pending: Tuple[str, ...] = ()
     if version is None or version < SCHEMA_VERSION:
         pending = describe_steps(STEP_NOTES, version, SCHEMA_VERSION)

@@ -92,6 +92,9 @@ STEP_NOTES = {
 }
 #: A newer release's marker (see ``schema_state``): the oldest version that may use the file.
 COMPAT_TABLE = "schema_compat"
+#: The oldest schema version whose code may use a file at SCHEMA_VERSION: lower it when a
+#: release's steps only add (a rollback to the release before may then keep the file).
+READABLE_FROM = SCHEMA_VERSION
 
 
 class Database:
@@ -256,6 +259,10 @@ def _migrate(conn: sqlite3.Connection, deadline: float, path: str, migrate: bool
         for step in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[step]:
                 conn.execute(statement)
+        conn.execute(f"DROP TABLE IF EXISTS {COMPAT_TABLE}")  # an older release's marker
+        if READABLE_FROM < SCHEMA_VERSION:
+            conn.execute(f"CREATE TABLE {COMPAT_TABLE} (readable_from INTEGER NOT NULL)")
+            conn.execute(f"INSERT INTO {COMPAT_TABLE} VALUES ({int(READABLE_FROM)})")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         if conn.in_transaction:
@@ -271,7 +278,7 @@ def schema_state(path: str, apply: bool = False) -> SchemaState:
     if apply:
         Database(path).close()  # opening migrates, under the write lock
     version: Optional[int] = None
-    readable_from = None
+    readable_from: Optional[int] = None
     if os.path.exists(path):
         conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True)
         try:
