@@ -167,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_migrate.add_parser(commands)
 
+    from wxapush import cli_grants
+
+    cli_grants.add_parser(commands)
+
     from wxapush import packaging  # stdlib only: cheap, and the choices live there
 
     package = commands.add_parser(
