@@ -180,10 +180,10 @@ def _key_from(http: HttpRequest) -> str:
             fields = parse_qs(http.body.decode("utf-8"), max_num_fields=4)
         except (UnicodeDecodeError, ValueError):
             raise InvalidRequest("the sign-in form is not valid") from None
-        key = (fields.get("key") or [""])[0]
-        if not key:
+        posted = (fields.get("key") or [""])[0]
+        if not posted:
             raise InvalidRequest("key must be a non-empty string")
-        return key
+        return posted
     # Else JSON: a cross-site script cannot send it without the browser asking us first (CORS).
     if content_type != "application/json":
         raise InvalidRequest('sign in with a JSON body {"key": …} (Content-Type: application/json)')
