@@ -271,3 +271,27 @@ def test_rolling_back_after_a_release_whose_steps_only_add_keeps_the_fleet_answe
     assert invoke("send", send_event())["errcode"] == 0
     state = schema_state.inspect(on)
     assert (state.version, state.readable_from, state.usable) == (target + 1, target, True)
+
+
+def test_migrate_reports_the_store_and_the_cache(
+    env: Dict[str, str],
+    tmp_path: Path,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    prefix = _new_prefix()
+    try:
+        monkeypatch.setenv("WXAPUSH_STORE", f"sqlite://{tmp_path / 'records.db'}")
+        monkeypatch.setenv("WXAPUSH_CACHE", _with_prefix(redis_url, prefix))
+        code, out = migrate(capsys, "--apply", "--json")
+        stores = json.loads(out)["stores"]
+        assert code == 0
+        assert [(s["setting"], s["backend"], s["version"]) for s in stores] == [
+            ("WXAPUSH_STORE", "sqlite", 4),
+            ("WXAPUSH_CACHE", "redis", 1),
+        ]
+    finally:
+        _namespaces.drop_redis(redis_url, prefix)
