@@ -7,6 +7,10 @@ while it runs (and removes the file when it stops). The file is shell syntax as 
 
 Which wins: a shell that sets ``WXAPUSH_APPID`` has its own configuration, and the file is
 ignored whole — never mixed with it, so a production setting cannot meet the emulator's.
+
+One stack owns the file: it records its process id (``# pid N``). A second ``wxapush dev`` in
+the same folder, started while the first runs, leaves the first's file alone (it says so), and
+a stack stopping removes the file only if it is still its own.
 """
 
 from __future__ import annotations
@@ -26,14 +30,43 @@ _HEADER = (
 )
 
 
-def write(values: Mapping[str, str], path: Path = DEV_ENV) -> Path:
-    """Write ``values`` as ``export NAME='value'`` lines, readable only by the owner."""
+def owner(path: Path = DEV_ENV) -> Optional[int]:
+    """The process id of the stack that wrote ``path`` (None: no file, or no pid recorded)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("# pid ") and line[6:].strip().isdigit():
+            return int(line[6:].strip())
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def write(
+    values: Mapping[str, str], path: Path = DEV_ENV, pid: Optional[int] = None
+) -> Optional[Path]:
+    """Write ``values`` as ``export NAME='value'`` lines, readable only by the owner, unless
+    another live stack owns the file: then None, and the file is left as it is."""
+    pid = os.getpid() if pid is None else pid
+    holder = owner(path)
+    if holder is not None and holder != pid and _alive(holder):
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = "".join(f"export {name}={shlex.quote(value)}\n" for name, value in values.items())
-    temporary = path.with_name(path.name + ".tmp")
+    temporary = path.with_name(f"{path.name}.{pid}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds a secret
     with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(_HEADER + lines)
+        out.write(f"{_HEADER}# pid {pid}\n{lines}")
     os.replace(temporary, path)
     return path
 
@@ -52,9 +85,10 @@ def read(path: Path = DEV_ENV) -> dict[str, str]:
     return values
 
 
-def remove(path: Path = DEV_ENV) -> None:
-    """Forget the running stack's settings (it stopped)."""
-    path.unlink(missing_ok=True)
+def remove(path: Path = DEV_ENV, pid: Optional[int] = None) -> None:
+    """Forget the stack's settings (it stopped), if the file is still its own."""
+    if owner(path) in (None, os.getpid() if pid is None else pid):
+        path.unlink(missing_ok=True)
 
 
 def apply(environ: MutableMapping[str, str], path: Path = DEV_ENV) -> Optional[Path]:

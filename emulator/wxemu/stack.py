@@ -108,13 +108,15 @@ class LocalStack:
 
             self.workers = BroadcastWorkers(handlers["broadcast"])
             self.workers.start()
+        # None: another stack running in this folder owns the file; it stays that stack's.
         self.env_file = devenv.write(self.settings)
 
     def stop(self) -> None:
         if getattr(self, "workers", None) is not None:
             self.workers.stop()
-        if getattr(self, "env_file", None) is not None:
-            devenv.remove(self.env_file)
+        env_file = getattr(self, "env_file", None)
+        if env_file is not None:
+            devenv.remove(env_file)
         self.gateway.shutdown()
         self.wxemu.close()
 
@@ -150,6 +152,17 @@ class LocalStack:
         demo_args = " ".join(f"-d {shlex.quote(f'{k}={v}')}" for k, v in DEMO_DATA.items())
         served_apart = ("receive_event", "dashboard", "login")
         names = ", ".join(n for n in self.functions if n not in served_apart)
+        operator = f"""In another shell, from this folder, the operator commands use this stack \
+({devenv.DEV_ENV}):
+  .venv/bin/wxapush send --to {app["openid"]} --template {app["template_id"]} \\
+    {demo_args} --key order-1001-paid
+  .venv/bin/wxapush log"""
+        if getattr(self, "env_file", None) is None:
+            operator = (
+                f"{devenv.DEV_ENV} belongs to the wxapush dev already running in this folder"
+                f" (pid {devenv.owner()}): the operator commands here reach that stack, not this"
+                " one; it is left as it is when this one stops."
+            )
         return f"""
 wxapush dev — the local stack is up
   functions  {gateway}/<function>   ({names})
@@ -177,10 +190,7 @@ As a mini-program page over Function URLs would (wx.login code -> login -> sessi
   curl -s {gateway}/login -d '{{"code": "<the code>"}}'
   then -H 'Authorization: Session <the session>' on /send (no touser) and /send_log
 
-In another shell, from this folder, the operator commands use this stack ({devenv.DEV_ENV}):
-  .venv/bin/wxapush send --to {app["openid"]} --template {app["template_id"]} \\
-    {demo_args} --key order-1001-paid
-  .venv/bin/wxapush log
+{operator}
 """
 
 

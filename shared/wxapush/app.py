@@ -13,7 +13,14 @@ from typing import Callable, Optional
 
 from wxapush.config import Settings, get_settings
 from wxapush.errors import Misconfigured, RateLimited, redact
-from wxapush.store import Store, StoreURLError, on_scf, open_store
+from wxapush.store import (
+    SchemaBehindError,
+    SchemaVersionError,
+    Store,
+    StoreURLError,
+    on_scf,
+    open_store,
+)
 from wxapush.store.base import TemplateInfo
 from wxapush.wechat.client import Transport, WeChatClient
 from wxapush.wechat.tokens import TokenManager
@@ -95,7 +102,7 @@ class App:
 
 def open_shared_store(settings: Settings) -> Store:
     """The configured store; a malformed or missing one is ``misconfigured``, naming it."""
-    if settings.store_url is None and on_scf():
+    if settings.store_url is None and settings.store_ssm is None and on_scf():
         # Each SCF instance — and each function — has its own /tmp: an embedded store there
         # would give every instance its own token and every function its own send log.
         raise Misconfigured(
@@ -103,11 +110,13 @@ def open_shared_store(settings: Settings) -> Store:
             "mysql://); the embedded sqlite file would be private to one instance",
             setting="WXAPUSH_STORE",
         )
-    records = _open(settings.store_url, "WXAPUSH_STORE")
-    if not settings.cache_url:
+    migrate = settings.migrate == "auto"
+    store_url, cache_url = settings.resolve_store_urls()  # an _SSM secret is read here
+    records = _open(store_url, "WXAPUSH_STORE", migrate)
+    if not cache_url:
         return records
     try:
-        cache = _open(settings.cache_url, "WXAPUSH_CACHE")
+        cache = _open(cache_url, "WXAPUSH_CACHE", migrate)
     except BaseException:
         records.close()
         raise
@@ -116,11 +125,28 @@ def open_shared_store(settings: Settings) -> Store:
     return CombinedStore(records, cache)
 
 
-def _open(url: Optional[str], setting: str) -> Store:
+def _open(url: Optional[str], setting: str, migrate: bool = True) -> Store:
     try:
-        return open_store(url)
+        return open_store(url, migrate=migrate)
     except StoreURLError as error:  # e.g. the driver of its scheme is not installed
         raise Misconfigured(f"{setting}: {redact(str(error))}", setting=setting) from None
+    except SchemaVersionError as error:  # after a rollback: say so, never ``internal``
+        raise Misconfigured(
+            f"{setting}: {redact(str(error))}. Deploy a release that reads schema version"
+            f" {error.found} again (roll forward), or restore the store as it was before the"
+            " newer release migrated it (docs/deploy.md, Rolling back)",
+            setting=setting,
+            schema_version=error.found,
+            supported_version=error.supported,
+        ) from None
+    except SchemaBehindError as error:  # WXAPUSH_MIGRATE=off and a schema behind this code
+        raise Misconfigured(
+            f"{setting}: {redact(str(error))}. Run `wxapush migrate --apply` with this"
+            " release's settings, or set WXAPUSH_MIGRATE=auto (docs/deploy.md, Upgrading)",
+            setting="WXAPUSH_MIGRATE",
+            schema_version=error.found,
+            supported_version=error.supported,
+        ) from None
 
 
 _app: Optional[App] = None

@@ -29,14 +29,28 @@ SERVED = (*FUNCTIONS, "receive_event", "dashboard", "login")
 DEFAULT_CRON = "0 */5 * * * * *"
 
 
+#: Set by ``--url`` / ``WXAPUSH_URL``: the operator commands call the deployment over HTTP.
+_remote: Any = None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    global _remote
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    _remote = None
     if getattr(args, "operator", False):
-        _use_running_stack()
+        from wxapush import cli_remote
+
+        try:
+            _remote = cli_remote.from_options(args.remote_url, args.remote_key, args.function_url)
+        except cli_remote.RemoteError as exc:
+            print(f"wxapush: {exc}", file=sys.stderr)
+            return 2
+        if _remote is None:
+            _use_running_stack()
     result: int = args.run(args)
     return result
 
@@ -62,6 +76,31 @@ def build_parser() -> argparse.ArgumentParser:
         "settings (.wxapush/dev.env) unless WXAPUSH_APPID is set in the environment.",
     )
     parser.add_argument("--version", action="version", version=f"wxapush {_version()}")
+    remote = parser.add_argument_group(
+        "a deployment over HTTP (send, log, invoke, broadcast; else they run in-process)"
+    )
+    remote.add_argument(
+        "--url",
+        dest="remote_url",
+        metavar="BASE",
+        help="call the functions at BASE/<function> (an API gateway, `wxapush dev`); "
+        "default: WXAPUSH_URL",
+    )
+    remote.add_argument(
+        "--function-url",
+        dest="function_url",
+        action="append",
+        default=[],
+        metavar="FUNCTION=URL",
+        help="one function's own URL, e.g. send=https://…scf.tencentcs.com (SCF Function URLs; "
+        "repeatable); default: WXAPUSH_URL_<FUNCTION>",
+    )
+    remote.add_argument(
+        "--admin-key",
+        dest="remote_key",
+        metavar="KEY",
+        help="the deployment's admin key (default: WXAPUSH_ADMIN_KEY)",
+    )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     dev = commands.add_parser(
@@ -163,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_broadcast.add_parser(commands, direct)
 
+    from wxapush import cli_migrate
+
+    cli_migrate.add_parser(commands)
+
+    from wxapush import cli_grants
+
+    cli_grants.add_parser(commands)
+
     from wxapush import packaging  # stdlib only: cheap, and the choices live there
 
     package = commands.add_parser(
@@ -205,7 +252,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def direct(function: str, event: dict[str, Any], as_user: Optional[str] = None) -> dict[str, Any]:
-    """Call a function's handler in the direct shape, as SCF Invoke would."""
+    """Call a function's handler in the direct shape, as SCF Invoke would — or, with ``--url``,
+    the deployed function over HTTP as a service."""
+    if _remote is not None:
+        if as_user:
+            return {"errcode": 990400, "errmsg": "--as-user runs in-process only (not with --url)",
+                    "error": "invalid_request", "retryable": False}  # fmt: skip
+        answer: dict[str, Any] = _remote.call(function, event)
+        return answer
     from wxapush import runtime
 
     service = importlib.import_module(f"wxapush.services.{function}")

@@ -31,6 +31,7 @@ from wxapush.errors import Misconfigured, redact, url_password
 
 __all__ = [
     "Settings",
+    "configured_store_urls",
     "configured_zone",
     "env_value",
     "get_settings",
@@ -43,6 +44,7 @@ TOKEN_MODES = ("stable", "classic")
 GRANT_POLICIES = ("track", "enforce", "off")
 MINIPROGRAM_STATES = ("formal", "trial", "developer")
 RESPECT_SCOPES = ("broadcast", "all")
+MIGRATE_MODES = ("auto", "off")
 
 #: Fields whose values are secrets: shown as ``***`` by ``repr``.
 _SECRET_FIELDS = frozenset(
@@ -115,6 +117,12 @@ class Settings:
     #: Tencent SSM secret holding the session key, read like the AppSecret's.
     session_secret_ssm: Optional[str] = None
     session_ttl: int = 7200
+    #: Tencent SSM secrets holding the store / cache URL (password included), read at start.
+    store_ssm: Optional[str] = None
+    cache_ssm: Optional[str] = None
+    #: ``auto``: a cold start creates or migrates the store's schema; ``off``: it refuses a
+    #: schema that is behind (``wxapush migrate`` brings it up).
+    migrate: str = "auto"
 
     @property
     def tzinfo(self) -> TzInfo:
@@ -140,7 +148,7 @@ class Settings:
         if current is None and self.session_secret_ssm:
             from wxapush.ssm import read_secret
 
-            current = read_secret(self.session_secret_ssm)
+            current = read_secret(self.session_secret_ssm, setting="WXAPUSH_SESSION_SECRET_SSM")
         if not current:
             raise Misconfigured(
                 "WXAPUSH_SESSION_SECRET is not set (or set WXAPUSH_SESSION_SECRET_SSM)",
@@ -149,15 +157,29 @@ class Settings:
         previous = self.session_secret_previous
         return (current, previous) if previous and previous != current else (current,)
 
+    def resolve_store_urls(self) -> Tuple[Optional[str], Optional[str]]:
+        """``(WXAPUSH_STORE, WXAPUSH_CACHE)``: the plain settings, or the URLs their ``_SSM``
+        secrets hold (read when the store is opened, checked like the plain ones)."""
+        store, cache = self.store_url, self.cache_url
+        if self.store_ssm:
+            store = _url_from_ssm(self.store_ssm, "WXAPUSH_STORE", _STORE_SCHEMES)
+        if self.cache_ssm:
+            cache = _url_from_ssm(self.cache_ssm, "WXAPUSH_CACHE", _CACHE_SCHEMES)
+        return store, cache
+
     def secrets(self) -> Tuple[str, ...]:
         """Every secret value configured, for :func:`wxapush.errors.redact` in logs."""
         values = (getattr(self, name) for name in sorted(_SECRET_FIELDS))
         from_ssm: Tuple[str, ...] = ()
-        if self.appsecret_ssm or self.session_secret_ssm:
+        passwords = []
+        if self.appsecret_ssm or self.session_secret_ssm or self.store_ssm or self.cache_ssm:
             from wxapush.ssm import cached_values
 
             from_ssm = cached_values()
-        passwords = []
+            for value in from_ssm:  # a store URL's password, alone in a driver's message
+                password = url_password(value)
+                if password:
+                    passwords += [password, unquote(password)]
         for name in sorted(_URL_FIELDS):
             password = url_password(getattr(self, name) or "")
             if password:  # as written and as the driver decodes it
@@ -176,6 +198,45 @@ class Settings:
                 shown = repr(value)
             parts.append(f"{f.name}={shown}")
         return f"Settings({', '.join(parts)})"
+
+
+def _url_from_ssm(ref: str, name: str, schemes: frozenset[str]) -> str:
+    from wxapush.ssm import read_secret
+
+    value = read_secret(ref, setting=f"{name}_SSM")
+    url = url_setting(lambda _: value, f"{name}_SSM", schemes)
+    assert url is not None  # read_secret never answers an empty text
+    return url
+
+
+def configured_store_urls(env: Mapping[str, str]) -> Tuple[Optional[str], Optional[str]]:
+    """``WXAPUSH_STORE`` and ``WXAPUSH_CACHE`` (or their ``_SSM`` secrets, read now) alone,
+    for tools such as ``wxapush migrate`` that need no other setting."""
+
+    def get(name: str) -> Optional[str]:
+        return env_value(env, name)
+
+    settings = Settings(
+        appid="-",
+        store_url=url_setting(get, "WXAPUSH_STORE", _STORE_SCHEMES),
+        cache_url=url_setting(get, "WXAPUSH_CACHE", _CACHE_SCHEMES),
+        store_ssm=_ssm_ref(get, "WXAPUSH_STORE"),
+        cache_ssm=_ssm_ref(get, "WXAPUSH_CACHE"),
+    )
+    return settings.resolve_store_urls()
+
+
+def _ssm_ref(get: Callable[[str], Optional[str]], plain: str) -> Optional[str]:
+    """``<plain>_SSM``, checked: a secret reference, and not set beside ``plain``."""
+    name = f"{plain}_SSM"
+    ref = get(name)
+    if ref is None:
+        return None
+    if get(plain) is not None:
+        raise Misconfigured(f"set only one of {plain} and {name}", setting=name)
+    if not _SSM_REF.match(ref):
+        raise Misconfigured(f"{name} must be a secret name or name@version", setting=name)
+    return ref
 
 
 def _appsecret_from_ssm(ref: str) -> str:
@@ -317,6 +378,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         encoding_aes_key_previous=get("WXAPUSH_ENCODING_AES_KEY_PREVIOUS"),
         admin_key=get("WXAPUSH_ADMIN_KEY"),
         cache_url=url_setting(get, "WXAPUSH_CACHE", _CACHE_SCHEMES),
+        store_ssm=_ssm_ref(get, "WXAPUSH_STORE"),
+        cache_ssm=_ssm_ref(get, "WXAPUSH_CACHE"),
         callback_max_age=parse(
             "WXAPUSH_CALLBACK_MAX_AGE", 300, int_at_least(0), "a whole number of seconds"
         ),
@@ -344,6 +407,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "WXAPUSH_QUIET_HOURS", None, hours, "a span of the day, e.g. 22:00-08:00"
         ),
         respect_scope=choice("WXAPUSH_RESPECT_SCOPE", "broadcast", RESPECT_SCOPES),
+        migrate=choice("WXAPUSH_MIGRATE", "auto", MIGRATE_MODES),
         broadcast_lease=parse(
             "WXAPUSH_BROADCAST_LEASE", 60, int_at_least(1), "a whole number of seconds (≥ 1)"
         ),

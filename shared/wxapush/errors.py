@@ -34,6 +34,7 @@ __all__ = [
     "NotSubscribed",
     "OutcomeUnknown",
     "QuietHours",
+    "QuotaExhausted",
     "RateLimited",
     "Unauthorized",
     "UpstreamError",
@@ -206,6 +207,18 @@ class RateLimited(WxapushError):
     errcode = RATE_LIMITED
 
 
+class QuotaExhausted(RateLimited):
+    """WeChat's daily quota of an API is used up (45009): nothing was sent, and nothing will be
+    until WeChat's day ends (midnight Beijing time), which ``retry_after`` counts down to, or
+    until the quota is cleared (``clear_quota``). Retryable, unlike a refusal: the same request
+    passes then. A :class:`RateLimited`, so code catching that catches this too."""
+
+    slug = "quota_exhausted"
+    status = 429
+    retryable = True
+    errcode = 45009
+
+
 class Capped(WxapushError):
     """The user got ``WXAPUSH_USER_CAP`` messages today: nothing sent; ``retry_after`` says
     when the next day (in ``WXAPUSH_TZ``) begins."""
@@ -281,6 +294,7 @@ ERROR_CLASSES: Mapping[str, Type[WxapushError]] = {
         Forbidden,
         Conflict,
         RateLimited,
+        QuotaExhausted,
         Capped,
         QuietHours,
         UpstreamError,

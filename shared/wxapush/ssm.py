@@ -56,11 +56,12 @@ _cache: Dict[_Key, Tuple[float, str]] = {}
 _lock = threading.Lock()
 
 
-def read_secret(ref: str, env: Optional[Mapping[str, str]] = None) -> str:
+def read_secret(ref: str, env: Optional[Mapping[str, str]] = None, setting: str = SETTING) -> str:
     """The text of the SSM secret ``ref`` (``name`` or ``name@version``), cached per instance.
 
     ``env`` defaults to ``os.environ``, read at each call: the role's keys belong to the
-    instance, not to the configuration read once at start.
+    instance, not to the configuration read once at start. ``setting`` is the variable that
+    named the secret, for errors (the AppSecret's by default).
     """
     env = os.environ if env is None else env
     name, _, version = ref.partition("@")
@@ -81,7 +82,7 @@ def read_secret(ref: str, env: Optional[Mapping[str, str]] = None) -> str:
         if cached is not None and now - cached[0] < CACHE_SECONDS:
             return cached[1]
         try:
-            value = _fetch(name, version, region, endpoint, env)
+            value = _fetch(name, version, region, endpoint, env, setting)
         except UpstreamError:
             if cached is not None:
                 return cached[1]  # an SSM hiccup must not fail a send the old value can serve
@@ -113,6 +114,7 @@ def _fetch(
     region: str,
     endpoint: Optional[Tuple[str, str]],
     env: Mapping[str, str],
+    setting: str = SETTING,
 ) -> str:
     secret_id = _setting(env, "TENCENTCLOUD_SECRETID")
     secret_key = _setting(env, "TENCENTCLOUD_SECRETKEY")
@@ -121,7 +123,7 @@ def _fetch(
             f"reading SSM secret {name!r} needs the function's role credentials "
             "(TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY are not set): give the "
             "function an execution role allowed to read the secret",
-            setting=SETTING,
+            setting=setting,
         )
     try:
         from tencentcloud.common.credential import Credential
@@ -133,9 +135,9 @@ def _fetch(
         from tencentcloud.ssm.v20190923 import models, ssm_client
     except ImportError:
         raise Misconfigured(
-            f"{SETTING} is set, but tencentcloud-sdk-python-ssm is not installed: build the "
+            f"{setting} is set, but tencentcloud-sdk-python-ssm is not installed: build the "
             "layer with it (wxapush package --extras tencent)",
-            setting=SETTING,
+            setting=setting,
         ) from None
     # The SDK logs each response whole at DEBUG: the secret must never get there.
     logging.getLogger(SDK_LOGGER).setLevel(logging.INFO)
@@ -152,8 +154,8 @@ def _fetch(
     try:
         response = client.GetSecretValue(request)
     except TencentCloudSDKException as exc:
-        raise _error(name, version, exc) from None
-    return _text(name, version, response)
+        raise _error(name, version, exc, setting) from None
+    return _text(name, version, response, setting)
 
 
 def _endpoint(url: str) -> Tuple[str, str]:
@@ -165,17 +167,17 @@ def _endpoint(url: str) -> Tuple[str, str]:
     return parts.scheme, parts.netloc
 
 
-def _error(name: str, version: str, exc: Any) -> Exception:
+def _error(name: str, version: str, exc: Any, setting: str) -> Exception:
     code = str(exc.get_code() or "")
     where = f"SSM secret {name!r} (version {version!r})"
     if code in _TRANSIENT or code.startswith("RequestLimitExceeded"):
         return UpstreamError(f"Tencent SSM could not be asked for {where}: {code}", retryable=True)
     # Tencent's messages name the secret and the problem, never a value: kept for the operator.
     message = str(exc.get_message() or "")[:200]
-    return Misconfigured(f"{where} cannot be read: {code}: {message}", setting=SETTING)
+    return Misconfigured(f"{where} cannot be read: {code}: {message}", setting=setting)
 
 
-def _text(name: str, version: str, response: Any) -> str:
+def _text(name: str, version: str, response: Any, setting: str) -> str:
     text = response.SecretString or ""
     if not text and response.SecretBinary:
         try:
@@ -185,6 +187,6 @@ def _text(name: str, version: str, response: Any) -> str:
     text = text.strip()
     if not text:
         raise Misconfigured(
-            f"SSM secret {name!r} (version {version!r}) holds no text AppSecret", setting=SETTING
+            f"SSM secret {name!r} (version {version!r}) holds no text", setting=setting
         )
     return text

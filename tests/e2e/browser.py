@@ -27,7 +27,6 @@ FLAGS = (
     "--disable-sync",
     "--disable-dev-shm-usage",
     "--window-size=1280,1900",
-    "--lang=en-US",
 )
 #: Where screenshots go besides the test's tmp dir: kept after the run, ignored by git.
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -40,8 +39,11 @@ def _missing(reason: str) -> None:
 
 
 @contextmanager
-def chromium(profile: Path) -> Iterator[Any]:
-    """A headless Chromium with a fresh profile under ``profile``; closed afterwards."""
+def chromium(profile: Path, lang: str = "en-US", script: bool = True) -> Iterator[Any]:
+    """A headless Chromium with a fresh profile under ``profile``; closed afterwards.
+
+    ``lang``: the languages the browser prefers (``--lang`` and its Accept-Language,
+    e.g. ``zh-CN,zh``); ``script=False`` turns JavaScript off."""
     for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
         if not os.access(path, os.X_OK):
             _missing(f"{path} is missing: apt-get install {package} (as .ci/run does)")
@@ -52,8 +54,12 @@ def chromium(profile: Path) -> Iterator[Any]:
         _missing("selenium is not installed: pip install -e '.[dev]'")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
+    for flag in (*FLAGS, f"--user-data-dir={profile}", f"--lang={lang.split(',')[0]}"):
         options.add_argument(flag)
+    prefs: dict[str, Any] = {"intl.accept_languages": lang}
+    if not script:
+        prefs["profile.managed_default_content_settings.javascript"] = 2
+    options.add_experimental_option("prefs", prefs)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     try:

@@ -206,3 +206,40 @@ def test_a_port_in_use_is_one_line_naming_it(
     assert "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()
     assert f"port {port} on 127.0.0.1 is in use; choose another with {option} PORT" in line
+
+
+def test_a_second_stack_in_the_same_folder_leaves_the_first_ones_settings(
+    banner: str, tmp_path: Path
+) -> None:
+    """A second `wxapush dev` started (then stopped) beside a running one neither replaces nor
+    removes the first one's .wxapush/dev.env: the operator commands still reach the first."""
+    dev_env = tmp_path / ".wxapush" / "dev.env"
+    first = dev_env.read_text(encoding="utf-8")
+    command = [sys.executable, "-m", "wxapush", "dev", "--port", "0", "--wxemu-port", "0",
+               "--store", "sqlite:.wxapush/second.db"]  # fmt: skip
+    second = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=clean_env(os.environ.get("TZ", "Etc/GMT+12")),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert second.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = second.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "left as it is when this one stops" in line:
+            break
+    second.send_signal(signal.SIGTERM)
+    try:
+        second.wait(timeout=10)
+    finally:
+        second.kill()
+    said = "".join(lines)
+    assert "belongs to the wxapush dev already running in this folder" in said, said
+    assert dev_env.read_text(encoding="utf-8") == first

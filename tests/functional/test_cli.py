@@ -160,6 +160,28 @@ def test_the_running_stack_settings_apply_only_to_an_unconfigured_shell(tmp_path
     assert devenv.apply({}, path) is None
 
 
+def test_a_second_stack_in_the_same_folder_leaves_the_first_ones_settings(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "dev.env"
+    first = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert devenv.write({"WXAPUSH_APPID": "first"}, path, pid=first.pid) == path
+        assert devenv.owner(path) == first.pid
+        # a second stack starting, then stopping, in the same folder
+        assert devenv.write({"WXAPUSH_APPID": "second"}, path) is None
+        devenv.remove(path)
+        assert devenv.read(path) == {"WXAPUSH_APPID": "first"}
+    finally:
+        first.kill()
+        first.wait()
+    # the first stack gone without cleaning up (killed): its file is stale, the next takes it
+    assert devenv.write({"WXAPUSH_APPID": "third"}, path) == path
+    assert devenv.read(path) == {"WXAPUSH_APPID": "third"}
+    devenv.remove(path)
+    assert not path.exists()
+
+
 def test_every_operator_command_uses_the_running_stack(
     wxemu: RunningServer,
     tmp_path: Path,

@@ -154,6 +154,24 @@ def test_sign_in_sets_a_safe_cookie_and_never_echoes_the_key(env: Dict[str, str]
     assert answer["headers"]["Cache-Control"] == "no-store"
 
 
+@pytest.mark.parametrize(
+    "where",
+    [{"origin": f"https://{HOST}"}, {"sec-fetch-site": "same-origin"}],
+)
+def test_the_pages_form_signs_in_without_script(env: Dict[str, str], where: Dict[str, str]) -> None:
+    """The sign-in form posted by a browser with script off: back to the page, signed in."""
+    headers = {"content-type": "application/x-www-form-urlencoded", **where}
+    answer = call(
+        "POST", "/dashboard/login", "key=" + ADMIN_KEY.replace("-", "%2D"), headers=headers
+    )
+    assert answer["statusCode"] == 303, answer
+    assert answer["headers"]["Location"] == "./"
+    assert answer["headers"]["Content-Security-Policy"]
+    assert ADMIN_KEY not in json.dumps(answer)
+    session = session_cookie(answer)
+    assert envelope(call("GET", "/dashboard/api/session", cookie=session))["errcode"] == 0
+
+
 def test_no_secure_flag_on_plain_http_to_this_machine(env: Dict[str, str]) -> None:
     answer = sign_in(headers={"host": "127.0.0.1:8700"})
     assert "Secure" not in answer["headers"]["Set-Cookie"]
@@ -167,9 +185,27 @@ def test_no_secure_flag_on_plain_http_to_this_machine(env: Dict[str, str]) -> No
         ({"key": "wrong"}, {}, 401, "unauthorized", 990401),
         ({"key": ""}, {}, 400, "invalid_request", 990400),
         ({"key": 42}, {}, 400, "invalid_request", 990400),
-        (
+        (  # a form from another site (or one that does not say where it comes from)
             "key=" + ADMIN_KEY,
             {"content-type": "application/x-www-form-urlencoded"},
+            403,
+            "forbidden",
+            990403,
+        ),
+        (
+            "key=" + ADMIN_KEY,
+            {
+                "content-type": "application/x-www-form-urlencoded",
+                "origin": "https://evil.example",
+                "sec-fetch-site": "cross-site",
+            },
+            403,
+            "forbidden",
+            990403,
+        ),
+        (
+            "key=",
+            {"content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin"},
             400,
             "invalid_request",
             990400,

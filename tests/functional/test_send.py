@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -179,11 +183,70 @@ def test_persistent_failure_is_upstream_error_and_frees_the_key(
     assert retry["errcode"] == 0 and retry["duplicate"] is False, retry
 
 
-def test_daily_quota_is_rate_limited(invoke: Invoke, wxemu: RunningServer) -> None:
-    wxemu.fault("/cgi-bin/message/subscribe/send", errcode=45009, times=1)
-    result = invoke("send", send_event())
-    assert_error(result, "rate_limited", 45009)
-    assert wxemu.messages(demo.APPID) == []
+@contextmanager
+def machine_zone(name: str) -> Iterator[None]:
+    """The process's local zone ``name`` for the block."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+@pytest.mark.parametrize(
+    ("moment", "zone", "until_midnight"),
+    [
+        ("2026-03-01T23:30:00+08:00", "America/Los_Angeles", 1800.0),  # Beijing's evening
+        ("2026-03-01T00:00:00+08:00", "Asia/Shanghai", 86400.0),  # WeChat's day just began
+        ("2026-03-01T15:59:59+00:00", "Europe/London", 1.0),  # a second before it ends
+    ],
+)
+def test_the_daily_quota_answers_retry_after_to_wechats_midnight(
+    invoke: Invoke,
+    wxemu: RunningServer,
+    monkeypatch: pytest.MonkeyPatch,
+    moment: str,
+    zone: str,
+    until_midnight: float,
+) -> None:
+    """45009 is WeChat's day's quota, not a rate: retryable, with retry_after to midnight in
+    Beijing time, whatever WXAPUSH_TZ and the process's TZ are."""
+    from datetime import datetime
+
+    monkeypatch.setenv("WXAPUSH_TZ", zone)
+    reset_settings()
+    reset_app()
+    now = datetime.fromisoformat(moment).timestamp()
+    current_app().clock = lambda: now
+    wxemu.set_daily_limit(demo.APPID, "/cgi-bin/message/subscribe/send", 1)
+    assert invoke("send", send_event())["errcode"] == 0
+    with machine_zone("Pacific/Kiritimati"):  # UTC+14: another date than Beijing's at 23:30
+        result = invoke("send", send_event(idempotency_key="order-2-paid"))
+    assert_error(result, "quota_exhausted", 45009)
+    assert result["retryable"] is True and result["retry_after"] == until_midnight
+    assert result["retry_at"] == now + until_midnight
+    assert "midnight Beijing time" in result["hint"]
+    assert len(wxemu.messages(demo.APPID)) == 1
+    [record] = log_records(status="failed")
+    assert record.errcode == 45009 and record.idempotency_key is None  # the key is free again
+    wxemu.set_daily_limit(demo.APPID, "/cgi-bin/message/subscribe/send", 10)  # WeChat's next day
+    again = invoke("send", send_event(idempotency_key="order-2-paid"))
+    assert again["errcode"] == 0 and again["duplicate"] is False
+
+
+def test_the_daily_quota_of_the_token_answers_quota_exhausted(
+    invoke: Invoke, wxemu: RunningServer
+) -> None:
+    wxemu.fault("/cgi-bin/stable_token", errcode=45009, times=1)
+    result = invoke("get_token", {})
+    assert_error(result, "quota_exhausted", 45009)
+    assert 0 < result["retry_after"] <= 86400
 
 
 @pytest.mark.parametrize(

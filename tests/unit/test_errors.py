@@ -20,6 +20,7 @@ from wxapush.errors import (
     Misconfigured,
     NotSubscribed,
     QuietHours,
+    QuotaExhausted,
     RateLimited,
     Unauthorized,
     UpstreamError,
@@ -38,6 +39,7 @@ CONTRACT = {
     "forbidden": (Forbidden, 403, 990403, False),
     "conflict": (Conflict, 409, 990409, False),
     "rate_limited": (RateLimited, 429, 990429, True),
+    "quota_exhausted": (QuotaExhausted, 429, 45009, True),
     "capped": (Capped, 429, 990430, True),
     "quiet_hours": (QuietHours, 429, 990431, True),
     "upstream_error": (UpstreamError, 502, 990502, True),
@@ -71,7 +73,7 @@ def test_project_errcodes_are_unique_in_range_and_name_real_slugs() -> None:
         assert slug in ERROR_CLASSES
         assert meaning
     # Every class default is either WeChat's code or in the project table.
-    wechat_codes = {47003, 40037, 43101}
+    wechat_codes = {47003, 40037, 43101, 45009}
     for cls in ERROR_CLASSES.values():
         assert cls.errcode in PROJECT_ERRCODES or cls.errcode in wechat_codes
         if cls.errcode in PROJECT_ERRCODES:

@@ -552,6 +552,7 @@ def test_gateway_status_follows_the_error_class(slug: str) -> None:
         "conflict": 409,
         "not_subscribed": 409,
         "rate_limited": 429,
+        "quota_exhausted": 429,
         "capped": 429,
         "quiet_hours": 429,
         "upstream_error": 502,

@@ -7,7 +7,8 @@ any prefix a gateway puts in front (``/dashboard/…``, ``/release/dashboard/…
 =========================  ======  ==========================================================
 ``…/``                     GET     the page (``…/dashboard`` redirects to ``…/dashboard/``)
 ``…/static/<file>``        GET     its scripts and styles, shipped in the package
-``…/login``                POST    ``{"key": <WXAPUSH_ADMIN_KEY>}`` -> a session cookie
+``…/login``                POST    ``{"key": <WXAPUSH_ADMIN_KEY>}`` -> a session cookie (the
+                                  page's own form, without script: ``key=…`` -> 303 to the page)
 ``…/logout``               POST    ends the session (``X-CSRF-Token`` required)
 ``…/api/session``          GET     who is signed in, and the CSRF token
 ``…/api/summary``          GET     per day and status, top errcodes, per template
@@ -84,6 +85,10 @@ def _route(inv: Invocation) -> RawResponse:
         _allow(http, "POST")
         session = auth.sign_in(app, http)
         cookie = auth.session_cookie(http, session)
+        if auth.is_form(http):  # the page's form without script: back to the page, signed in
+            return _raw(
+                "", 303, "text/plain; charset=utf-8", {"Location": "./", "Set-Cookie": cookie}
+            )
         body = ok(expires_at=session.expires_at, csrf_token=auth.csrf_token(app, session))
         return _json(body, {"Set-Cookie": cookie})
     if path.endswith("/logout"):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional
 
 from wxapush.app import App
-from wxapush.errors import InvalidRequest, RateLimited, Unauthorized
+from wxapush.errors import Forbidden, InvalidRequest, RateLimited, Unauthorized
 from wxapush.invocation import HttpRequest
 from wxapush.store.base import TokenRecord
 
@@ -32,6 +32,8 @@ SESSION_TTL = 8 * 3600
 PER_SOURCE = (0.1, 5)
 PER_APP = (0.5, 30)
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+#: The page's own form, posted when script is off (or not loaded yet).
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 @dataclass(frozen=True)
@@ -150,9 +152,39 @@ def cookies(http: HttpRequest) -> Dict[str, str]:
     return found
 
 
+def is_form(http: HttpRequest) -> bool:
+    """A sign-in posted by the page's form (no script): answered with a redirect to the page."""
+    return (http.header("content-type") or "").split(";")[0].strip().lower() == FORM_TYPE
+
+
+def _same_origin(http: HttpRequest) -> None:
+    """Any site can post a form here, so a form is taken from the dashboard's own page only:
+    the browser says so (``Sec-Fetch-Site``), or its ``Origin`` is this host."""
+    from urllib.parse import urlsplit
+
+    if (http.header("sec-fetch-site") or "").strip().lower() == "same-origin":
+        return
+    origin, host = http.header("origin"), (http.header("host") or "").strip().lower()
+    if origin and host and urlsplit(origin.strip()).netloc.lower() == host:
+        return
+    raise Forbidden("a sign-in form is accepted from the dashboard's own page only")
+
+
 def _key_from(http: HttpRequest) -> str:
     content_type = (http.header("content-type") or "").split(";")[0].strip().lower()
-    # JSON only: a cross-site form cannot send it without the browser asking us first (CORS).
+    if content_type == FORM_TYPE:
+        from urllib.parse import parse_qs
+
+        _same_origin(http)
+        try:
+            fields = parse_qs(http.body.decode("utf-8"), max_num_fields=4)
+        except (UnicodeDecodeError, ValueError):
+            raise InvalidRequest("the sign-in form is not valid") from None
+        posted = (fields.get("key") or [""])[0]
+        if not posted:
+            raise InvalidRequest("key must be a non-empty string")
+        return posted
+    # Else JSON: a cross-site script cannot send it without the browser asking us first (CORS).
     if content_type != "application/json":
         raise InvalidRequest('sign in with a JSON body {"key": …} (Content-Type: application/json)')
     try:

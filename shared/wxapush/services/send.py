@@ -30,7 +30,7 @@ from wxapush.services import grants, respect
 from wxapush.services.fields import flag, pick, text
 from wxapush.services.validation import validate_send
 from wxapush.store.base import GrantKey, LogRecord, TemplateInfo, new_log_id
-from wxapush.wechat.errcodes import error_for_errcode
+from wxapush.wechat.errcodes import error_for_errcode, quota_retry
 
 SEND_PATH = "/cgi-bin/message/subscribe/send"
 post_accept_log = logging.getLogger("wxapush.send")
@@ -261,6 +261,7 @@ class Sender:
             # repeat is a retryable conflict (as after a crash), never a second message.
             self._fail(req, record, template, error, "pending")
         except WxapushError as error:
+            quota_retry(error, self.app.clock())  # 45009: retry_after on the app's clock
             self._fail(req, record, template, error, "failed")  # refused, or unreachable
         return self._accepted(req, record, template, answer.get("msgid"))
 

@@ -36,6 +36,7 @@ from wxapush.store.base import (
     LogRecord,
     LogSummary,
     RateLimiter,
+    SchemaBehindError,
     SchemaVersionError,
     SendLog,
     Store,
@@ -57,6 +58,7 @@ __all__ = [
     "LogRecord",
     "LogSummary",
     "RateLimiter",
+    "SchemaBehindError",
     "SchemaVersionError",
     "SendLog",
     "Store",
@@ -123,8 +125,12 @@ def sqlite_path(url: str) -> str:
     return os.path.normpath(os.path.join(base_directory(), path))
 
 
-def open_store(url: Optional[str]) -> Store:
+def open_store(url: Optional[str], migrate: bool = True) -> Store:
     """Open the store a URL names (``None`` or empty: the embedded default).
+
+    A new store is created and an older schema migrated on open, unless ``migrate`` is False
+    (``WXAPUSH_MIGRATE=off``): then either raises :class:`SchemaBehindError`. A schema written by
+    a newer release raises :class:`SchemaVersionError` (see ``schema_state``).
 
     Raises StoreURLError (a ValueError) for a malformed or unknown URL, and its subclass
     BackendNotAvailableError for a known backend this installation does not provide. A
@@ -134,7 +140,7 @@ def open_store(url: Optional[str]) -> Store:
     if not url:
         from wxapush.store.sqlite import SqliteStore
 
-        return SqliteStore(default_store_path())
+        return SqliteStore(default_store_path(), migrate=migrate)
     scheme, sep, _ = url.partition(":")
     if not sep or not scheme:
         raise StoreURLError(f"store URL has no scheme: expected e.g. sqlite:///path, got {url!r}")
@@ -142,7 +148,7 @@ def open_store(url: Optional[str]) -> Store:
     if scheme == "sqlite":
         from wxapush.store.sqlite import SqliteStore
 
-        return SqliteStore(sqlite_path(url))
+        return SqliteStore(sqlite_path(url), migrate=migrate)
     base = scheme.split("+", 1)[0]  # postgresql+psycopg, mysql+pymysql: the backend checks it
     module_name = BACKEND_MODULES.get(base)
     if module_name is None:
@@ -161,5 +167,5 @@ def open_store(url: Optional[str]) -> Store:
             f"store scheme {scheme!r} is not available yet in this version of wxapush"
             " (use sqlite:///path or leave WXAPUSH_STORE unset)"
         ) from None
-    store: Store = module.open_url(url)
+    store: Store = module.open_url(url, migrate=migrate)
     return store

@@ -37,7 +37,28 @@ class BackendNotAvailableError(StoreURLError):
 
 
 class SchemaVersionError(RuntimeError):
-    """The database was written by a newer wxapush whose schema this version cannot read."""
+    """The store was written by a newer wxapush whose schema this version cannot read.
+
+    ``where`` names the store (a file, a table or key prefix: never a password), ``found`` its
+    schema version, ``supported`` the newest this code reads.
+    """
+
+    def __init__(self, where: str, found: int, supported: int) -> None:
+        self.where, self.found, self.supported = where, found, supported
+        super().__init__(
+            f"{where}: schema version {found}, written by a newer wxapush;"
+            f" this one reads up to version {supported}"
+        )
+
+
+class SchemaBehindError(RuntimeError):
+    """The store's schema is older than this code's and ``WXAPUSH_MIGRATE=off`` forbids
+    migrating it here: ``wxapush migrate`` brings it up."""
+
+    def __init__(self, where: str, found: Optional[int], supported: int) -> None:
+        self.where, self.found, self.supported = where, found, supported
+        level = "no schema yet" if found is None else f"schema version {found}"
+        super().__init__(f"{where}: {level}; this wxapush needs version {supported}")
 
 
 # --- tokens and locks ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ password never surfaces, however it is written."""
 from __future__ import annotations
 
 import traceback
+import uuid
 
 import pytest
 
@@ -19,7 +20,7 @@ def test_a_failed_token_write_does_not_quote_the_token(
     request: pytest.FixtureRequest, server: str
 ) -> None:
     url = request.getfixturevalue(server)
-    prefix = "tnoval" + server[:2]
+    prefix = "tnoval" + uuid.uuid4().hex[:8]  # its own: parallel runs share the servers
     store = open_store(f"{url}?prefix={prefix}")
     try:
         # A NUL (PostgreSQL) or an overlong key (MySQL): the driver refuses the statement.

@@ -35,40 +35,46 @@ Page({
       return
     }
 
-    // Report the choice. The function records it for the calling user only (its openid comes
-    // from the cloud call's context, never from the page). Skip this call if the console's
-    // message push is configured: receive_event already hears every accept.
-    await wx.cloud.callFunction({
-      name: 'send',
-      data: { action: 'record_subscription', result },
-    })
+    // A rejected cloud call (network, the function failing) must reach the user, not end up
+    // an unhandled promise rejection.
+    try {
+      // Report the choice. The function records it for the calling user only (its openid
+      // comes from the cloud call's context, never from the page). Skip this call if the
+      // console's message push is configured: receive_event already hears every accept.
+      await wx.cloud.callFunction({
+        name: 'send',
+        data: { action: 'record_subscription', result },
+      })
 
-    if (result[TEMPLATE_ID] !== 'accept') {
-      this.setData({ status: '未订阅' })
-      return
-    }
+      if (result[TEMPLATE_ID] !== 'accept') {
+        this.setData({ status: '未订阅' })
+        return
+      }
 
-    // Send to oneself: touser is omitted, the function fills in the caller's openid.
-    const order = this.data.order
-    const { result: sent } = await wx.cloud.callFunction({
-      name: 'send',
-      data: {
-        templateId: TEMPLATE_ID,
-        page: `pages/subscribe/index?orderId=${order.id}`,
-        // Every keyword of the template, each within WeChat's rule for its type.
+      // Send to oneself: touser is omitted, the function fills in the caller's openid.
+      const order = this.data.order
+      const { result: sent } = await wx.cloud.callFunction({
+        name: 'send',
         data: {
-          thing1: order.product,
-          character_string2: order.trackingNo,
-          date3: order.shippedAt,
-          amount6: order.amount,
+          templateId: TEMPLATE_ID,
+          page: `pages/subscribe/index?orderId=${order.id}`,
+          // Every keyword of the template, each within WeChat's rule for its type.
+          data: {
+            thing1: order.product,
+            character_string2: order.trackingNo,
+            date3: order.shippedAt,
+            amount6: order.amount,
+          },
+          // One key per order and event: a retry of this send sends nothing twice, while the
+          // next order's message is not mistaken for a repeat.
+          idempotencyKey: `order-${order.id}-shipped`,
         },
-        // One key per order and event: a retry of this send sends nothing twice, while the
-        // next order's message is not mistaken for a repeat.
-        idempotencyKey: `order-${order.id}-shipped`,
-      },
-    })
-    this.setData({
-      status: sent.errcode === 0 ? `已发送 (${sent.status})` : `发送失败: ${sent.error} ${sent.errcode}`,
-    })
+      })
+      this.setData({
+        status: sent.errcode === 0 ? `已发送 (${sent.status})` : `发送失败: ${sent.error} ${sent.errcode}`,
+      })
+    } catch (error) {
+      this.setData({ status: `调用失败: ${error.errMsg || error.message || error}` })
+    }
   },
 })

@@ -4,7 +4,8 @@
 // wx.requestSubscribeMessage: https://developers.weixin.qq.com/miniprogram/dev/api/open-api/subscribe-message/wx.requestSubscribeMessage.html
 
 // The Function URLs that `scf deploy --noValidation` printed (SCF console → function → 函数 URL).
-// Add their domain to 开发管理 → 服务器域名 → request 合法域名.
+// Each function has a host of its own (https://<app-id>-<url-id>-<region>.scf.tencentcs.com):
+// add all three hosts to 开发管理 → 服务器域名 → request 合法域名.
 const URLS = {
   login: 'https://YOUR-LOGIN-FUNCTION-URL.scf.tencentcs.com',
   send: 'https://YOUR-SEND-FUNCTION-URL.scf.tencentcs.com',
@@ -118,14 +119,20 @@ Page({
         status: sent.errcode === 0 ? `已发送 (${sent.status})` : `发送失败: ${sent.error} ${sent.errcode}`,
       })
     } catch (error) {
-      this.setData({ status: String(error.message || error) })
+      this.setData({ status: `发送失败: ${error.errMsg || error.message || error}` })
     }
   },
 
   // The user's own messages of today (send_log answers only the session's own records).
   async onHistory() {
     const today = new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10) // Asia/Shanghai
-    const log = await call(URLS.sendLog, { begin_date: today, end_date: today }, 'GET')
-    this.setData({ sent: log.errcode === 0 ? log.list : [] })
+    try {
+      const log = await call(URLS.sendLog, { begin_date: today, end_date: today }, 'GET')
+      this.setData({ sent: log.errcode === 0 ? log.list : [] })
+    } catch (error) {
+      // wx.login or wx.request failed (offline, a domain not in the request 合法域名 list):
+      // say so rather than leave the promise rejection unhandled.
+      this.setData({ status: `查询失败: ${error.errMsg || error.message || error}` })
+    }
   },
 })

@@ -7,7 +7,9 @@
 (function () {
   "use strict";
   var state = { csrf: null, offset: 0, count: 20, total: 0, filters: {}, statuses: [] };
+  var i18n = window.WxI18n;
   function $(id) { return document.getElementById(id); }
+  function t() { return i18n.t.apply(null, arguments); }
 
   function node(tag, text, cls) {
     var n = document.createElement(tag);
@@ -94,8 +96,15 @@
     if (state.statuses.length) return;
     state.statuses = statuses;
     statuses.forEach(function (st) {
-      var o = node("option", st); o.value = st; $("filter-status").appendChild(o);
+      var o = node("option", i18n.status(st)); o.value = st; $("filter-status").appendChild(o);
     });
+  }
+
+  function relabelStatuses() {
+    var options = $("filter-status").options;
+    for (var i = 0; i < options.length; i++) {
+      if (options[i].value) options[i].textContent = i18n.status(options[i].value);
+    }
   }
 
   function renderTotals(s) {
@@ -106,7 +115,7 @@
       var count = node("span", s.totals[st] || 0, "count");
       count.setAttribute("data-status", st);
       card.appendChild(count);
-      card.appendChild(node("span", st, "label"));
+      card.appendChild(node("span", i18n.status(st), "label"));
       box.appendChild(card);
     });
     var r = s.rate.delivery_rate;
@@ -126,7 +135,7 @@
     s.statuses.forEach(function (st) {
       var item = node("span");
       item.appendChild(node("span", null, "swatch st-" + st));
-      item.appendChild(document.createTextNode(st));
+      item.appendChild(document.createTextNode(i18n.status(st)));
       legend.appendChild(item);
     });
   }
@@ -159,11 +168,11 @@
   function renderErrcodes(list) {
     var body = $("errcodes").tBodies[0];
     body.textContent = "";
-    if (!list.length) { body.appendChild(row(["none", "", "", ""])); return; }
+    if (!list.length) { body.appendChild(row([t("none"), "", "", ""])); return; }
     list.forEach(function (e) {
       var status = dominant(e.statuses);
-      body.appendChild(row([String(e.errcode), String(e.count), e.meaning,
-        link("show " + status, function () {
+      body.appendChild(row([String(e.errcode), String(e.count), i18n.meaning(e.errcode, e.meaning),
+        link(t("show_status", i18n.status(status)), function () {
           filterLog({ status: status, errcode: String(e.errcode) });
         })]));
     });
@@ -172,14 +181,15 @@
   function renderTemplates(list) {
     var body = $("templates").tBodies[0];
     body.textContent = "";
-    if (!list.length) { body.appendChild(row(["none", "", "", "", ""])); return; }
-    list.forEach(function (t) {
-      var name = t.title ? t.title + " (" + t.template_id + ")" : t.template_id;
-      var refusal = t.top_refusal
-        ? t.top_refusal.errcode + " ×" + t.top_refusal.count + " — " + t.top_refusal.meaning : "–";
+    if (!list.length) { body.appendChild(row([t("none"), "", "", "", ""])); return; }
+    list.forEach(function (tpl) {
+      var name = tpl.title ? tpl.title + " (" + tpl.template_id + ")" : tpl.template_id;
+      var refusal = tpl.top_refusal
+        ? tpl.top_refusal.errcode + " ×" + tpl.top_refusal.count + " — " +
+          i18n.meaning(tpl.top_refusal.errcode, tpl.top_refusal.meaning) : "–";
       body.appendChild(row([
-        link(name, function () { filterLog({ template_id: t.template_id }); }),
-        String(t.sent), String(t.delivered), String(t.refused), refusal
+        link(name, function () { filterLog({ template_id: tpl.template_id }); }),
+        String(tpl.sent), String(tpl.delivered), String(tpl.refused), refusal
       ]));
     });
   }
@@ -204,7 +214,7 @@
       var body = $("log").tBodies[0];
       body.textContent = "";
       page.list.forEach(function (m) {
-        var badge = node("span", m.status, "status st-" + m.status);
+        var badge = node("span", i18n.status(m.status), "status st-" + m.status);
         var tr = row([m.created_at.replace("T", " ").slice(0, 19), badge, m.template_id,
           m.touser, dataText(m.data), m.errcode === null ? "" : String(m.errcode),
           m.errmsg || ""]);
@@ -213,8 +223,8 @@
         body.appendChild(tr);
       });
       var first = page.total ? state.offset + 1 : 0;
-      $("page-label").textContent = first + "–" + (state.offset + page.list.length) +
-        " of " + (page.total_exact ? page.total : (page.total - 1) + "+");
+      $("page-label").textContent = t("page_label", first, state.offset + page.list.length,
+        page.total_exact ? page.total : (page.total - 1) + "+");
       $("page-prev").disabled = state.offset === 0;
       // Past 500 matches counting stops (a lower bound): a short page is the real end.
       $("page-next").disabled = state.offset + page.list.length >= page.total ||
@@ -235,17 +245,24 @@
       .then(function (u) {
         if (failed(u)) return;
         var box = $("user-grants");
-        box.textContent = u.total + " message(s) in the period. ";
+        box.textContent = t("user_total", u.total);
         box.appendChild(document.createTextNode(u.grants.length
-          ? "Subscriptions left: " + u.grants.map(function (g) {
+          ? t("grants_left") + u.grants.map(function (g) {
             return (g.title || g.template_id) + " " + g.balance;
           }).join(", ")
-          : "No subscriptions recorded."));
+          : t("no_grants")));
       });
     filterLog({ touser: openid });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    i18n.apply();
+    $("lang-switch").hidden = false;
+    $("lang-switch").addEventListener("click", function () {
+      i18n.toggle();
+      relabelStatuses();
+      if (state.csrf) loadAll();  // the figures again, in the other language's words
+    });
     $("sign-in-form").addEventListener("submit", function (e) {
       e.preventDefault();
       var input = $("key");

@@ -28,6 +28,9 @@ Per-app keys (``<p>:<appid>:…``)::
 
 Keys across apps::
 
+    <p>:schema                     hash    version: the key layout's schema version (1), and
+                                           readable_from (a newer release's marker, see
+                                           store/schema_state.py)
     <p>:log:<log_id>               hash    one send-log record (an absent field is None), and
                                            _summed = 1 once it is in the summary counters
     <p>:log:created                zset    log_id -> created_at, every record (prune)
@@ -61,6 +64,7 @@ class Keys:
         self.created = f"{prefix}:log:created"
         self.keyed = f"{prefix}:log:keyed"
         self.events = f"{prefix}:events"
+        self.schema = f"{prefix}:schema"
 
     def app(self, appid: str) -> str:
         return f"{self.prefix}:{esc(appid)}"

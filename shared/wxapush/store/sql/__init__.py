@@ -13,10 +13,12 @@ differences live in ``dialects.py``, the per-process connection pool in ``pool.p
 from __future__ import annotations
 
 import re
-from typing import Dict
+from typing import Dict, Tuple
 
 from wxapush.store.base import BackendNotAvailableError, StoreURLError
 from wxapush.store.connections import SharedHandles, pop_url_option
+from wxapush.store.schema_state import SchemaState
+from wxapush.store.sql import schema
 from wxapush.store.sql.campaigns import SqlCampaignQueue, SqlCounters
 from wxapush.store.sql.dialects import dialect_for
 from wxapush.store.sql.ledgers import (
@@ -56,7 +58,7 @@ pools: SharedHandles[Pool] = SharedHandles(_new_pool, lambda pool: pool.dispose(
 class SqlStore:
     """Every seam in one SQL database. Open it with ``open_store("postgresql://…")``."""
 
-    def __init__(self, url: str, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, url: str, prefix: str = DEFAULT_PREFIX, migrate: bool = True) -> None:
         target = parse_url(url)
         self._key = target.key
         _targets[self._key] = target
@@ -64,7 +66,7 @@ class SqlStore:
         self.pool = pools.acquire(self._key)
         try:
             self.tables: Tables = build_tables(prefix)
-            ensure_schema(self.pool, self._key, self.tables)
+            ensure_schema(self.pool, self._key, self.tables, migrate)
         except BaseException:
             pools.release(self._key)
             raise
@@ -86,12 +88,32 @@ class SqlStore:
         return f"SqlStore({self.pool.dialect.name}, prefix={self.tables.prefix!r})"
 
 
-def open_url(url: str) -> SqlStore:
-    """Open the store a ``postgresql://``, ``mysql://`` or ``mariadb://`` URL names."""
+def _split(url: str) -> Tuple[str, str]:
     url, prefix = pop_url_option(url, "prefix")
     if prefix is not None and not _PREFIX.match(prefix):
         raise StoreURLError("the SQL table prefix must match [a-z][a-z0-9_]{0,39}")
-    return SqlStore(url, prefix or DEFAULT_PREFIX)
+    return url, prefix or DEFAULT_PREFIX
+
+
+def open_url(url: str, migrate: bool = True) -> SqlStore:
+    """Open the store a ``postgresql://``, ``mysql://`` or ``mariadb://`` URL names
+    (``migrate=False``: refuse a schema that is behind instead of migrating it)."""
+    return SqlStore(*_split(url), migrate=migrate)
+
+
+def schema_state(url: str, apply: bool = False) -> SchemaState:
+    """The schema of the tables the URL names (``wxapush migrate``); ``apply``: migrate first."""
+    if apply:
+        schema._ready.discard((parse_url(_split(url)[0]).key, _split(url)[1]))
+        open_url(url).close()
+    bare, prefix = _split(url)
+    target = parse_url(bare)
+    _targets[target.key] = target
+    pool = pools.acquire(target.key)
+    try:
+        return schema.schema_state(pool, build_tables(prefix), pool.dialect.name)
+    finally:
+        pools.release(target.key)
 
 
 __all__ = ["SCHEMA_VERSION", "SqlStore", "open_url"]

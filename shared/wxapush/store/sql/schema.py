@@ -15,12 +15,16 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
-from wxapush.store.base import SchemaVersionError
+from wxapush.store.base import SchemaBehindError
+from wxapush.store.schema_state import SchemaState, describe_steps, readable
 from wxapush.store.sql.dialects import schema_lock
 from wxapush.store.sql.pool import Connection, Pool
 from wxapush.store.sql.tables import TABLES, create_index, create_table, index_names
 
 SCHEMA_VERSION = 4
+#: The oldest schema version whose code may use tables at SCHEMA_VERSION: lower it when a
+#: release's steps only add (a rollback to the release before may then keep the tables).
+READABLE_FROM = SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,16 @@ def _v4_broadcast(conn: Connection, tables: Tables) -> None:
     exact_collation(conn, tables, [f"{tables.prefix}_{name}" for name in new])
 
 
+def _mark_readers(conn: Connection, tables: Tables) -> None:
+    """Record READABLE_FROM (``<prefix>_schema_compat``) when older code may use the tables."""
+    compat = f"{tables.prefix}_schema_compat"
+    if has_table(conn, compat):
+        conn.execute(f"DROP TABLE {compat}")  # an older release's marker
+    if READABLE_FROM < SCHEMA_VERSION:
+        conn.execute(f"CREATE TABLE {compat} (readable_from INT NOT NULL)")
+        conn.execute(f"INSERT INTO {compat} (readable_from) VALUES (%s)", [READABLE_FROM])
+
+
 def _add_summary_index(conn: Connection, tables: Tables) -> None:
     conn.execute(create_index(conn.dialect, tables.prefix, "send_log", "summary"))
 
@@ -150,22 +164,56 @@ MIGRATIONS: Dict[int, Callable[[Connection, Tables], None]] = {
     4: _v4_broadcast,
 }
 
+#: What each step does, for ``wxapush migrate``.
+STEP_NOTES = {
+    2: "add the send log's summary index (dashboard)",
+    3: "convert every table to an exact-byte collation (MySQL/MariaDB: ALTER TABLE … CONVERT,"
+    " which rewrites the send log; nothing on PostgreSQL)",
+    4: "add send_log.broadcast_id and its index, campaigns, recipients, counters (broadcast)",
+}
+
 _ready: Set[Tuple[str, str]] = set()
 
 
-def ensure_schema(pool: Pool, key: str, tables: Tables) -> None:
+def where(tables: Tables) -> str:
+    return f"the {tables.prefix}_* tables"
+
+
+def _read_versions(
+    pool: Pool, tables: Tables, marker: bool = False
+) -> Tuple[Optional[int], Optional[int]]:
+    """(the schema version, ``readable_from``); None where absent. The marker is read for a
+    newer schema only, unless ``marker``."""
+    with pool.connection():
+        pass  # the server must answer: failing to connect is not "no table yet"
+    try:
+        with pool.connection() as conn:
+            version = conn.scalar(f"SELECT version FROM {tables.schema_version} WHERE id = 1")
+    except pool.dialect.Error:  # no table yet: a fresh database
+        return None, None
+    if version is None or (int(version) <= SCHEMA_VERSION and not marker):
+        return (None if version is None else int(version)), None
+    try:
+        with pool.connection() as conn:
+            compat = conn.scalar(f"SELECT readable_from FROM {tables.prefix}_schema_compat")
+    except pool.dialect.Error:  # no marker: a newer schema is unreadable
+        compat = None
+    return int(version), (None if compat is None else int(compat))
+
+
+def ensure_schema(pool: Pool, key: str, tables: Tables, migrate: bool = True) -> None:
     """Create or migrate the tables if needed; checked once per process, database (``key``)
-    and namespace."""
+    and namespace. ``migrate=False`` (``WXAPUSH_MIGRATE=off``) refuses a schema that is behind
+    instead of migrating it."""
     marker = (key, tables.prefix)
     if marker in _ready:
         return
-    version_row = f"SELECT version FROM {tables.schema_version} WHERE id = 1"
-    try:
-        with pool.connection() as conn:
-            version = conn.scalar(version_row)
-    except pool.dialect.Error:  # no table yet: a fresh database
-        version = None
-    if version != SCHEMA_VERSION:
+    version, readable_from = _read_versions(pool, tables)
+    if version is not None and version > SCHEMA_VERSION:
+        readable(where(tables), version, readable_from, SCHEMA_VERSION)
+    elif version != SCHEMA_VERSION:
+        if not migrate:
+            raise SchemaBehindError(where(tables), version, SCHEMA_VERSION)
         with pool.connection() as conn:
             for statement in pool.dialect.begin(None):
                 conn.execute(statement)
@@ -183,12 +231,9 @@ def _migrate(conn: Connection, tables: Tables) -> None:
     version_table = tables.schema_version
     version = None
     if has_table(conn, version_table):  # again, under the lock
-        version = conn.scalar(f"SELECT version FROM {version_table}")
-    if version is not None and version > SCHEMA_VERSION:
-        raise SchemaVersionError(
-            f"the {tables.prefix}_* tables have schema version {version};"
-            f" this wxapush reads up to {SCHEMA_VERSION}"
-        )
+        version = conn.scalar(f"SELECT version FROM {version_table} WHERE id = 1")
+    if version is not None and version >= SCHEMA_VERSION:
+        return  # migrated meanwhile by another instance (or a newer release, checked before)
     if version is None:
         for name in sorted(TABLES):
             _create(conn, tables.prefix, name)
@@ -200,7 +245,17 @@ def _migrate(conn: Connection, tables: Tables) -> None:
     else:
         for step in range(version + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[step](conn, tables)
+    _mark_readers(conn, tables)
     conn.execute(
         f"UPDATE {version_table} SET version = %s, migrated_at = %s WHERE id = %s",
         [SCHEMA_VERSION, time.time(), 1],
     )
+
+
+def schema_state(pool: Pool, tables: Tables, backend: str) -> SchemaState:
+    """The namespace's schema as ``wxapush migrate`` shows it; changes nothing."""
+    version, readable_from = _read_versions(pool, tables, marker=True)
+    pending: Tuple[str, ...] = ()
+    if version is None or version < SCHEMA_VERSION:
+        pending = describe_steps(STEP_NOTES, version, SCHEMA_VERSION)
+    return SchemaState(backend, where(tables), version, SCHEMA_VERSION, pending, readable_from)

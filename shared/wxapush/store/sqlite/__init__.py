@@ -13,9 +13,9 @@ from wxapush.store.sqlite.tokens import SqliteTokenCache
 class SqliteStore:
     """Every seam over one SQLite file. Open it with ``open_store("sqlite:///path")``."""
 
-    def __init__(self, path: str, timeout: float = 10.0) -> None:
+    def __init__(self, path: str, timeout: float = 10.0, migrate: bool = True) -> None:
         self.path = path
-        self.db = Database(path, timeout=timeout)
+        self.db = Database(path, timeout=timeout, migrate=migrate)
         self.tokens = SqliteTokenCache(self.db)
         self.log = SqliteSendLog(self.db)
         self.grants = SqliteGrantLedger(self.db)

@@ -15,11 +15,14 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator, List
+from typing import TYPE_CHECKING, Iterator, List, Optional
+from urllib.parse import quote
 
-from wxapush.store.base import (
-    SchemaVersionError,
-)
+from wxapush.store.base import SchemaBehindError
+from wxapush.store.schema_state import describe_steps, readable
+
+if TYPE_CHECKING:
+    from wxapush.store.schema_state import SchemaState
 
 SCHEMA_VERSION = 4
 
@@ -80,10 +83,26 @@ MIGRATIONS = {
 }
 
 
+#: What each step does, for ``wxapush migrate``.
+STEP_NOTES = {
+    1: "create the tables",
+    2: "add seen_events (receive_event's replay guard)",
+    3: "add rate_limits (WXAPUSH_RATE_LIMIT)",
+    4: "add send_log.broadcast_id, campaigns, recipients, counters (broadcast)",
+}
+#: A newer release's marker (see ``schema_state``): the oldest version that may use the file.
+COMPAT_TABLE = "schema_compat"
+#: The oldest schema version whose code may use a file at SCHEMA_VERSION: lower it when a
+#: release's steps only add (a rollback to the release before may then keep the file).
+READABLE_FROM = SCHEMA_VERSION
+
+
 class Database:
     """A SQLite file with a per-process pool of connections; the shared plumbing of the facets."""
 
-    def __init__(self, path: str, timeout: float = 10.0, pool_size: int = 8) -> None:
+    def __init__(
+        self, path: str, timeout: float = 10.0, pool_size: int = 8, migrate: bool = True
+    ) -> None:
         self.path = path
         self.timeout = timeout  # busy_timeout: how long a writer waits for another's lock
         self.pool_size = pool_size
@@ -94,7 +113,7 @@ class Database:
         self._closed = False
         _prepare_file(path)
         with self.connection() as conn:
-            _migrate(conn, time.monotonic() + timeout)
+            _migrate(conn, time.monotonic() + timeout, path, migrate)
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: no implicit BEGIN; transactions are explicit, as written below.
@@ -206,9 +225,24 @@ def _enable_wal(conn: sqlite3.Connection, deadline: float) -> None:
                 raise
 
 
-def _migrate(conn: sqlite3.Connection, deadline: float) -> None:
-    if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+def _readable_from(conn: sqlite3.Connection) -> Optional[int]:
+    """A newer release's compatibility marker, if it wrote one."""
+    try:
+        row = conn.execute(f"SELECT readable_from FROM {COMPAT_TABLE}").fetchone()
+    except sqlite3.OperationalError:  # no such table: no marker
+        return None
+    return None if row is None else int(row[0])
+
+
+def _migrate(conn: sqlite3.Connection, deadline: float, path: str, migrate: bool = True) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
         return  # the common case: no write lock taken on open
+    if version > SCHEMA_VERSION:
+        readable(path, version, _readable_from(conn), SCHEMA_VERSION)
+        return  # a newer release's store that this code may use as it is
+    if not migrate:
+        raise SchemaBehindError(path, version or None, SCHEMA_VERSION)
     while True:
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -219,15 +253,42 @@ def _migrate(conn: sqlite3.Connection, deadline: float) -> None:
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]  # again, under the lock
         if version > SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"{conn.execute('PRAGMA database_list').fetchone()[2]} has schema version"
-                f" {version}; this wxapush reads up to {SCHEMA_VERSION}"
-            )
+            readable(path, version, _readable_from(conn), SCHEMA_VERSION)
+            conn.execute("ROLLBACK")
+            return
         for step in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[step]:
                 conn.execute(statement)
+        conn.execute(f"DROP TABLE IF EXISTS {COMPAT_TABLE}")  # an older release's marker
+        if READABLE_FROM < SCHEMA_VERSION:
+            conn.execute(f"CREATE TABLE {COMPAT_TABLE} (readable_from INTEGER NOT NULL)")
+            conn.execute(f"INSERT INTO {COMPAT_TABLE} VALUES ({int(READABLE_FROM)})")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def schema_state(path: str, apply: bool = False) -> SchemaState:
+    """The file's schema (``wxapush migrate``); with ``apply``, after migrating it."""
+    from wxapush.store.schema_state import SchemaState
+
+    if apply:
+        Database(path).close()  # opening migrates, under the write lock
+    version: Optional[int] = None
+    readable_from: Optional[int] = None
+    if os.path.exists(path):
+        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0] or None
+            readable_from = _readable_from(conn)
+        finally:
+            conn.close()
+    pending = (
+        ()
+        if version is not None and version >= SCHEMA_VERSION
+        else (describe_steps(STEP_NOTES, version, SCHEMA_VERSION))
+    )
+    return SchemaState("sqlite", path, version, SCHEMA_VERSION, pending, readable_from)
