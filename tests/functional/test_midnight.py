@@ -142,7 +142,8 @@ def test_wechats_daily_quota_restarts_at_beijing_midnight_whatever_wxapush_tz(
     with clock_at(BEFORE) as clock:
         assert invoke("send", send_event())["errcode"] == 0
         spent = invoke("send", send_event())
-        assert spent["errcode"] == 45009 and spent["retryable"] is False
+        assert (spent["error"], spent["errcode"]) == ("quota_exhausted", 45009)
+        assert 0 < spent["retry_after"] <= 1  # WeChat's day ends at Beijing's midnight
         clock.shift(2)  # 00:00:01 in Beijing (11:00:01 in New York, the same day there)
         assert invoke("send", send_event())["errcode"] == 0
     assert len(wxemu.messages(demo.APPID)) == 2
