@@ -26,7 +26,7 @@ from wxapush.errors import (
     ok,
 )
 from wxapush.runtime import Invocation
-from wxapush.services import grants, respect
+from wxapush.services import grants, respect, send_claim
 from wxapush.services.fields import flag, pick, text
 from wxapush.services.validation import validate_send
 from wxapush.store.base import GrantKey, LogRecord, TemplateInfo, new_log_id
@@ -173,7 +173,7 @@ class Sender:
             validate_send(req, template)
         except WxapushError as error:
             refusal = error
-        record, created = self.log.claim(self._record(req, refusal))
+        record, created = send_claim.claim(self.log, self._record(req, refusal), self.deadline)
         if not created:
             return self._replay(record, req)
         if refusal is None:
@@ -205,7 +205,7 @@ class Sender:
             updated_at=now,
             errcode=None if refusal is None else refusal.errcode,
             errmsg=None if refusal is None else refusal.errmsg,
-            attempts=0 if refusal else 1,
+            attempts=0,  # 1 once the call to WeChat starts (send_claim.dispatch)
             idempotency_key=req.idempotency_key,
             payload_hash=req.payload_hash() if req.idempotency_key else None,
             broadcast_id=req.broadcast_id,
@@ -250,6 +250,14 @@ class Sender:
             self.app.pace_send(min(limit, self.deadline))
         except RateLimited as error:
             self._fail(req, record, template, error, "rejected")  # nothing was sent
+        if not send_claim.dispatch(self.log, record, self.deadline):
+            respect.give_back(self.app, self.held)
+            raise Conflict(
+                "a retry with this idempotency_key took this send over before it called WeChat; "
+                f"this attempt sent nothing (log {record.log_id})",
+                retryable=True,
+                log_id=record.log_id,
+            )
         try:
             answer = self.app.client.call(
                 "POST", SEND_PATH, deadline=self.deadline, json=req.payload(), idempotent=False
