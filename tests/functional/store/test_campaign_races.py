@@ -9,6 +9,7 @@ never gets there). SQLite and Redis serialise their writes; they run the same ra
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, Sequence
@@ -31,10 +32,8 @@ def interleaved(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Barrier]:
     def execute(self: Any, sql: str, params: Sequence[Any] = ()) -> int:
         found = real(self, sql, params)
         if "_recipients SET state = " in sql and "owner = NULL" in sql:
-            try:
+            with contextlib.suppress(threading.BrokenBarrierError):
                 barrier.wait(PAUSE)
-            except threading.BrokenBarrierError:
-                pass
         return found
 
     monkeypatch.setattr(sql_pool.Connection, "execute", execute)
@@ -51,10 +50,10 @@ def test_concurrent_settles_of_the_last_recipients_end_the_campaign(
         leases = {lease.seq: lease for lease in q.lease(APP, f"w-{round_}", NOW, 30, 2)}
         assert sorted(leases) == [0, 1]
         interleaved.reset()
+        owner = f"w-{round_}"
         with ThreadPoolExecutor(2) as pool:
-            settled = list(
-                pool.map(lambda seq: q.settle(APP, leases[seq], f"w-{round_}", "sent", NOW), [0, 1])
-            )
+            racing = [pool.submit(q.settle, APP, leases[seq], owner, "sent", NOW) for seq in (0, 1)]
+            settled = [future.result() for future in racing]
         assert settled == [True, True]
         assert q.counts(APP, bid) == {"sent": 2}
         assert q.get(APP, bid).status == "done"  # type: ignore[union-attr]
