@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, Optional
+from typing import Any, Callable, NoReturn, Optional
 
 from wxapush import limits
 from wxapush.app import SEND_TIME, App, current_app
@@ -157,12 +157,21 @@ def parse(request: dict[str, Any], default_state: str) -> SendRequest:
 class Sender:
     """The send path: validate, claim the idempotency key, log, call WeChat, log the outcome."""
 
-    def __init__(self, app: App, deadline: float, start_by: float | None = None) -> None:
+    def __init__(
+        self,
+        app: App,
+        deadline: float,
+        start_by: float | None = None,
+        before_call: Callable[[], None] | None = None,
+    ) -> None:
         self.app = app
         self.log = app.store.log
         self.deadline = deadline
         #: The latest time the call to WeChat may start (a broadcast worker's lease), if any.
         self.start_by = start_by
+        #: Run after the rate limit's wait, just before the call: a refusal it raises sends
+        #: nothing (a broadcast worker checks that its campaign was not cancelled meanwhile).
+        self.before_call = before_call
         self.held: str | None = None  # the per-user cap's counter taken for this send
 
     def send(self, req: SendRequest) -> dict[str, Any]:
@@ -250,6 +259,11 @@ class Sender:
             self.app.pace_send(min(limit, self.deadline))
         except RateLimited as error:
             self._fail(req, record, template, error, "rejected")  # nothing was sent
+        if self.before_call is not None:
+            try:
+                self.before_call()
+            except WxapushError as error:
+                self._fail(req, record, template, error, "rejected")  # nothing was sent
         if not send_claim.dispatch(self.log, record, self.deadline):
             respect.give_back(self.app, self.held)
             raise Conflict(
