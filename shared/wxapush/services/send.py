@@ -264,6 +264,13 @@ class Sender:
                 self.before_call()
             except WxapushError as error:
                 self._fail(req, record, template, error, "rejected")  # nothing was sent
+        try:
+            # The token first, so that after the door's mark nothing but the call remains.
+            self.app.client.tokens.get(deadline=self.deadline)
+        except NoTimeLeft as error:
+            self._fail(req, record, template, error, "rejected")  # nothing was sent
+        except WxapushError as error:
+            self._fail(req, record, template, error, "failed")  # WeChat's token endpoint failed
         if not send_claim.dispatch(self.log, record, self.deadline):
             respect.give_back(self.app, self.held)
             raise Conflict(
