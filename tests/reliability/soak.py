@@ -202,7 +202,9 @@ def _drive(
             if proc.poll() is not None:
                 running.remove(entry)
                 if proc.returncode != 0:
-                    raise RuntimeError(f"a soak worker failed with exit code {proc.returncode}")
+                    log = (tmp / f"log-{spawned}.txt").read_text(errors="replace")
+                    tail = "\n".join(log.splitlines()[-15:])
+                    raise RuntimeError(f"a soak worker failed ({proc.returncode}):\n{tail}")
                 answers.update(_read(out))
         time.sleep(0.05)
     report.attempts = sum(a["attempts"] for a in answers.values())
