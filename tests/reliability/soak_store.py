@@ -34,6 +34,8 @@ RATES: Dict[str, Dict[str, float]] = {
     "kill": {},
     "mixed": {"lose_reply": 0.02, "reset": 0.02, "delay": 0.05},
 }
+#: Redis carries fewer requests per send (one script per write): its rates are scaled up.
+SCALE = {"redis": 3.0}
 #: Real backend kills per run, for the kinds that have them (SQL stores only).
 KILLS = {"kill": 6, "mixed": 3}
 
@@ -42,7 +44,8 @@ def run_store_soak(kind: str, store: str, server_url: str, sends: int) -> SoakRe
     """One run of ``kind`` on the ``store`` server at ``server_url`` (a namespace of its own)."""
     prefix = f"soak{uuid.uuid4().hex[:8]}"
     parts = urlsplit(server_url)
-    with StoreFaultProxy(parts.hostname or "127.0.0.1", int(parts.port or 0), **RATES[kind]) as p:
+    rates = {name: rate * SCALE.get(store, 1.0) for name, rate in RATES[kind].items()}
+    with StoreFaultProxy(parts.hostname or "127.0.0.1", int(parts.port or 0), **rates) as p:
         sep = "&" if "?" in server_url else "?"
         try:
             report = run_soak(
