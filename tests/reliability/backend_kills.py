@@ -17,7 +17,7 @@ from tests.functional.store import _namespaces
 from .store_proxy import StoreFaultProxy
 
 #: Seconds between two kills.
-INTERVAL = 0.4
+INTERVAL = 0.05
 
 
 class BackendKiller:

@@ -36,8 +36,8 @@ RATES: Dict[str, Dict[str, float]] = {
 }
 #: Redis carries fewer requests per send (one script per write): its rates are scaled up.
 SCALE = {"redis": 3.0}
-#: Real backend kills per run, for the kinds that have them (SQL stores only).
-KILLS = {"kill": 6, "mixed": 3}
+#: Real backend kills per send, for the kinds that have them (SQL stores only), and the least.
+KILLS = {"kill": (0.1, 6), "mixed": (0.03, 3)}
 
 
 def run_store_soak(kind: str, store: str, server_url: str, sends: int) -> SoakReport:
@@ -56,7 +56,7 @@ def run_store_soak(kind: str, store: str, server_url: str, sends: int) -> SoakRe
                 wechat_faults=0.0,
                 store_faults=0.0,
                 proxy=p,
-                backend_kills=KILLS.get(kind, 0) if store != "redis" else 0,
+                backend_kills=_kills(kind, sends) if store != "redis" else 0,
             )
         finally:
             if store == "redis":
@@ -65,6 +65,11 @@ def run_store_soak(kind: str, store: str, server_url: str, sends: int) -> SoakRe
                 _namespaces.drop_sql(server_url, prefix)
     report.backend = f"{store} ({kind})"
     return report
+
+
+def _kills(kind: str, sends: int) -> int:
+    per_send, least = KILLS.get(kind, (0.0, 0))
+    return max(least, int(per_send * sends)) if per_send else 0
 
 
 def figures(report: SoakReport) -> str:

@@ -4,8 +4,11 @@ A worker drains batches until its invocation's deadline. Each recipient goes thr
 :class:`wxapush.services.send.Sender` — validation, the idempotency record, the grant ledger,
 the cap and quiet hours, ``WXAPUSH_RATE_LIMIT`` shared by every instance, the send log — with
 the derived key ``b:<broadcast_id>:<seq>``, so a batch retried or taken over from a dead worker
-never sends a recipient twice: its first outcome replays. A send the dead worker left in flight
-(its record still ``pending``) cannot be known and ends ``unknown``, never sent again.
+never sends a recipient twice: its first outcome replays. A send the dead worker left at
+WeChat's door (its record ``pending``, the call started) cannot be known and ends ``unknown``,
+never sent again; one it left before the door is taken over and sent (``send_claim``).
+Cancellation is read again just before each call, so a cancel stops every worker within the
+send already on the wire.
 """
 
 from __future__ import annotations
