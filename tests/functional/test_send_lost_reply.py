@@ -156,3 +156,28 @@ def test_reconciliation_tells_a_claim_that_never_called_wechat_from_one_that_did
     assert invoke("send", never)["status"] == "sent"
     assert_error(invoke("send", started), "upstream_error", 990504)
     assert len(wxemu.messages(demo.APPID)) == 2
+
+
+def test_a_mark_whose_replies_are_all_lost_is_withdrawn_and_the_retry_sends(
+    invoke: Invoke, wxemu: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The door's mark written but never confirmed: the call does not start, and the record
+    says so (never sent, key freed) instead of holding the key "in progress"."""
+    invoke("send_log", EVER)
+    marks = lose_replies(
+        monkeypatch, "update", send_claim.STORE_TRIES, lambda *a, **kw: kw.get("attempts") == 1
+    )
+    event = send_event(idempotency_key="order-9-paid")
+    first = invoke("send", event)
+    assert_error(first, "upstream_error", 990503)
+    assert first["retryable"] is True and len(marks) == send_claim.STORE_TRIES
+    assert wxemu.messages(demo.APPID) == []
+    [record] = log_records()
+    assert (record.status, record.idempotency_key, record.errmsg) == (
+        "rejected",
+        None,
+        send_claim.NEVER_SENT,
+    )
+    retry = invoke("send", event)
+    assert retry["errcode"] == 0 and retry["status"] == "sent", retry
+    assert len(wxemu.messages(demo.APPID)) == 1

@@ -3,7 +3,7 @@
 ``BackendKiller(store_url, proxy, kills, sends)`` ends, from a thread, ``kills`` sessions that
 the store fault proxy carries (matched by the client port the server sees, so that nothing but
 this soak's sessions is touched on a shared server): ``pg_terminate_backend`` on PostgreSQL,
-``KILL`` on MySQL/MariaDB. Without a proxy, or on another store, it does nothing.
+``KILL`` on MySQL/MariaDB, ``CLIENT KILL ADDR`` on Redis. Without a proxy it does nothing.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ class BackendKiller:
     def __init__(
         self, store_url: str, proxy: Optional[StoreFaultProxy], kills: int, seed: int = 5
     ) -> None:
-        sql = store_url.startswith(("postgresql", "postgres", "mysql", "mariadb"))
         self.url = store_url.partition("?")[0]
-        self.proxy = proxy if sql else None
+        self.redis = store_url.startswith(("redis://", "rediss://"))
+        self.proxy = proxy
         self.wanted = kills if self.proxy is not None else 0
         self.killed = 0
         self._rng = random.Random(seed)
@@ -44,6 +44,9 @@ class BackendKiller:
             self._thread.join(10)
 
     def _run(self) -> None:
+        if self.redis:
+            self._run_redis()
+            return
         assert self.proxy is not None
         with _namespaces.sql_connection(self.url) as conn:
             postgres = conn.dialect.name == "postgresql"
@@ -67,3 +70,21 @@ class BackendKiller:
                         conn.execute(f"KILL {int(found)}")
                 if found is not None:
                     self.killed += 1
+
+    def _run_redis(self) -> None:
+        import redis
+
+        assert self.proxy is not None
+        client = redis.Redis.from_url(self.url)
+        try:
+            while self.killed < self.wanted and not self._stop.wait(INTERVAL):
+                ports = sorted(self.proxy.server_ports)
+                if not ports:
+                    continue
+                try:
+                    client.client_kill(f"127.0.0.1:{self._rng.choice(ports)}")
+                    self.killed += 1
+                except redis.ResponseError:  # gone meanwhile: "No such client"
+                    continue
+        finally:
+            client.close()

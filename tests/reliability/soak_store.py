@@ -7,7 +7,8 @@ must be a message WeChat holds (the call did reach WeChat's door). Kinds:
 * ``lose_reply``: a request runs on the server and its reply is lost (COMMIT included);
 * ``reset``: the connection is reset before a request reaches the server;
 * ``delay``: requests wait before they reach the server;
-* ``kill``: the server ends the workers' sessions (``pg_terminate_backend`` / ``KILL``);
+* ``kill``: the server ends the workers' sessions (``pg_terminate_backend``, ``KILL``,
+  ``CLIENT KILL``);
 * ``mixed``: all of the above at once (the CI's bounded run).
 
 Each run must end with 0 lost, 0 duplicated, 0 left ``pending``, 0 stranded keys and 0
@@ -36,7 +37,7 @@ RATES: Dict[str, Dict[str, float]] = {
 }
 #: Redis carries fewer requests per send (one script per write): its rates are scaled up.
 SCALE = {"redis": 3.0}
-#: Real backend kills per send, for the kinds that have them (SQL stores only), and the least.
+#: Real backend kills per send, for the kinds that have them, and the least.
 KILLS = {"kill": (0.1, 6), "mixed": (0.03, 3)}
 
 
@@ -56,7 +57,7 @@ def run_store_soak(kind: str, store: str, server_url: str, sends: int) -> SoakRe
                 wechat_faults=0.0,
                 store_faults=0.0,
                 proxy=p,
-                backend_kills=_kills(kind, sends) if store != "redis" else 0,
+                backend_kills=_kills(kind, sends),
             )
         finally:
             if store == "redis":

@@ -22,6 +22,7 @@ already set).
 from __future__ import annotations
 
 import time
+from contextlib import suppress
 from typing import Callable, Tuple, TypeVar
 
 from wxapush.app import SEND_TIME
@@ -34,12 +35,14 @@ T = TypeVar("T")
 #: before the next (times the try's number).
 STORE_TRIES = 4
 STORE_PAUSE = 0.05
+#: Time kept before the deadline while undoing a mark whose call will not start.
+WITHDRAW_TIME = 0.3
 #: The errmsg of a claim taken over by a retry (or given up by reconciliation).
 NEVER_SENT = "never sent: the attempt stopped before calling WeChat"
 
 
-def again(write: Callable[[], T], deadline: float) -> T:
-    """``write()``, repeated on the store's transient failures while ``SEND_TIME`` is left."""
+def again(write: Callable[[], T], deadline: float, reserve: float = SEND_TIME) -> T:
+    """``write()``, repeated on the store's transient failures while ``reserve`` is left."""
     for attempt in range(1, STORE_TRIES + 1):
         try:
             return write()
@@ -50,7 +53,7 @@ def again(write: Callable[[], T], deadline: float) -> T:
                 failure is None
                 or not failure.retryable
                 or attempt == STORE_TRIES
-                or time.monotonic() + pause >= deadline - SEND_TIME
+                or time.monotonic() + pause >= deadline - reserve
             ):
                 raise
         time.sleep(pause)
@@ -115,7 +118,30 @@ def dispatch(log: SendLog, record: LogRecord, deadline: float) -> bool:
         except KeyError:  # pruned meanwhile: nobody else holds it
             return False
 
-    return again(mark, deadline)
+    try:
+        return again(mark, deadline)
+    except Exception:
+        # The mark may have been written, and the call will not start: say so in the record
+        # (never sent, key freed), or a retry would meet "in progress" for a send never made.
+        with suppress(Exception):
+            again(lambda: withdraw(log, record), deadline, reserve=WITHDRAW_TIME)
+        raise
+
+
+def withdraw(log: SendLog, record: LogRecord) -> bool:
+    """Mark this attempt's own ``pending`` record ``rejected`` (never sent) and free its key:
+    its call to WeChat will not start, whatever its mark says."""
+    try:
+        return log.update(
+            record.log_id,
+            only_if={"status": "pending"},
+            status="rejected",
+            errmsg=NEVER_SENT,
+            idempotency_key=None,
+            updated_at=time.time(),
+        )
+    except KeyError:
+        return False
 
 
 def never_reached(record: LogRecord) -> bool:
