@@ -13,7 +13,8 @@ refresh_code's timer does once the pending bound has passed, and counts:
   did not — every one accounted for against WeChat's own list;
 * ``false_sent``: records ``sent`` for which WeChat holds no message;
 * ``stranded``: keys WeChat holds no message for whose retry, after reconciliation, still
-  does not send (a claim that never reached WeChat must never hold its key for good).
+  does not send, though no record of theirs is ``unknown`` (a claim that never reached WeChat
+  must never hold its key for good; an ``unknown`` one may, and is counted above).
 
 ``run_soak(..., proxy=StoreFaultProxy(...))`` sends the workers' store traffic through the
 store fault proxy (``store_proxy``: lost replies, resets, delays) and ``backend_kills`` ends
@@ -296,7 +297,7 @@ def _retry_unsent(keys: list[str], wxemu: RunningServer) -> tuple[int, int]:
         answer = send(event_for(key), context)
         if answer.get("errcode") == 0:
             sent += 1
-        else:
+        elif answer.get("status") != "unknown":  # an unknown call holds its key, rightly
             stranded += 1
             record = current_app().store.log.get(str(answer.get("log_id")))
             if record is not None:
