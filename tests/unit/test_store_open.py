@@ -195,6 +195,19 @@ def test_a_multi_host_postgresql_url_reaches_libpq_whole() -> None:
     assert "p@" not in repr(target)
 
 
+def test_a_raw_at_sign_in_a_postgresql_password_still_works() -> None:
+    """The host starts after the last ``@`` on every store; libpq alone would read ``b2@h`` as
+    the host."""
+    psycopg = pytest.importorskip("psycopg")
+    from wxapush.store.sql.urls import parse_url
+
+    target = parse_url("postgresql://us%3Aer:Pw-9c1f@b2/x@h:6432/my%20db?sslmode=disable")
+    parsed = psycopg.conninfo.conninfo_to_dict(**target.connect_args)
+    assert (parsed["user"], parsed["password"]) == ("us:er", "Pw-9c1f@b2/x")
+    assert (parsed["host"], parsed["port"], parsed["dbname"]) == ("h", "6432", "my db")
+    assert parsed["sslmode"] == "disable" and target.host == "h:6432"
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Dict, Tuple
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 from wxapush.store.base import StoreURLError
 
@@ -88,16 +88,27 @@ def parse_url(url: str) -> Target:
 
 
 def _postgres(rest: str) -> Target:
-    """libpq's own URL, with ``connect_timeout`` defaulted; host and database for display."""
-    authority, _, query = rest.partition("?")
-    location = authority.partition("#")[0].rpartition("@")[2]
+    """libpq's own URL, with ``connect_timeout`` defaulted; host and database for display.
+
+    User and password are given to libpq percent-encoded: a raw ``@`` or ``/`` in a password
+    works as on every store (the host starts after the last ``@``), where libpq alone would
+    read the rest of the password as the host."""
+    authority, mark, query = rest.partition("?")
+    userinfo, at, location = authority.partition("#")[0].rpartition("@")
     hosts, _, database = location.partition("/")
+    credentials = ""
+    if at:
+        user, colon, password = userinfo.partition(":")
+        credentials = quote(unquote(user), safe="")
+        if colon:
+            credentials += ":" + quote(unquote(password), safe="")
+        credentials += "@"
     for hostport in hosts.split(","):  # libpq would only say so when connecting
         if not hostport.startswith("["):
             port = hostport.rpartition(":")[2] if ":" in hostport else ""
             if port and not port.isdigit():
                 raise StoreURLError("a SQL store URL's port must be a number")
-    args: Dict[str, Any] = {"conninfo": "postgresql://" + rest}
+    args: Dict[str, Any] = {"conninfo": f"postgresql://{credentials}{location}{mark}{query}"}
     if "connect_timeout" not in dict(parse_qsl(query, keep_blank_values=True)):
         args["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
     key = "postgresql|" + "|".join(f"{k}={args[k]!r}" for k in sorted(args))
