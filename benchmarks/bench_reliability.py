@@ -14,7 +14,13 @@ Run on demand (minutes, not seconds)::
   on PostgreSQL with a Redis cache (``WXAPUSH_TEST_POSTGRES``/``WXAPUSH_TEST_REDIS``, defaults
   on 127.0.0.1); prints lost, duplicated, left pending (must be 0) and the unknowns, each
   accounted for against WeChat's (wxemu's) list of messages.
-* the secrets scan runs over every log line of both, at DEBUG.
+* store: ``--store-sends`` keyed sends (default 300) per fault kind and store server, the
+  workers' store traffic through the store fault proxy (``tests/reliability/store_proxy.py``):
+  lost replies at every round trip (COMMIT included), resets, delays, real backend kills
+  (``pg_terminate_backend`` / ``KILL``), and all at once; on PostgreSQL, MariaDB
+  (``WXAPUSH_TEST_MYSQL``) and Redis; prints per kind and store lost, duplicated, left pending,
+  stranded keys and the unknowns WeChat holds no message for — each must be 0.
+* the secrets scan runs over every log line of all of them, at DEBUG.
 
 Exits 1 if any figure that must be 0 is not. The CI-scale run of the same code is
 ``tests/reliability`` (part of ``make test``).
@@ -39,6 +45,7 @@ from tests.reliability.soak import run_soak  # noqa: E402
 
 POSTGRES = os.environ.get("WXAPUSH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("WXAPUSH_TEST_REDIS", "redis://127.0.0.1:6379/15")
+MYSQL = os.environ.get("WXAPUSH_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test")
 
 
 def fuzz(events: int) -> bool:
@@ -95,6 +102,20 @@ def soak(sends: int, backends: list[str], workers: int, kills: int) -> bool:
     return clean
 
 
+def store_faults(sends: int, stores: list[str], kinds: list[str]) -> bool:
+    from tests.reliability.soak_store import clean as store_clean
+    from tests.reliability.soak_store import figures, run_store_soak
+
+    servers = {"postgresql": POSTGRES, "mysql": MYSQL, "redis": REDIS}
+    clean = True
+    for store in stores:
+        for kind in kinds:
+            report = run_store_soak(kind, store, servers[store], sends)
+            print(figures(report))
+            clean = clean and store_clean(report) and not report.log_leaks
+    return clean
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000, help="fuzzed events per function")
@@ -102,7 +123,12 @@ def main() -> int:
     parser.add_argument("--backends", default="sqlite,postgresql", help="soak backends")
     parser.add_argument("--workers", type=int, default=4, help="soak worker processes")
     parser.add_argument("--kills", type=int, default=10, help="workers killed (SIGKILL)")
-    parser.add_argument("--only", choices=["fuzz", "soak"], help="run one part only")
+    parser.add_argument("--store-sends", type=int, default=300, help="sends per store run")
+    parser.add_argument("--stores", default="postgresql,mysql,redis", help="store-fault servers")
+    parser.add_argument(
+        "--kinds", default="lose_reply,reset,delay,kill,mixed", help="store fault kinds"
+    )
+    parser.add_argument("--only", choices=["fuzz", "soak", "store"], help="run one part only")
     args = parser.parse_args()
     clean = True
     if args.only in (None, "fuzz"):
@@ -110,6 +136,10 @@ def main() -> int:
     if args.only in (None, "soak"):
         backends = [b for b in args.backends.split(",") if b]
         clean = soak(args.sends, backends, args.workers, args.kills) and clean
+    if args.only in (None, "store"):
+        stores = [b for b in args.stores.split(",") if b]
+        kinds = [k for k in args.kinds.split(",") if k]
+        clean = store_faults(args.store_sends, stores, kinds) and clean
     print("RESULT:", "clean" if clean else "FAILURES (see above)")
     return 0 if clean else 1
 

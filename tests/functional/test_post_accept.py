@@ -28,16 +28,17 @@ EVER = {"begin_date": "2020-01-01", "end_date": "2099-12-31"}
 
 
 def fail_next_updates(monkeypatch: pytest.MonkeyPatch, times: int = 2) -> list[str]:
-    """The next ``times`` writes to the send log fail as a lost database would."""
+    """The next ``times`` writes of an outcome to the send log fail as a lost database would
+    (the mark that the call to WeChat starts still succeeds)."""
     log = current_app().store.log
     real = log.update
     failed: list[str] = []
 
-    def update(log_id: str, **changes: Any) -> None:
-        if len(failed) < times:
+    def update(log_id: str, **changes: Any) -> bool:
+        if len(failed) < times and "status" in changes:
             failed.append(log_id)
             raise sqlite3.OperationalError("disk I/O error")
-        real(log_id, **changes)
+        return real(log_id, **changes)
 
     monkeypatch.setattr(log, "update", update)
     return failed
@@ -71,10 +72,10 @@ def test_reconciliation_makes_a_stale_pending_record_unknown_and_its_key_answer_
     assert first["errcode"] == 0
     # Not yet: a pending record younger than the bound may still be answered by its send.
     answer = invoke("refresh_code", {"Type": "Timer", "TriggerName": "t", "Time": "x"})
-    assert answer["reconcile"] == {"ok": True, "unknown": 0}
+    assert answer["reconcile"] == {"ok": True, "unknown": 0, "never_sent": 0}
     monkeypatch.setattr(reconcile, "PENDING_BOUND", 0.0)  # as if the bound had passed
     answer = invoke("refresh_code", {"Type": "Timer", "TriggerName": "t", "Time": "x"})
-    assert answer["reconcile"] == {"ok": True, "unknown": 1}
+    assert answer["reconcile"] == {"ok": True, "unknown": 1, "never_sent": 0}
     [record] = log_records()
     assert (record.status, record.idempotency_key) == ("unknown", "order-8-paid")
     retry = invoke("send", event)
@@ -97,7 +98,7 @@ def test_reconciliation_leaves_settled_and_recent_records_alone(invoke: Invoke) 
     for record in (old_sent, old_pending, new_pending):
         log.claim(record)
     app = current_app()
-    assert reconcile.reconcile(app, time.monotonic() + 10) == {"unknown": 1}
+    assert reconcile.reconcile(app, time.monotonic() + 10) == {"unknown": 1, "never_sent": 0}
     assert [log.get(r.log_id).status for r in (old_sent, old_pending, new_pending)] == [  # type: ignore[union-attr]
         "sent",
         "unknown",
@@ -132,6 +133,7 @@ def _record(status: str, created_at: float) -> LogRecord:
         status=status,
         created_at=created_at,
         updated_at=created_at,
+        attempts=1 if status == "pending" else 0,  # a pending send whose call started
     )
 
 

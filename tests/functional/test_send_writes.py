@@ -1,8 +1,11 @@
-"""The send path's durable writes: one before the call to WeChat and one after it.
+"""The send path's durable writes: the claim and the door's mark before the call to WeChat,
+one after it.
 
 Every seam method that writes is wrapped to note its call, and so is the call to WeChat: a
-warm send under the default ``track`` policy must claim once, call, then record the outcome and
-the grant it used in one write (``SendLog.update(use_grant=...)``), not two.
+warm send under the default ``track`` policy must claim once, mark the call as started (the
+compare-and-set that lets a retry tell a claim that never reached WeChat from one that did:
+``services/send_claim``), call, then record the outcome and the grant it used in one write
+(``SendLog.update(use_grant=...)``), not two.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def test_a_warm_send_writes_once_before_the_call_and_once_after(
     calls = trace_writes(monkeypatch)
     result = invoke("send", send_event(idempotency_key="order-1"))
     assert result["errcode"] == 0, result
-    assert calls == ["log.claim", "wechat", "log.update+grant"]
+    assert calls == ["log.claim", "log.update", "wechat", "log.update+grant"]
     assert balance() == 1  # the grant was used, in the outcome's write
     [record] = log_records(status="sent", touser=demo.OPENID)[:1]
     assert (record.log_id, record.msgid) == (result["log_id"], result["msgid"])
@@ -70,4 +73,4 @@ def test_with_the_ledger_off_the_outcome_is_written_alone(
     assert invoke("send", send_event())["errcode"] == 0
     calls = trace_writes(monkeypatch)
     assert invoke("send", send_event())["errcode"] == 0
-    assert calls == ["log.claim", "wechat", "log.update"]
+    assert calls == ["log.claim", "log.update", "wechat", "log.update"]

@@ -11,7 +11,15 @@ refresh_code's timer does once the pending bound has passed, and counts:
 * ``pending``: records still ``pending`` after reconciliation;
 * ``unknown``: records reconciled ``unknown``, split into those WeChat did deliver and those it
   did not — every one accounted for against WeChat's own list;
-* ``false_sent``: records ``sent`` for which WeChat holds no message.
+* ``false_sent``: records ``sent`` for which WeChat holds no message;
+* ``stranded``: keys WeChat holds no message for whose retry, after reconciliation, still
+  does not send, though no record of theirs is ``unknown`` (a claim that never reached WeChat
+  must never hold its key for good; an ``unknown`` one may, and is counted above).
+
+``run_soak(..., proxy=StoreFaultProxy(...))`` sends the workers' store traffic through the
+store fault proxy (``store_proxy``: lost replies, resets, delays) and ``backend_kills`` ends
+the workers' server sessions for real (``pg_terminate_backend`` / ``KILL``) that many times;
+reconciliation and the counting go to the store directly.
 """
 
 from __future__ import annotations
@@ -37,7 +45,9 @@ from wxapush.store.base import LogQuery, LogRecord
 from wxemu import demo
 from wxemu.testing import RunningServer, running_server
 
+from .backend_kills import BackendKiller
 from .logscan import capture_logs, leaks
+from .store_proxy import StoreFaultProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 MAY_HAVE_SENT = frozenset({"sent", "delivered", "undelivered", "unknown"})
@@ -58,6 +68,9 @@ class SoakReport:
     unknown_delivered: int = 0
     unknown_not_delivered: int = 0
     false_sent: int = 0
+    stranded: int = 0
+    sent_on_retry: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
     log_lines: int = 0
     log_leaks: list[str] = field(default_factory=list)
     answers: dict[str, int] = field(default_factory=dict)
@@ -68,6 +81,7 @@ class SoakReport:
     def clean(self) -> bool:
         accounted = self.unknown == self.unknown_delivered + self.unknown_not_delivered
         failures = self.lost or self.duplicated or self.pending or self.false_sent
+        failures = failures or self.stranded
         return not failures and not self.log_leaks and accounted
 
     def line(self) -> str:
@@ -84,6 +98,8 @@ def run_soak(
     wechat_faults: float = 0.2,
     store_faults: float = 0.05,
     seed: int = 11,
+    proxy: Optional[StoreFaultProxy] = None,
+    backend_kills: int = 0,
 ) -> SoakReport:
     """Run the soak and return its figures (see the module docstring)."""
     started = time.monotonic()
@@ -111,9 +127,17 @@ def run_soak(
             sends=sends,
             workers=workers,
         )
-        answers = _drive(keys, env, Path(tmp), workers, kills, rng, report)
+        direct = dict(env)
+        if proxy is not None:
+            env["WXAPUSH_STORE"] = proxy.url(env["WXAPUSH_STORE"])
+        with BackendKiller(direct["WXAPUSH_STORE"], proxy, backend_kills) as killer:
+            answers = _drive(keys, env, Path(tmp), workers, kills, rng, report)
+        if proxy is not None:
+            report.faults = dict(proxy.injected)
+        if killer.killed:
+            report.faults["backend_kill"] = killer.killed
         with capture_logs() as lines:
-            _settle(env, report, keys, answers, wxemu)
+            _settle(direct, report, keys, answers, wxemu)
         for log_file in sorted(Path(tmp).glob("log-*.txt")):
             lines += log_file.read_text(errors="replace").splitlines()
         secrets = [demo.SECRET, demo.OPENID, *wxemu.emulator.tokens]
@@ -179,7 +203,9 @@ def _drive(
             if proc.poll() is not None:
                 running.remove(entry)
                 if proc.returncode != 0:
-                    raise RuntimeError(f"a soak worker failed with exit code {proc.returncode}")
+                    log = (tmp / f"log-{spawned}.txt").read_text(errors="replace")
+                    tail = "\n".join(log.splitlines()[-15:])
+                    raise RuntimeError(f"a soak worker failed ({proc.returncode}):\n{tail}")
                 answers.update(_read(out))
         time.sleep(0.05)
     report.attempts = sum(a["attempts"] for a in answers.values())
@@ -222,6 +248,7 @@ def _settle(
     try:
         app = current_app()
         reconcile(app, time.monotonic() + 600, bound=0.0)
+        report.stranded, report.sent_on_retry = _retry_unsent(keys, wxemu)
         records = _all_records(app.store.log)
     finally:
         reset_app()
@@ -251,6 +278,32 @@ def _settle(
                     report.unknown_not_delivered += 1
             elif record.status == "sent" and not delivered[key]:
                 report.false_sent += 1
+
+
+def _retry_unsent(keys: list[str], wxemu: RunningServer) -> tuple[int, int]:
+    """Send once more every key WeChat holds no message for, as a caller would after an
+    outage: (still not sent, sent now). Run after reconciliation, before the counting."""
+    from wxemu.gateway import load_handler
+
+    from .soak_worker import event_for
+
+    delivered = {m["data"]["character_string2"]["value"] for m in wxemu.messages(demo.APPID)}
+    send = load_handler(ROOT / "functions" / "send" / "index.py")
+    context = {"time_limit_in_ms": 3000, "request_id": "soak-retry"}
+    stranded = sent = 0
+    for key in keys:
+        if key in delivered:
+            continue
+        answer = send(event_for(key), context)
+        if answer.get("errcode") == 0:
+            sent += 1
+        elif answer.get("status") != "unknown":  # an unknown call holds its key, rightly
+            stranded += 1
+            record = current_app().store.log.get(str(answer.get("log_id")))
+            if record is not None:
+                print(f"stranded {key}: {record.status} attempts={record.attempts} "
+                      f"{record.errcode} {record.errmsg}", file=sys.stderr)  # fmt: skip
+    return stranded, sent
 
 
 def _all_records(log: Any) -> list[LogRecord]:

@@ -67,6 +67,6 @@ def test_a_soak_with_a_failure_is_not_clean() -> None:
     from .soak import SoakReport
 
     assert SoakReport(backend="x", sends=1, workers=1).clean
-    for failure in ("lost", "duplicated", "pending", "false_sent"):
+    for failure in ("lost", "duplicated", "pending", "false_sent", "stranded"):
         assert not SoakReport(backend="x", sends=1, workers=1, **{failure: 1}).clean
     assert not SoakReport(backend="x", sends=1, workers=1, unknown=1).clean  # unaccounted

@@ -97,22 +97,20 @@ def test_bad_urls_are_store_url_errors(url: str) -> None:
 @pytest.mark.parametrize(
     ("url", "dialect", "expected"),
     [
-        (
+        (  # libpq parses PostgreSQL URLs itself (its conninfo)
             "postgresql://u@h/db",
             "postgresql",
-            {"user": "u", "host": "h", "port": 5432, "dbname": "db", "connect_timeout": 3},
+            {"conninfo": "postgresql://u@h/db", "connect_timeout": 3},
         ),
         (
             "postgres://u:pw@h:6432/db?sslmode=require&connect_timeout=9",
             "postgresql",
-            {"user": "u", "password": "pw", "host": "h", "port": 6432, "dbname": "db",
-             "connect_timeout": "9", "sslmode": "require"},
+            {"conninfo": "postgresql://u:pw@h:6432/db?sslmode=require&connect_timeout=9"},
         ),
         (
             "postgresql+psycopg://u@h/db?application_name=wx",
             "postgresql",
-            {"user": "u", "host": "h", "port": 5432, "dbname": "db", "connect_timeout": 3,
-             "application_name": "wx"},
+            {"conninfo": "postgresql://u@h/db?application_name=wx", "connect_timeout": 3},
         ),
         (
             "mysql://u@h/db",
@@ -167,6 +165,47 @@ def test_sql_urls_map_to_their_drivers_arguments(
 def test_unsupported_sql_drivers_and_bad_options_are_refused(url: str, message: str) -> None:
     with pytest.raises(StoreURLError, match=message):
         open_store(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [  # refused before any connection is tried: no server needed (issue 19, finding 8)
+        ("mysql://u@127.0.0.1:1/db?charset=bogus", "'charset' names no charset"),
+        ("mysql://u@127.0.0.1:1/db?nosuch=1", "'nosuch' is not one PyMySQL takes"),
+        ("mysql://u@127.0.0.1:1/db?autocommit=0", "'autocommit' is not one PyMySQL takes"),
+        ("postgresql://u@127.0.0.1:1/db?nosuchoption=1", "libpq refuses.*nosuchoption"),
+    ],
+)
+def test_options_the_driver_would_not_take_are_refused_when_the_store_opens(
+    url: str, message: str
+) -> None:
+    pytest.importorskip("psycopg" if url.startswith("postgresql") else "pymysql")
+    with pytest.raises(StoreURLError, match=message):
+        open_store(url)
+
+
+def test_a_multi_host_postgresql_url_reaches_libpq_whole() -> None:
+    psycopg = pytest.importorskip("psycopg")
+    from wxapush.store.sql.urls import parse_url
+
+    target = parse_url("postgresql://u:p@h1:5432,h2:5433/db")
+    assert target.connect_args["conninfo"] == "postgresql://u:p@h1:5432,h2:5433/db"
+    parsed = psycopg.conninfo.conninfo_to_dict(**target.connect_args)
+    assert (parsed["host"], parsed["port"], parsed["dbname"]) == ("h1,h2", "5432,5433", "db")
+    assert "p@" not in repr(target)
+
+
+def test_a_raw_at_sign_in_a_postgresql_password_still_works() -> None:
+    """The host starts after the last ``@`` on every store; libpq alone would read ``b2@h`` as
+    the host."""
+    psycopg = pytest.importorskip("psycopg")
+    from wxapush.store.sql.urls import parse_url
+
+    target = parse_url("postgresql://us%3Aer:Pw-9c1f@b2/x@h:6432/my%20db?sslmode=disable")
+    parsed = psycopg.conninfo.conninfo_to_dict(**target.connect_args)
+    assert (parsed["user"], parsed["password"]) == ("us:er", "Pw-9c1f@b2/x")
+    assert (parsed["host"], parsed["port"], parsed["dbname"]) == ("h", "6432", "my db")
+    assert parsed["sslmode"] == "disable" and target.host == "h:6432"
 
 
 @pytest.mark.parametrize(

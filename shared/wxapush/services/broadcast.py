@@ -48,7 +48,11 @@ def run(inv: Invocation) -> Dict[str, Any]:
     if action == "work":
         fan_out = broadcast_fanout.prepare(inv) if inv.shape == TIMER else (lambda: 0)
         started = fan_out()  # first: the other workers drain beside this one
-        return ok(worked=Worker(app, inv.deadline).run(), workers_started=started)
+        worker = Worker(app, inv.deadline)
+        result = ok(worked=worker.run(), workers_started=started)
+        if worker.idle_reason is not None:
+            result["warnings"] = [worker.idle_reason]
+        return result
     bid = broadcast_id_of(inv.request, required=True) or ""
     campaign = _campaign(app, bid)
     if action == "cancel":

@@ -2,7 +2,13 @@
 
 Every recipient is validated up front — the keyword rules once per distinct data (the campaign's
 ``data`` merged with the recipient's own), so a bad value is refused before the first message
-leaves, naming the recipient. A client-chosen ``broadcast_id`` makes the create idempotent.
+leaves, naming the recipient.
+
+A create is idempotent: a client-chosen ``broadcast_id`` names the campaign; without one, the id
+is derived from the request itself (``auto.<digest>``), so a create retried after its reply was
+lost (990503 with the campaign already committed) answers the campaign it made instead of
+queueing every message twice. The same request again once that campaign is over and older than
+``WXAPUSH_IDEMPOTENCY_TTL`` is a new campaign (``auto.<digest>.2``, …).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from wxapush.errors import Conflict, InvalidRequest, WxapushError
 from wxapush.services.fields import pick, text
 from wxapush.services.send import MAX_PAGE, SendRequest
 from wxapush.services.validation import validate_send
-from wxapush.store.base import Campaign, Recipient, new_log_id
+from wxapush.store.base import Campaign, Recipient
 
 #: A campaign's id: it becomes part of store keys and of each recipient's idempotency key.
 BROADCAST_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -45,7 +51,7 @@ def broadcast_id_of(request: Dict[str, Any], required: bool = False) -> Optional
 
 def create(app: App, request: Dict[str, Any], audience: Optional[List[str]]) -> Dict[str, Any]:
     """Queue the campaign ``request`` describes; ``audience``: the granted users, if asked."""
-    bid = broadcast_id_of(request) or new_log_id()
+    bid = broadcast_id_of(request)
     data = pick(request, "data")
     if not isinstance(data, dict) or not data:
         raise InvalidRequest('data is required: the template\'s values, e.g. {"thing1": "…"}')
@@ -59,9 +65,8 @@ def create(app: App, request: Dict[str, Any], audience: Optional[List[str]]) -> 
         lang=text(request, "lang") or "zh_CN",
         idempotency_key=None,
     )
-    explicit_id = broadcast_id_of(request) is not None
     granted = audience is not None
-    if explicit_id:
+    if bid is not None:
         # A repeat is answered before the audience is read again: the granted users change as
         # the campaign sends (each send uses a grant), the request does not.
         existing = app.store.campaigns.get(app.settings.appid, bid)
@@ -70,6 +75,11 @@ def create(app: App, request: Dict[str, Any], audience: Optional[List[str]]) -> 
     recipients = _recipients(request, audience)
     _validate(app, base, recipients)
     now = time.time()
+    request_hash = _hash(base, None if granted else recipients)
+    if bid is None:
+        bid, repeated = _derived_id(app, request_hash, now)
+        if repeated is not None:
+            return _repeat(repeated, request_hash, bid)
     campaign = Campaign(
         broadcast_id=bid,
         appid=app.settings.appid,
@@ -82,12 +92,34 @@ def create(app: App, request: Dict[str, Any], audience: Optional[List[str]]) -> 
         total=len(recipients),
         created_at=now,
         updated_at=now,
-        request_hash=_hash(base, None if granted else recipients),
+        request_hash=request_hash,
     )
     stored, created = app.store.campaigns.create(campaign, recipients)
     if not created:
         return _repeat(stored, campaign.request_hash, bid)
     return {"broadcast_id": bid, "total": stored.total, "status": stored.status, "duplicate": False}
+
+
+#: How many campaigns of one request (each over and past the TTL) a derived id walks past.
+MAX_GENERATIONS = 1000
+
+
+def _derived_id(app: App, request_hash: str, now: float) -> Tuple[str, Optional[Campaign]]:
+    """The id of a create without ``broadcast_id``, from the request's identity: the campaign
+    this request already made, if it is still running or younger than the idempotency TTL
+    (then it is returned too), else the next free generation."""
+    stem = "auto." + request_hash[:32]
+    for generation in range(1, MAX_GENERATIONS + 1):
+        bid = stem if generation == 1 else f"{stem}.{generation}"
+        found = app.store.campaigns.get(app.settings.appid, bid)
+        if found is None:
+            return bid, None
+        over = found.status in ("done", "cancelled")
+        if found.request_hash == request_hash and not (
+            over and now - found.created_at > app.settings.idempotency_ttl
+        ):
+            return bid, found
+    raise Conflict(f"this request was already queued {MAX_GENERATIONS} times; give a broadcast_id")
 
 
 def _repeat(stored: Campaign, request_hash: str, bid: str) -> Dict[str, Any]:

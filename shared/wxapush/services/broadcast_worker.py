@@ -4,8 +4,11 @@ A worker drains batches until its invocation's deadline. Each recipient goes thr
 :class:`wxapush.services.send.Sender` — validation, the idempotency record, the grant ledger,
 the cap and quiet hours, ``WXAPUSH_RATE_LIMIT`` shared by every instance, the send log — with
 the derived key ``b:<broadcast_id>:<seq>``, so a batch retried or taken over from a dead worker
-never sends a recipient twice: its first outcome replays. A send the dead worker left in flight
-(its record still ``pending``) cannot be known and ends ``unknown``, never sent again.
+never sends a recipient twice: its first outcome replays. A send the dead worker left at
+WeChat's door (its record ``pending``, the call started) cannot be known and ends ``unknown``,
+never sent again; one it left before the door is taken over and sent (``send_claim``).
+Cancellation is read again just before each call, so a cancel stops every worker within the
+send already on the wire.
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ RETRY_AFTER = {45009: 3600.0, 45011: 60.0, 43108: 5.0}
 DEFAULT_RETRY = 10.0
 
 
+class CampaignCancelled(Conflict):
+    """The campaign was cancelled while this recipient's send waited: nothing was sent."""
+
+
 def owner_id() -> str:
     """This worker's name in the queue (a lease's owner)."""
     return f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
@@ -70,8 +77,17 @@ class Worker:
         self.margin = min(MARGIN, self.lease_seconds / 4)
         self.batch_over = False
         self.start_by = deadline - START_BEFORE
+        #: Why the worker leased nothing at all, when that was the time limit's doing.
+        self.idle_reason: Optional[str] = None
 
     def run(self) -> Dict[str, int]:
+        left = self._left(self.deadline)
+        if left <= MARGIN:
+            self.idle_reason = (
+                f"调用剩余时间不足，未领取任何收件人: the invocation had {max(left, 0.0):.1f} s "
+                f"left, and a worker leases nothing within {MARGIN:g} s of its end; give the "
+                f"function a time limit of at least {MARGIN + START_BEFORE + 5:g} s"
+            )
         while not self.stop and self._left(self.deadline) > MARGIN:
             asked = time.monotonic()  # the lease runs from before the store was asked
             leases = self.queue.lease(
@@ -138,12 +154,31 @@ class Worker:
             idempotency_key=f"{BROADCAST_KEY_PREFIX}{lease.broadcast_id}:{lease.seq}",
             broadcast_id=lease.broadcast_id,
         )
+        sender = Sender(
+            self.app,
+            self.deadline,
+            start_by=self.start_by,
+            before_call=lambda: self._still_wanted(lease.broadcast_id),
+        )
         try:
-            Sender(self.app, self.deadline, start_by=self.start_by).send(req)
+            sender.send(req)
+        except CampaignCancelled:
+            self._settle(lease, "cancelled")
+            return
         except WxapushError as error:
             self._failed(lease, error)
             return
         self._settle(lease, "sent")
+
+    def _still_wanted(self, bid: str) -> None:
+        """Just before a send's call to WeChat (after its rate slot's wait): refuse it if the
+        campaign was cancelled meanwhile. One read of the campaign by its key per send, so that
+        once ``cancel`` answers, each worker sends at most the one message already on the wire.
+        """
+        campaign = self.queue.get(self.appid, bid)
+        self.campaigns[bid] = campaign  # the rest of the batch is skipped without a send
+        if campaign is None or campaign.status == "cancelled":
+            raise CampaignCancelled(f"broadcast {bid} was cancelled: not sent", broadcast_id=bid)
 
     def _failed(self, lease: Lease, error: WxapushError) -> None:
         now = self.app.clock()

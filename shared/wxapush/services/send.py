@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, Optional
+from typing import Any, Callable, NoReturn, Optional
 
 from wxapush import limits
 from wxapush.app import SEND_TIME, App, current_app
@@ -26,7 +26,7 @@ from wxapush.errors import (
     ok,
 )
 from wxapush.runtime import Invocation
-from wxapush.services import grants, respect
+from wxapush.services import grants, respect, send_claim
 from wxapush.services.fields import flag, pick, text
 from wxapush.services.validation import validate_send
 from wxapush.store.base import GrantKey, LogRecord, TemplateInfo, new_log_id
@@ -157,12 +157,21 @@ def parse(request: dict[str, Any], default_state: str) -> SendRequest:
 class Sender:
     """The send path: validate, claim the idempotency key, log, call WeChat, log the outcome."""
 
-    def __init__(self, app: App, deadline: float, start_by: float | None = None) -> None:
+    def __init__(
+        self,
+        app: App,
+        deadline: float,
+        start_by: float | None = None,
+        before_call: Callable[[], None] | None = None,
+    ) -> None:
         self.app = app
         self.log = app.store.log
         self.deadline = deadline
         #: The latest time the call to WeChat may start (a broadcast worker's lease), if any.
         self.start_by = start_by
+        #: Run after the rate limit's wait, just before the call: a refusal it raises sends
+        #: nothing (a broadcast worker checks that its campaign was not cancelled meanwhile).
+        self.before_call = before_call
         self.held: str | None = None  # the per-user cap's counter taken for this send
 
     def send(self, req: SendRequest) -> dict[str, Any]:
@@ -173,7 +182,7 @@ class Sender:
             validate_send(req, template)
         except WxapushError as error:
             refusal = error
-        record, created = self.log.claim(self._record(req, refusal))
+        record, created = send_claim.claim(self.log, self._record(req, refusal), self.deadline)
         if not created:
             return self._replay(record, req)
         if refusal is None:
@@ -205,7 +214,7 @@ class Sender:
             updated_at=now,
             errcode=None if refusal is None else refusal.errcode,
             errmsg=None if refusal is None else refusal.errmsg,
-            attempts=0 if refusal else 1,
+            attempts=0,  # 1 once the call to WeChat starts (send_claim.dispatch)
             idempotency_key=req.idempotency_key,
             payload_hash=req.payload_hash() if req.idempotency_key else None,
             broadcast_id=req.broadcast_id,
@@ -250,6 +259,26 @@ class Sender:
             self.app.pace_send(min(limit, self.deadline))
         except RateLimited as error:
             self._fail(req, record, template, error, "rejected")  # nothing was sent
+        if self.before_call is not None:
+            try:
+                self.before_call()
+            except WxapushError as error:
+                self._fail(req, record, template, error, "rejected")  # nothing was sent
+        try:
+            # The token first, so that after the door's mark nothing but the call remains.
+            self.app.client.tokens.get(deadline=self.deadline)
+        except NoTimeLeft as error:
+            self._fail(req, record, template, error, "rejected")  # nothing was sent
+        except WxapushError as error:
+            self._fail(req, record, template, error, "failed")  # WeChat's token endpoint failed
+        if not send_claim.dispatch(self.log, record, self.deadline):
+            respect.give_back(self.app, self.held)
+            raise Conflict(
+                "a retry with this idempotency_key took this send over before it called WeChat; "
+                f"this attempt sent nothing (log {record.log_id})",
+                retryable=True,
+                log_id=record.log_id,
+            )
         try:
             answer = self.app.client.call(
                 "POST", SEND_PATH, deadline=self.deadline, json=req.payload(), idempotent=False

@@ -117,6 +117,10 @@ class LogRecord:
     errcode: Optional[int] = None
     errmsg: Optional[str] = None
     msgid: Optional[int] = None  # WeChat's 64-bit msgid, exact
+    #: Calls to WeChat started for this record: a ``pending`` claim is written with 0 and set to
+    #: 1 (compare-and-set) just before the call starts. A ``pending`` record at 0 never reached
+    #: WeChat's door: a retry of the same key and payload may take it over, and reconciliation
+    #: marks it ``rejected`` (never sent), never ``unknown``.
     attempts: int = 0
     idempotency_key: Optional[str] = None
     payload_hash: Optional[str] = None  # detects a key reused with another payload
@@ -127,6 +131,8 @@ LOG_FIELDS = tuple(f.name for f in fields(LogRecord))
 
 #: Fields ``SendLog.update`` may change. The identity, the partition and the sort key may not.
 UPDATABLE_FIELDS = frozenset(LOG_FIELDS) - {"log_id", "appid", "created_at", "broadcast_id"}
+#: Fields ``SendLog.update(only_if=…)`` may compare.
+CONDITION_FIELDS = frozenset({"status", "attempts"})
 
 
 @dataclass(frozen=True)
@@ -197,8 +203,19 @@ class SendLog(Protocol):
         claims of one key exactly one returns True.
         """
 
-    def update(self, log_id: str, *, use_grant: Optional[GrantKey] = None, **changes: Any) -> None:
-        """Apply ``changes`` (fields of UPDATABLE_FIELDS) in one atomic write.
+    def update(
+        self,
+        log_id: str,
+        *,
+        use_grant: Optional[GrantKey] = None,
+        only_if: Optional[Mapping[str, Any]] = None,
+        **changes: Any,
+    ) -> bool:
+        """Apply ``changes`` (fields of UPDATABLE_FIELDS) in one atomic write; True if applied.
+
+        With ``only_if`` (fields of CONDITION_FIELDS -> values), apply them only if the record
+        still holds those values, in the same atomic write, and return False (changing nothing)
+        if it does not: the send path's compare-and-set on a claim (see ``attempts``).
 
         With ``use_grant``, when the update changes the record's status, the same write also
         takes one from that grant balance if it is above zero (as ``GrantLedger.consume``):

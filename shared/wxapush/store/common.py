@@ -10,6 +10,7 @@ import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from wxapush.store.base import (
+    CONDITION_FIELDS,
     MSGID_MAX,
     STATUSES,
     SUMMARY_GRAIN,
@@ -50,6 +51,20 @@ def check_changes(changes: Mapping[str, Any]) -> None:
     if "status" in changes:
         check_status(changes["status"])
     check_msgid(changes.get("msgid"))
+
+
+def check_conditions(only_if: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """The conditions of ``SendLog.update(only_if=…)``, checked; {} for none."""
+    conditions = dict(only_if or {})
+    bad = sorted(set(conditions) - CONDITION_FIELDS)
+    if bad:
+        raise ValueError(f"cannot compare field(s) {', '.join(bad)}")
+    if "status" in conditions:
+        check_status(conditions["status"])
+    attempts = conditions.get("attempts")
+    if attempts is not None and (isinstance(attempts, bool) or not isinstance(attempts, int)):
+        raise ValueError(f"attempts must be an integer, got {attempts!r}")
+    return conditions
 
 
 def check_query(q: LogQuery) -> None:

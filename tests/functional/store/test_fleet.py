@@ -12,6 +12,7 @@ import pytest
 
 from tests.functional.conftest import ADMIN_KEY, send_event, token_fetches
 from tests.functional.store._fleet import run_cold
+from wxapush.services.send_claim import NEVER_SENT
 from wxapush.store import LogQuery, open_store
 from wxemu import demo
 from wxemu.testing import RunningServer
@@ -65,7 +66,13 @@ def test_12_instances_racing_20_keys_send_20_messages(wxemu: RunningServer, stor
         total, records = page.total, page.records
     finally:
         store.close()
-    assert total == 20 and {r.status for r in records} == {"sent"}
+    sent = [r for r in records if r.status == "sent"]
+    assert sorted(r.idempotency_key or "" for r in sent) == sorted(keys)
+    # the rest: racing claims taken over before they called WeChat (never sent, key freed)
+    others = [r for r in records if r.status != "sent"]
+    assert total == len(records) == 20 + len(others)
+    assert all((r.status, r.attempts, r.idempotency_key) == ("rejected", 0, None) for r in others)
+    assert all(r.errmsg == NEVER_SENT for r in others)
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ recycled; a forked child never uses its parent's sockets; deadlock victims run a
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Iterator, List
 
 import pytest
@@ -48,6 +49,42 @@ def test_a_connection_killed_while_idle_is_replaced(
     assert sql_store.grants.grant("wx1", "oUser1", "TPL_A") == 1
     with sql_store.pool.connection() as conn:
         assert _session_id(conn) != victim
+
+
+def _wait_until_gone(sql_store: SqlStore, victim: int) -> None:
+    """Until the server has ended session ``victim`` (``pg_terminate_backend`` only signals)."""
+    with _namespaces.sql_connection(sql_store._test_server) as looker:  # type: ignore[attr-defined]
+        postgres = looker.dialect.name == "postgresql"
+        sessions = (
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = %s"
+            if postgres
+            else "SELECT COUNT(*) FROM information_schema.processlist WHERE id = %s"
+        )
+        for _ in range(200):
+            if not looker.scalar(sessions, [victim]):
+                return
+            time.sleep(0.01)
+    raise AssertionError(f"session {victim} still there")
+
+
+def test_a_connection_the_server_closed_is_replaced_without_a_ping(
+    sql_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19, finding 9: a pooled connection killed while idle (not idle long enough to be
+    pinged) is found at checkout by its readable socket, and the caller never sees it."""
+    with sql_store.pool.connection() as conn:
+        victim = _session_id(conn)
+    with _namespaces.sql_connection(sql_store._test_server) as killer:  # type: ignore[attr-defined]
+        postgres = killer.dialect.name == "postgresql"
+        killer.execute(f"SELECT pg_terminate_backend({victim})" if postgres else f"KILL {victim}")
+    _wait_until_gone(sql_store, victim)
+    pings: List[Any] = []
+    dialect = sql_store.pool.dialect
+    monkeypatch.setattr(dialect, "ping", lambda raw: pings.append(raw) or True)
+    assert sql_store.grants.grant("wx1", "oUser9", "TPL_A") == 1
+    with sql_store.pool.connection() as conn:
+        assert _session_id(conn) != victim
+    assert pings == []
 
 
 def test_a_busy_connection_is_not_pinged(
@@ -127,10 +164,9 @@ def test_a_server_side_kill_after_many_uses_costs_one_call(
     with _namespaces.sql_connection(sql_store._test_server) as killer:  # type: ignore[attr-defined]
         postgres = killer.dialect.name == "postgresql"
         killer.execute(f"SELECT pg_terminate_backend({victim})" if postgres else f"KILL {victim}")
+    _wait_until_gone(sql_store, victim)
     monkeypatch.setattr(pool, "TIMEOUT", 1.0)
-    with pytest.raises(sql_store.pool.dialect.Error):  # the call that meets the dead socket
-        sql_store.grants.balance("wx1", "oUser1", "TPL_A")
-    for _ in range(3):  # and then every call works: a fresh connection
+    for _ in range(3):  # every call works: the dead socket is found at checkout
         assert sql_store.grants.grant("wx1", "oUser1", "TPL_A") >= 1
     pool_ = sql_store.pool
     with pool_.connection() as a, pool_.connection() as b:  # two at once: nothing "in use"

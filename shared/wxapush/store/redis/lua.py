@@ -94,23 +94,28 @@ return {1}
 )
 
 #: KEYS: the user's grants hash, when the update uses a grant; ARGV: prefix, log_id, n, the
-#: grant's template_id ('' for none), n (field, value) pairs, then fields to delete -> 1, 0 absent,
-#: -1 the new idempotency key is another record's
+#: grant's template_id ('' for none), m, n (field, value) pairs, m (field, value) conditions, then
+#: fields to delete -> 1, 0 absent, -1 the new idempotency key is another record's, -2 a
+#: condition does not hold (nothing changed)
 UPDATE = (
     _COMMON
     + """
-local id, n = ARGV[2], tonumber(ARGV[3])
+local id, n, m = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[5])
 if redis.call('EXISTS', rec(id)) == 0 then return 0 end
 local grant = ARGV[4]
+local first, after = 6, 6 + 2 * n
+for i = after, after + 2 * m - 1, 2 do
+  if redis.call('HGET', rec(id), ARGV[i]) ~= ARGV[i + 1] then return -2 end
+end
 local old = read(id)
-for i = 5, 4 + 2 * n, 2 do
+for i = first, after - 1, 2 do
   if ARGV[i] == 'idempotency_key' and ARGV[i + 1] ~= old.idempotency_key then
     local holder = redis.call('GET', idem_key(old.appid, ARGV[i + 1]))
     if holder and holder ~= id then return -1 end
   end
 end
-if n > 0 then redis.call('HSET', rec(id), unpack(ARGV, 5, 4 + 2 * n)) end
-if #ARGV > 4 + 2 * n then redis.call('HDEL', rec(id), unpack(ARGV, 5 + 2 * n)) end
+if n > 0 then redis.call('HSET', rec(id), unpack(ARGV, first, after - 1)) end
+if #ARGV >= after + 2 * m then redis.call('HDEL', rec(id), unpack(ARGV, after + 2 * m)) end
 local new = read(id)
 if new.touser ~= old.touser or new.template_id ~= old.template_id
     or new.status ~= old.status then

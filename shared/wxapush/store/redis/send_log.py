@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from wxapush.store.base import LOG_FIELDS, GrantKey, LogPage, LogQuery, LogRecord, LogSummary
-from wxapush.store.common import check_changes, check_query, check_record, dump_json
+from wxapush.store.common import (
+    check_changes,
+    check_conditions,
+    check_query,
+    check_record,
+    dump_json,
+)
 from wxapush.store.redis import lua
 from wxapush.store.redis.keys import Keys
 from wxapush.store.redis.summary import summarize
@@ -71,8 +77,16 @@ class RedisSendLog:
             return record, True
         return _decode(answer[1]), False
 
-    def update(self, log_id: str, *, use_grant: Optional[GrantKey] = None, **changes: Any) -> None:
+    def update(
+        self,
+        log_id: str,
+        *,
+        use_grant: Optional[GrantKey] = None,
+        only_if: Optional[Mapping[str, Any]] = None,
+        **changes: Any,
+    ) -> bool:
         check_changes(changes)
+        conditions = check_conditions(only_if)
         sets = sorted(name for name, value in changes.items() if value is not None)
         dels = sorted(name for name, value in changes.items() if value is None)
         keys: List[str] = []
@@ -80,14 +94,17 @@ class RedisSendLog:
         if use_grant is not None:
             keys = [self._keys.grants(use_grant.appid, use_grant.openid)]
             grant = use_grant.template_id
-        args = [self._keys.prefix, log_id, str(len(sets)), grant]
+        args = [self._keys.prefix, log_id, str(len(sets)), grant, str(len(conditions))]
         for name in sets:
             args += [name, _encode(name, changes[name])]
+        for name in sorted(conditions):
+            args += [name, _encode(name, conditions[name])]
         answer = self._update(keys=keys, args=args + dels)
         if answer == 0:
             raise KeyError(log_id)
         if answer == -1:
             raise ValueError("idempotency_key is held by another record")
+        return bool(answer != -2)  # -2: there, but no longer as the caller expected
 
     def get(self, log_id: str) -> Optional[LogRecord]:
         flat = self._r.hgetall(self._keys.record(log_id))

@@ -48,6 +48,7 @@ def _new_pool(key: str) -> Pool:
             f"store scheme {target.dialect!r} needs the {exc.name!r} package:"
             " pip install 'wxapush[sql]'"
         ) from exc
+    dialect.check(target.connect_args)  # a malformed setting: misconfigured, not retryable
     return Pool(dialect, lambda: dialect.connect(target.connect_args))
 
 

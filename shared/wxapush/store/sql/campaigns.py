@@ -128,9 +128,15 @@ class SqlCampaignQueue:
             f" WHERE {_CAMPAIGN} AND {_ACTIVE} AND NOT EXISTS"
             f" (SELECT 1 FROM {self._r} WHERE {_CAMPAIGN} AND {_OPEN})"
         )
+        # The campaign's row is locked first: settles of one campaign take turns, so the last
+        # one's done-check sees every other recipient's outcome committed. Without it two
+        # settles of the last two recipients each see the other's still open, and neither
+        # ends the campaign (READ COMMITTED reads what was committed when a statement began).
+        lock = f"SELECT status FROM {self._c} WHERE {_CAMPAIGN} FOR UPDATE"
         bid = lease.broadcast_id
 
         def write(conn: Connection) -> bool:
+            conn.scalar(lock, [appid, bid])
             if conn.execute(settle, [outcome, appid, bid, lease.seq, owner]) == 0:
                 return False
             conn.execute(done, [now, appid, bid, appid, bid])

@@ -26,6 +26,8 @@ from typing import (
     TypeVar,
 )
 
+from wxapush.store.base import StoreURLError
+
 if TYPE_CHECKING:
     from wxapush.store.sql.pool import Connection, Pool
 
@@ -43,6 +45,14 @@ class Dialect:
 
     def connect(self, args: Mapping[str, Any]) -> Any:
         raise NotImplementedError
+
+    def check(self, args: Mapping[str, Any]) -> None:
+        """Refuse (``StoreURLError``, naming the option) connect arguments the driver would
+        not take: a setting's fault, found before any connection is tried."""
+
+    def socket_of(self, raw: Any) -> Optional[int]:
+        """The file descriptor of the connection's socket, if the driver shows it."""
+        return None
 
     def begin(self, isolation: Optional[str]) -> List[str]:
         raise NotImplementedError
@@ -91,6 +101,21 @@ class Postgres(Dialect):
     def connect(self, args: Mapping[str, Any]) -> Any:
         return self._psycopg.connect(autocommit=True, **args)
 
+    def check(self, args: Mapping[str, Any]) -> None:
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            conninfo_to_dict(**args)  # libpq's own parser: the URL's options, its hosts
+        except self._psycopg.Error as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StoreURLError(f"libpq refuses the PostgreSQL URL: {reason}") from None
+
+    def socket_of(self, raw: Any) -> Optional[int]:
+        try:
+            return int(raw.pgconn.socket)
+        except Exception:  # closed: no socket
+            return None
+
     def begin(self, isolation: Optional[str]) -> List[str]:
         return [f"BEGIN ISOLATION LEVEL {isolation or 'READ COMMITTED'}"]
 
@@ -131,6 +156,32 @@ class MySQL(Dialect):
         self._pymysql = pymysql
         self._found_rows = CLIENT.FOUND_ROWS
         self.Error = pymysql.Error
+
+    #: PyMySQL arguments a URL may not set: the pool sets them, or a URL cannot say them.
+    _RESERVED = frozenset(
+        {"autocommit", "conv", "cursorclass", "defer_connect", "ssl", "self",
+         "read_default_file", "read_default_group", "auth_plugin_map"}
+    )  # fmt: skip
+
+    def check(self, args: Mapping[str, Any]) -> None:
+        import inspect
+
+        from pymysql.charset import charset_by_name
+
+        taken = set(inspect.signature(self._pymysql.connections.Connection.__init__).parameters)
+        for name in sorted(args):
+            if name not in taken or name in self._RESERVED:
+                raise StoreURLError(f"the MySQL URL option {name!r} is not one PyMySQL takes")
+        charset = args.get("charset")
+        if not isinstance(charset, str) or charset_by_name(charset) is None:
+            raise StoreURLError(f"the MySQL URL option 'charset' names no charset: {charset!r}")
+
+    def socket_of(self, raw: Any) -> Optional[int]:
+        sock = getattr(raw, "_sock", None)  # PyMySQL keeps it there; None once closed
+        try:
+            return None if sock is None else int(sock.fileno())
+        except OSError:
+            return None
 
     def connect(self, args: Mapping[str, Any]) -> Any:
         options = dict(args)

@@ -3,15 +3,18 @@
 A function instance serves one invocation at a time: two connections are kept, up to sixteen
 may be open at once (threads of the CLI or the tests), and a caller waits at most ``TIMEOUT``
 for one. Connections stay in autocommit between uses, so a single read is one round trip;
-``begin`` opens an explicit transaction. A connection idle longer than ``IDLE_PING`` is pinged
-before use (a frozen instance's may have been closed by the server meanwhile) and replaced if
-dead; one older than ``RECYCLE`` is replaced before TencentDB's idle timeout. After a fork the
-child starts with an empty pool and never touches (nor closes) the parent's sockets.
+``begin`` opens an explicit transaction. An idle connection whose socket is readable at checkout
+was closed by the server (nothing is owed between uses) and is replaced, found without a round
+trip; one idle longer than ``IDLE_PING`` is also pinged before use (a frozen instance's may have
+been cut by the network meanwhile) and replaced if dead; one older than ``RECYCLE`` is replaced
+before TencentDB's idle timeout. After a fork the child starts with an empty pool and never
+touches (nor closes) the parent's sockets.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import threading
 import time
 import weakref
@@ -158,7 +161,7 @@ class Pool:
 
     def _usable(self, entry: _Entry) -> Optional[_Entry]:
         now = time.monotonic()
-        if now - entry.born > RECYCLE:
+        if now - entry.born > RECYCLE or _closed_by_server(self.dialect.socket_of(entry.raw)):
             self.dialect.close(entry.raw)
             return None
         if now - entry.used > IDLE_PING and not self.dialect.ping(entry.raw):
@@ -187,6 +190,23 @@ class Pool:
             self._cond.notify()
         if entry is not None:
             self.dialect.close(entry.raw)
+
+
+def _closed_by_server(fd: Optional[int]) -> bool:
+    """True if an idle connection's socket has something to read: between uses nothing is
+    owed to us, so it is the server's goodbye (an error saying why, then EOF) after it closed
+    the session (``pg_terminate_backend``, ``KILL``, an idle timeout, a restart). A poll that
+    does not wait: no round trip, unlike a ping."""
+    if fd is None or fd < 0:
+        return False
+    try:
+        poller = select.poll()
+    except AttributeError:  # no poll(): select() takes descriptors below FD_SETSIZE only
+        if fd >= 1024:
+            return False
+        return bool(select.select([fd], [], [], 0)[0])
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
 
 
 def _forget_parent(pool: Pool) -> None:

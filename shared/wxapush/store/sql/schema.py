@@ -124,6 +124,21 @@ def _create(conn: Connection, prefix: str, name: str) -> None:
         conn.execute(create_index(conn.dialect, prefix, name, index))
 
 
+def _create_missing(conn: Connection, tables: Tables) -> None:
+    """Create the tables and indexes not there yet. MySQL commits each CREATE on its own, so a
+    first creation cut short (a lost connection, a killed instance) leaves some behind; the next
+    cold start completes it instead of failing on "table already exists" for good."""
+    for name in sorted(TABLES):
+        table = f"{tables.prefix}_{name}"
+        if not has_table(conn, table):
+            _create(conn, tables.prefix, name)
+            continue
+        present = indexes_of(conn, table)
+        for index in index_names(name):
+            if f"{table}_{index}" not in present:
+                conn.execute(create_index(conn.dialect, tables.prefix, name, index))
+
+
 def _v4_broadcast(conn: Connection, tables: Tables) -> None:
     """v3 -> v4: ``send_log.broadcast_id`` and its index; campaigns, recipients, counters
     (in the exact-byte collation of step 3 on MySQL/MariaDB).
@@ -235,8 +250,7 @@ def _migrate(conn: Connection, tables: Tables) -> None:
     if version is not None and version >= SCHEMA_VERSION:
         return  # migrated meanwhile by another instance (or a newer release, checked before)
     if version is None:
-        for name in sorted(TABLES):
-            _create(conn, tables.prefix, name)
+        _create_missing(conn, tables)
         exact_collation(conn, tables)  # a collation the CREATE TABLE cannot name portably
         conn.execute(
             f"INSERT INTO {version_table} (id, version, migrated_at) VALUES (%s, %s, %s)",

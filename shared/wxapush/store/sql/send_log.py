@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
 
 from wxapush.store.base import LOG_FIELDS, GrantKey, LogPage, LogQuery, LogRecord, LogSummary
 from wxapush.store.common import (
     check_changes,
+    check_conditions,
     check_query,
     check_record,
     dump_json,
@@ -67,15 +68,24 @@ class SqlSendLog:
                 return found, False
         raise ValueError(f"log_id {record.log_id!r} already exists")
 
-    def update(self, log_id: str, *, use_grant: Optional[GrantKey] = None, **changes: Any) -> None:
+    def update(
+        self,
+        log_id: str,
+        *,
+        use_grant: Optional[GrantKey] = None,
+        only_if: Optional[Mapping[str, Any]] = None,
+        **changes: Any,
+    ) -> bool:
         check_changes(changes)
+        conditions = check_conditions(only_if)
         if not changes:
             if self.get(log_id) is None:
                 raise KeyError(log_id)
-            return
+            return True
         sets = ", ".join(f"{name} = %s" for name in changes)
         params = [_encode(name, value) for name, value in changes.items()]
         sql = f"UPDATE {self._t} SET {sets} WHERE log_id = %s"
+        sql += "".join(f" AND {name} = %s" for name in conditions)
         grant = use_grant if "status" in changes else None
 
         def work(conn: Connection) -> int:
@@ -86,13 +96,16 @@ class SqlSendLog:
                 if old is None:
                     return 0
             # the row count counts matched rows, on MySQL too (the pool sets CLIENT_FOUND_ROWS)
-            found = conn.execute(sql, [*params, log_id])
+            found = conn.execute(sql, [*params, log_id, *conditions.values()])
             if grant is not None and found and old != changes["status"]:
                 self._use(conn, grant)  # the grant it used: the same commit
             return found
 
-        if transaction(self._pool, work) == 0:
-            raise KeyError(log_id)
+        if transaction(self._pool, work) > 0:
+            return True
+        if conditions and self.get(log_id) is not None:
+            return False  # there, but no longer as the caller expected
+        raise KeyError(log_id)
 
     def get(self, log_id: str) -> Optional[LogRecord]:
         return self._one(" WHERE log_id = %s", [log_id])

@@ -3,15 +3,20 @@
 ``postgresql://`` and ``postgres://`` name psycopg 3, ``mysql://`` and ``mariadb://`` PyMySQL;
 ``scheme+psycopg`` / ``scheme+pymysql`` name the same drivers explicitly, and any other
 ``+driver`` is refused. User and password may be percent-encoded, and the password may hold a
-raw ``@`` (the host starts after the *last* one). The query options (``sslmode``,
-``connect_timeout``, ``charset`` …) go to the driver as keyword arguments.
+raw ``@`` (the host starts after the *last* one).
+
+A PostgreSQL URL goes to libpq whole (as its ``conninfo``): libpq parses it, multi-host URLs
+(``postgresql://u:p@h1:5432,h2:5433/db``) and every option included, and refuses an option it
+does not know when the store opens (``dialects.Postgres.check``). A MySQL URL is parsed here;
+its query options (``connect_timeout``, ``charset`` …) go to PyMySQL as keyword arguments, and
+one PyMySQL does not take is refused when the store opens (``dialects.MySQL.check``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Dict, Tuple
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 from wxapush.store.base import StoreURLError
 
@@ -55,6 +60,8 @@ def parse_url(url: str) -> Target:
     if not sep:
         raise StoreURLError("a SQL store URL looks like postgresql://user@host/db")
     dialect = _dialect(scheme.lower())
+    if dialect == "postgresql":
+        return _postgres(rest)
     authority, _, query = rest.partition("?")
     authority = authority.partition("#")[0]
     userinfo, at, location = authority.rpartition("@")
@@ -78,6 +85,34 @@ def parse_url(url: str) -> Target:
         args[name] = _option(dialect, name, value)
     key = f"{dialect}|" + "|".join(f"{k}={args[k]!r}" for k in sorted(args))
     return Target(dialect, key, args, host or "localhost", database)
+
+
+def _postgres(rest: str) -> Target:
+    """libpq's own URL, with ``connect_timeout`` defaulted; host and database for display.
+
+    User and password are given to libpq percent-encoded: a raw ``@`` or ``/`` in a password
+    works as on every store (the host starts after the last ``@``), where libpq alone would
+    read the rest of the password as the host."""
+    authority, mark, query = rest.partition("?")
+    userinfo, at, location = authority.partition("#")[0].rpartition("@")
+    hosts, _, database = location.partition("/")
+    credentials = ""
+    if at:
+        user, colon, password = userinfo.partition(":")
+        credentials = quote(unquote(user), safe="")
+        if colon:
+            credentials += ":" + quote(unquote(password), safe="")
+        credentials += "@"
+    for hostport in hosts.split(","):  # libpq would only say so when connecting
+        if not hostport.startswith("["):
+            port = hostport.rpartition(":")[2] if ":" in hostport else ""
+            if port and not port.isdigit():
+                raise StoreURLError("a SQL store URL's port must be a number")
+    args: Dict[str, Any] = {"conninfo": f"postgresql://{credentials}{location}{mark}{query}"}
+    if "connect_timeout" not in dict(parse_qsl(query, keep_blank_values=True)):
+        args["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
+    key = "postgresql|" + "|".join(f"{k}={args[k]!r}" for k in sorted(args))
+    return Target("postgresql", key, args, unquote(hosts) or "localhost", unquote(database))
 
 
 def _dialect(scheme: str) -> str:

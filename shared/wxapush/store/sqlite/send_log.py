@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from wxapush.store.base import LOG_FIELDS, GrantKey, LogPage, LogQuery, LogRecord, LogSummary
 from wxapush.store.common import (
     check_changes,
+    check_conditions,
     check_query,
     check_record,
     dump_json,
@@ -72,28 +73,42 @@ class SqliteSendLog:
                 return _from_row(found), False
         raise sqlite3.IntegrityError(f"log_id {record.log_id!r} already exists")
 
-    def update(self, log_id: str, *, use_grant: Optional[GrantKey] = None, **changes: Any) -> None:
+    def update(
+        self,
+        log_id: str,
+        *,
+        use_grant: Optional[GrantKey] = None,
+        only_if: Optional[Mapping[str, Any]] = None,
+        **changes: Any,
+    ) -> bool:
         check_changes(changes)
+        conditions = check_conditions(only_if)
         if not changes:
             if self.get(log_id) is None:
                 raise KeyError(log_id)
-            return
+            return True
         names = sorted(changes)  # a stable statement text, so the statement cache reuses it
         assignments = ", ".join(f"{name} = ?" for name in names)
         params = [_encode(name, changes[name]) for name in names]
         sql = f"UPDATE send_log SET {assignments} WHERE log_id = ?"
+        sql += "".join(f" AND {name} = ?" for name in sorted(conditions))
+        where = (log_id, *(conditions[name] for name in sorted(conditions)))
         if use_grant is None or "status" not in changes:  # one auto-committed statement
             with self._db.connection() as conn:
-                if conn.execute(sql, (*params, log_id)).rowcount == 0:
-                    raise KeyError(log_id)
-            return
+                if conn.execute(sql, (*params, *where)).rowcount > 0:
+                    return True
+            if conditions and self.get(log_id) is not None:
+                return False  # there, but no longer as the caller expected
+            raise KeyError(log_id)
         with self._db.write() as conn:  # the outcome and the grant it used: one commit
             old = conn.execute("SELECT status FROM send_log WHERE log_id = ?", (log_id,)).fetchone()
             if old is None:
                 raise KeyError(log_id)
-            conn.execute(sql, (*params, log_id))
+            if conn.execute(sql, (*params, *where)).rowcount == 0:
+                return False
             if old[0] != changes["status"]:  # taken with a change of status: a repeat takes none
                 consume_grant(conn, use_grant)
+            return True
 
     def get(self, log_id: str) -> Optional[LogRecord]:
         with self._db.connection() as conn:
