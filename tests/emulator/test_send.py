@@ -225,3 +225,13 @@ def test_legacy_uniform_send_45109(wxemu, http, token):
         "?blockType=1",
         wxemu,
     )
+
+
+@pytest.mark.parametrize("value", [656887888.0, 128, True])
+def test_a_value_that_is_not_a_string_is_47003(wxemu, http, token, value):
+    # WeChat refused {"amount5": {"value": 656887888.0}} with 47003 naming the field.
+    body = send_body()
+    body["data"]["amount6"] = {"value": value}
+    response = send(wxemu, http, token, body)
+    assert_wechat_error(response, 47003, "argument invalid! data.amount6.value invalid", wxemu)
+    assert wxemu.messages() == []

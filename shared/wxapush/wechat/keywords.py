@@ -20,7 +20,6 @@ Readings chosen where the doc is silent (each is also noted where it is applied)
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Callable, Mapping, Optional, Sequence
@@ -203,23 +202,17 @@ def check_value(kind: str, value: object, enum_values: Sequence[str] | None = No
     """``None`` if ``value`` obeys the rule of type ``kind``, else ``"empty"`` or ``"invalid"``.
 
     Rules: https://developers.weixin.qq.com/miniprogram/dev/server/API/mp-message-management/subscribe-message/api_sendmessage.html
-    A JSON number is judged by its JSON text (``100.5`` as ``"100.5"``); a bool, list, object or
-    non-finite float is invalid. ``enum_values`` applies to ``enum``/``enum_string`` only. A kind
-    given as a code (``"thing1"``) is resolved by its prefix; an unknown kind gets only the
-    control-character and length sanity checks.
+    Values are strings: WeChat refuses a JSON number with 47003 (observed: ``{"amount5":
+    {"value": 656887888.0}}``), so a number, bool, list or object is invalid (the layer sends a
+    number as its JSON text, see ``wxapush.services.fields.wechat_items``). ``enum_values``
+    applies to ``enum``/``enum_string`` only. A kind given as a code (``"thing1"``) is resolved
+    by its prefix; an unknown kind gets only the control-character and length sanity checks.
     """
     if value is None:
         return EMPTY
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, bool):
+    if not isinstance(value, str):
         return INVALID
-    elif isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, float) and math.isfinite(value):
-        text = repr(value)  # the same text json.dumps writes
-    else:
-        return INVALID
+    text = value
     if not text or text.isspace():
         return EMPTY
     if _CONTROL_RE.get().search(text):
