@@ -86,8 +86,13 @@ def wechat_items(data: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(item, dict):
             item = {"value": item}
         value = item.get("value")
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if number and (isinstance(value, int) or math.isfinite(value)):
+        if _finite_number(value):
             item = {**item, "value": json.dumps(value)}
         items[key] = item
     return items
+
+
+def _finite_number(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
