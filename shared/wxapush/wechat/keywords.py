@@ -39,6 +39,8 @@ __all__ = [
 
 EMPTY = "empty"
 INVALID = "invalid"
+#: WeChat's 47003 errmsg keeps this many characters of the detail after "argument invalid! ".
+DETAIL_MAX = 30
 
 
 # "不能带有换行等控制字符": C0/C1 controls, Unicode line/paragraph separators, and lone
@@ -235,8 +237,13 @@ class KeywordProblem:
         return f"data.{self.key}.value"
 
     def errmsg(self) -> str:
-        """WeChat's 47003 errmsg without the `` rid: …`` suffix."""
-        return f"argument invalid! {self.field} {'is empty' if self.reason == EMPTY else 'invalid'}"
+        """WeChat's 47003 errmsg without the `` rid: …`` suffix.
+
+        WeChat cuts the detail after ``argument invalid! `` at 30 characters (observed:
+        ``data.character_string1.value i``, ``data.car_number12.value is emp``).
+        """
+        detail = f"{self.field} {'is empty' if self.reason == EMPTY else 'invalid'}"
+        return f"argument invalid! {detail[:DETAIL_MAX]}"
 
 
 def check_data(
