@@ -57,8 +57,8 @@ def validate_send(req: SendRequest, template: Optional[TemplateInfo]) -> None:
         else:
             hint = explain_data(req.data)
         if unknown and template is not None:
-            codes = ", ".join(code for code, _ in template.keywords)
-            hint += f"; {unknown[0]} is not in this template (it has {codes})"
+            known = ", ".join(code for code, _ in template.keywords)
+            hint += f"; {unknown[0]} is not in this template (it has {known})"
         raise InvalidArgument(problem.errmsg(), field=problem.field, hint=hint)
     if unknown and template is not None:
         req.data = {key: item for key, item in req.data.items() if key not in unknown}
