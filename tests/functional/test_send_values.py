@@ -14,13 +14,22 @@ def test_plain_numbers_reach_wechat_as_their_json_text(
     invoke: Invoke, wxemu: RunningServer
 ) -> None:
     data = {"thing1": "手机保护壳", "character_string2": 1234567890, "date3": "2026-11-27"}
-    result = invoke("send", send_event(data={**data, "amount6": 12.5}))
+    event = send_event(data={**data, "amount6": 12.5}, idempotency_key="order-1-paid")
+    result = invoke("send", event)
     assert result["errcode"] == 0, result
     [message] = wxemu.messages(demo.APPID, demo.OPENID)
     assert message["data"]["amount6"] == {"value": "12.5"}
     assert message["data"]["character_string2"] == {"value": "1234567890"}
     [record] = log_records()
     assert record.data["amount6"] == {"value": "12.5"}
+    # The same message written with text values is the same request: a duplicate, not a conflict.
+    again = send_event(
+        data={**data, "character_string2": "1234567890", "amount6": "12.5"},
+        idempotency_key="order-1-paid",
+    )
+    replayed = invoke("send", again)
+    assert replayed["duplicate"] is True and replayed["msgid"] == result["msgid"]
+    assert len(wxemu.messages(demo.APPID, demo.OPENID)) == 1
 
 
 def test_wrapped_number_values_are_sent_as_text_too(invoke: Invoke, wxemu: RunningServer) -> None:

@@ -388,6 +388,11 @@ def test_kind_given_as_a_code_uses_its_prefix() -> None:
             "data.character_string1.value",
             "argument invalid! data.character_string1.value i",  # cut at 30 (observed)
         ),
+        (
+            KeywordProblem("car_number12", EMPTY),
+            "data.car_number12.value",
+            "argument invalid! data.car_number12.value is emp",  # cut at 30 (observed)
+        ),
     ],
 )
 def test_errmsg_forms(problem: KeywordProblem, field: str, errmsg: str) -> None:
