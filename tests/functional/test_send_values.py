@@ -50,3 +50,15 @@ def test_a_bool_is_refused_locally_and_never_sent(
     assert (result["error"], result["errcode"]) == ("invalid_argument", 47003), result
     assert result["field"] == "data.thing1.value"
     assert wxemu.messages(demo.APPID, demo.OPENID) == []
+
+
+def test_a_campaigns_numbers_reach_wechat_as_text(invoke: Invoke, wxemu: RunningServer) -> None:
+    openid = "oBroadcast-Numbers-000000000"
+    wxemu.emulator.grant(demo.APPID, openid, demo.TEMPLATE_ID, 1)
+    data = {"thing1": "限时降价", "character_string2": 42, "date3": "2026-11-27", "amount6": 99.5}
+    event = {"template_id": demo.TEMPLATE_ID, "data": data, "recipients": [openid]}
+    assert invoke("broadcast", event)["errcode"] == 0
+    assert invoke("broadcast", {"action": "work"})["worked"] == {"sent": 1}
+    [message] = wxemu.messages(demo.APPID, openid)
+    assert message["data"]["amount6"] == {"value": "99.5"}
+    assert message["data"]["character_string2"] == {"value": "42"}
