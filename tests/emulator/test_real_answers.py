@@ -7,6 +7,7 @@ the summary test prints the agreement figures that docs/wxemu.md and the README 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ HTTP_FILES = ("subscribe_send", "token", "stable_token", "jscode2session", "newt
 CASES = [case for name in HTTP_FILES for case in load(name) if decidable(case)]
 SEND = "/cgi-bin/message/subscribe/send"
 MIN_ERRMSG_PERCENT = 95.0
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fill(value: Any, names: dict[str, str]) -> Any:
@@ -138,11 +140,21 @@ def test_agreement_figures(wxemu: RunningServer, capsys: pytest.CaptureFixture[s
         errcode_ok, errmsg_ok, _ = judge(case, replay(wxemu, case))
         tally.add(case["id"], errcode_ok, errmsg_ok)
     total = len(load())
+    header = f"real-answer corpus: {total} cases, {len(CASES)} replayed against wxemu"
     with capsys.disabled():
-        print(f"\nreal-answer corpus: {total} cases, {len(CASES)} replayed against wxemu")
-        print(tally.line())
+        print(f"\n{header}\n{tally.line()}")
     assert tally.errcode_agree == tally.errcode_total, tally.disagreements
     assert tally.errmsg_percent >= MIN_ERRMSG_PERCENT, tally.disagreements
+    # docs/wxemu.md quotes these two lines and the README their figures: keep them the same.
+    docs = (ROOT / "docs" / "wxemu.md").read_text(encoding="utf-8")
+    assert f"{header}\n{tally.line()}" in docs, "update the Fidelity section of docs/wxemu.md"
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    figures = (
+        f"{total} real requests and answers",
+        f"errcode on {tally.errcode_agree}/{tally.errcode_total} decidable cases",
+        f"today's errmsgs on {tally.errmsg_agree}/{tally.errmsg_total}",
+    )
+    assert all(figure in readme for figure in figures), "update the README's Fidelity figures"
 
 
 def test_jscode2session_errors_are_plain_text(wxemu: RunningServer) -> None:

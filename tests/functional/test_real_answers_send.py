@@ -9,6 +9,7 @@ prints how often the layer's errcode is WeChat's own.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from wxemu.testing import RunningServer
 from .conftest import Invoke
 
 SEND = "/cgi-bin/message/subscribe/send"
+ROOT = Path(__file__).resolve().parents[2]
 #: Token cases are about WeChat's token rules; the layer fetches and renews its own tokens.
 CASES = [
     case
@@ -116,3 +118,10 @@ def test_layer_agreement_figures(
     assert outcome == len(CASES)
     unexplained = [entry for entry in local if "layer" not in by_id[entry.split(" ")[0]]]
     assert not unexplained, f"another errcode with no explanation in the corpus: {unexplained}"
+    # The README quotes these figures: keep them the same.
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    quoted = (
+        f"all {len(CASES)} `subscribe/send` cases as WeChat did "
+        f"({same_errcode} with WeChat's own errcode)"
+    )
+    assert quoted in readme, "update the README's Fidelity figures"
