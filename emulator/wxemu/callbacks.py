@@ -211,7 +211,7 @@ def render(
 ) -> tuple[dict[str, str], bytes, str]:
     """``(query, body, content type)`` of one push of ``event``, as WeChat sends it at ``now``."""
     timestamp, nonce = str(now), str(secrets.randbelow(10**10))
-    message = dict(event, CreateTime=timestamp)
+    message = dict(event, CreateTime=now)  # an integer, as real pushes carry it
     items = message.pop("List")
     xml = config.format == "xml"
     plain = _xml(message, items) if xml else _json(message, items)

@@ -19,12 +19,13 @@ from . import ids, scf, ssm  # noqa: F401  (scf: registers its Cloud API action)
 from .call import Call, ControlError
 from .errors import WeChatError
 from .quota import charge
-from .routes import CONTROL_PREFIX, CONTROL_ROUTES, WECHAT_ROUTES
+from .routes import CONTROL_PREFIX, CONTROL_ROUTES, ROUTES_BY_LOWER_PATH, WECHAT_ROUTES
 from .state import Emulator
 
 Response = tuple[int, dict[str, str], bytes]
 
 JSON_TYPE = "application/json; encoding=utf-8"
+PLAIN_TYPE = "text/plain"
 #: The answer of a ``drop`` fault: the server closes the connection without writing anything.
 DROPPED: Response = (0, {}, b"")
 _HEADERS = {"Content-Type": JSON_TYPE}
@@ -51,6 +52,9 @@ def dispatch(
     if ssm.is_cloud_api_call(path, headers):
         return ssm.answer(emulator, method, headers, body)
     route = WECHAT_ROUTES.get(path)
+    if route is None and path.lower() in ROUTES_BY_LOWER_PATH:
+        # Observed: /sns/jsCode2Session answers 40066 invalid url.
+        return _error(emulator, WeChatError(40066))
     if route is None:
         # WeChat answers unknown paths with an HTTP 404; the JSON body is wxemu's own.
         return _render(404, {"errcode": 404, "errmsg": f"wxemu: no API at {path}"}, emulator, True)
@@ -72,7 +76,7 @@ def dispatch(
                 charge(call.app, path, emulator.clock)
             result = route.handler(call)
     except WeChatError as exc:
-        return _error(emulator, exc)
+        return _error(emulator, exc, route.plain_errors)
     except Exception:  # WeChat answers its own failures as -1 system error
         traceback.print_exc(file=sys.stderr)
         return _error(emulator, WeChatError(-1))
@@ -115,8 +119,14 @@ def _actions() -> list[dict[str, str]]:
     ]
 
 
-def _error(emulator: Emulator, exc: WeChatError) -> Response:
-    return _render(200, {"errcode": exc.errcode, "errmsg": exc.errmsg}, emulator, True)
+def _error(emulator: Emulator, exc: WeChatError, plain: bool = False) -> Response:
+    payload = {"errcode": exc.errcode, "errmsg": exc.errmsg}
+    if not plain:
+        return _render(200, payload, emulator, True)
+    # jscode2session's own form (observed): "invalid code, rid: …", served as text/plain.
+    payload["errmsg"] = f"{exc.errmsg}, rid: {ids.rid(emulator.clock.now())}"
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return 200, {"Content-Type": PLAIN_TYPE}, text.encode("utf-8")
 
 
 def _render(status: int, payload: dict[str, Any], emulator: Emulator, rid: bool) -> Response:

@@ -34,6 +34,7 @@ ERRMSG: dict[int, str] = {
     43002: "require POST method",
     43101: "user refuse to accept the msg",
     44002: "empty post data",
+    40066: "invalid url",
     45009: "reach max api daily quota limit",
     45011: "api minute-quota reach limit mustslower retry next minute",
     45103: "This API has been unsupported",

@@ -25,6 +25,8 @@ class Route:
     handler: Handler
     post_only: bool = False
     needs_token: bool = True
+    #: Errors as ``jscode2session`` writes them: ``Content-Type: text/plain``, ``…, rid: …``.
+    plain_errors: bool = False
 
 
 WECHAT_ROUTES: dict[str, Route] = {
@@ -39,11 +41,14 @@ WECHAT_ROUTES: dict[str, Route] = {
     "/wxaapi/newtmpl/addtemplate": Route(newtmpl.add_template, True),
     "/wxaapi/newtmpl/deltemplate": Route(newtmpl.delete_template, True),
     "/wxaapi/newtmpl/gettemplate": Route(newtmpl.get_template_list),
-    "/sns/jscode2session": Route(openapi.code_to_session, needs_token=False),
+    "/sns/jscode2session": Route(openapi.code_to_session, needs_token=False, plain_errors=True),
     "/cgi-bin/openapi/quota/get": Route(openapi.get_api_quota, True),
     "/cgi-bin/openapi/quota/clear": Route(openapi.clear_api_quota, True),
     "/cgi-bin/clear_quota": Route(openapi.clear_quota, True),
 }
+
+#: WeChat's paths are case-sensitive: a known path in another case answers 40066 invalid url.
+ROUTES_BY_LOWER_PATH: dict[str, str] = {path.lower(): path for path in WECHAT_ROUTES}
 
 CONTROL_ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/__wxemu__/reset"): control.reset,

@@ -104,7 +104,7 @@ def test_a_sent_event_in_secure_json(wxemu, receiver, token) -> None:  # type: i
     assert set(json.loads(body)) == {"ToUserName", "Encrypt"}
     event = json.loads(opened(query, body))
     assert event["Event"] == "subscribe_msg_sent_event" and event["MsgType"] == "event"
-    assert event["FromUserName"] == demo.OPENID and event["CreateTime"] == query["timestamp"]
+    assert event["FromUserName"] == demo.OPENID and event["CreateTime"] == int(query["timestamp"])
     assert event["List"] == {  # one item: a bare object, values as strings like the samples
         "TemplateId": demo.TEMPLATE_ID,
         "MsgID": str(msgid),

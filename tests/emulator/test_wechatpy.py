@@ -95,7 +95,7 @@ def test_wechatpy_sees_a_wechat_error_as_its_exception(served):
     with pytest.raises(WeChatClientException) as caught:
         client.wxa.send_subscribe_message(demo.OPENID, demo.TEMPLATE_ID, {"thing1": {"value": "x"}})
     assert caught.value.errcode == 47003
-    assert caught.value.errmsg.startswith("argument invalid! data.character_string2.value is empty")
+    assert caught.value.errmsg.startswith("argument invalid! data.character_string2.value i rid: ")
 
 
 def test_wechatpy_sees_45009_as_api_limited(served):

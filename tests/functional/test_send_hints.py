@@ -54,10 +54,27 @@ def test_a_key_the_template_lacks_is_named_with_the_keys_it_has(
     event["data"]["thing9"] = event["data"].pop("thing1")  # a misspelt key
     result = invoke("send", event)
     assert_error(result, "invalid_argument", 47003)
-    assert result["field"] == "data.thing9.value"  # not "data.thing1.value is empty"
-    assert result["hint"] == (
-        "thing9 is not in this template; it has thing1, character_string2, date3, amount6"
+    # WeChat names the template's missing keyword (observed); the hint names the stray key.
+    assert result["field"] == "data.thing1.value"
+    assert result["errmsg"] == "argument invalid! data.thing1.value is empty"
+    assert result["hint"].endswith(
+        "; thing9 is not in this template (it has thing1, character_string2, date3, amount6)"
     )
+
+
+@pytest.mark.usefixtures("synced")
+def test_a_key_the_template_lacks_beside_every_keyword_is_left_out_with_a_warning(
+    invoke: Invoke, wxemu: RunningServer
+) -> None:
+    event = send_event()
+    event["data"]["thing9"] = "多余"
+    result = invoke("send", event)
+    assert result["errcode"] == 0, result
+    assert result["warnings"] == [
+        f"data.thing9 is not a keyword of template {demo.TEMPLATE_ID} and was left out"
+    ]
+    [message] = wxemu.messages(demo.APPID)
+    assert "thing9" not in message["data"]
 
 
 @pytest.mark.usefixtures("synced")

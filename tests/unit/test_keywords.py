@@ -241,8 +241,8 @@ def test_length_limits(kind: str, at_limit: str, over_limit: str) -> None:
     [
         ("thing", "订单A-01，已发货😀", None),
         ("number", "0.5", None),
-        ("number", 42, None),
-        ("number", 3.25, None),
+        ("number", 42, INVALID),  # a JSON number is refused: values are strings (observed)
+        ("number", 3.25, INVALID),
         ("number", "-1", INVALID),
         ("number", "+1", INVALID),
         ("number", "1.", INVALID),
@@ -261,13 +261,13 @@ def test_length_limits(kind: str, at_limit: str, over_limit: str) -> None:
         ("symbol", "1", INVALID),
         ("symbol", "中", INVALID),
         ("character_string", "SN-2024/01_x#9", None),
-        ("character_string", 12345, None),
+        ("character_string", 12345, INVALID),  # a JSON number: WeChat wants text
         ("character_string", "单号1", INVALID),
         ("amount", "$1.5", None),
         ("amount", "€20", None),
         ("amount", "£3", None),
         ("amount", "100", None),  # no symbol: read as allowed
-        ("amount", 99.9, None),
+        ("amount", 99.9, INVALID),  # a JSON number (observed refused)
         ("amount", "100元", None),
         ("amount", "¥¥100", INVALID),
         ("amount", "-¥100", INVALID),
@@ -386,7 +386,12 @@ def test_kind_given_as_a_code_uses_its_prefix() -> None:
         (
             KeywordProblem("character_string1", INVALID),
             "data.character_string1.value",
-            "argument invalid! data.character_string1.value invalid",
+            "argument invalid! data.character_string1.value i",  # cut at 30 (observed)
+        ),
+        (
+            KeywordProblem("car_number12", EMPTY),
+            "data.car_number12.value",
+            "argument invalid! data.car_number12.value is emp",  # cut at 30 (observed)
         ),
     ],
 )

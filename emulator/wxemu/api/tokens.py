@@ -46,6 +46,12 @@ def get_stable_access_token(call: Call) -> dict[str, Any]:
 
     https://developers.weixin.qq.com/miniprogram/dev/server/API/mp-access-token/api_getstableaccesstoken.html
     """
-    body = call.json_object()
+    try:
+        body = call.json_object()
+    except WeChatError as error:
+        if error.errcode != 47001:
+            raise
+        # A body that is not JSON (a form, observed) reads as no fields: 41002 appid missing.
+        raise WeChatError(41002) from None
     app = _credentials(call, body)
     return _answer(call, stable(call.emulator, app, body.get("force_refresh") is True))

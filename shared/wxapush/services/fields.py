@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any, Mapping, Optional
 
 from wxapush.errors import InvalidRequest
@@ -70,3 +72,27 @@ def flag(request: Mapping[str, Any], *names: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidRequest(f"{names[0]} must be true or false")
     return value
+
+
+def wechat_items(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` as WeChat takes it: each item ``{"value": text}``, a plain value wrapped.
+
+    WeChat refuses a JSON number as a value (47003, observed), so a number is sent as its JSON
+    text (``12.5`` as ``"12.5"``, ``7`` as ``"7"``). A bool is left as it is and refused locally
+    (``true`` is no text a card should show); so is anything else that is not a finite number.
+    """
+    items: dict[str, Any] = {}
+    for key, item in data.items():
+        if not isinstance(item, dict):
+            item = {"value": item}
+        value = item.get("value")
+        if _finite_number(value):
+            item = {**item, "value": json.dumps(value)}
+        items[key] = item
+    return items
+
+
+def _finite_number(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))

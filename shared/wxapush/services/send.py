@@ -27,7 +27,7 @@ from wxapush.errors import (
 )
 from wxapush.runtime import Invocation
 from wxapush.services import grants, respect, send_claim
-from wxapush.services.fields import flag, pick, text
+from wxapush.services.fields import flag, pick, text, wechat_items
 from wxapush.services.validation import validate_send
 from wxapush.store.base import GrantKey, LogRecord, TemplateInfo, new_log_id
 from wxapush.wechat.errcodes import error_for_errcode, quota_retry
@@ -65,6 +65,11 @@ class SendRequest:
     urgent: bool = False
     #: The campaign this message belongs to (set by broadcast's workers, never by a request).
     broadcast_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # Every path (send, broadcast's create and workers) builds one: values become text here.
+        if isinstance(self.data, dict):
+            self.data = wechat_items(self.data)
 
     def payload(self) -> dict[str, Any]:
         """The body WeChat receives."""
@@ -140,7 +145,6 @@ def parse(request: dict[str, Any], default_state: str) -> SendRequest:
     if data is None:
         raise InvalidRequest("data is required")
     limits.check_send_data(data)  # an object of bounded {"value": scalar} items, or scalars
-    data = {k: v if isinstance(v, dict) else {"value": v} for k, v in data.items()}
     return SendRequest(
         touser=text(request, "touser", "toUser") or "",
         template_id=text(request, "template_id", "templateId", required=True) or "",

@@ -24,7 +24,13 @@ PAGE = re.compile(r"[^\s\x00-\x1f\x7f]+")
 
 
 def validate_send(req: SendRequest, template: Optional[TemplateInfo]) -> None:
-    """Raise ``InvalidArgument`` for the first rule ``req`` breaks."""
+    """Raise ``InvalidArgument`` for the first rule ``req`` breaks.
+
+    Keys the synced template lacks are left out of ``req.data`` with a warning: WeChat judges the
+    template's own keywords (a misspelt key is answered as the missing keyword, observed) and no
+    real answer shows it refusing a key outside the template, so such a key is never what stops
+    a send, and WeChat never has to see it.
+    """
     if req.miniprogram_state not in MINIPROGRAM_STATES:
         raise InvalidArgument(
             "argument invalid! miniprogram_state invalid", field="miniprogram_state"
@@ -35,18 +41,10 @@ def validate_send(req: SendRequest, template: Optional[TemplateInfo]) -> None:
         raise InvalidArgument("invalid page", errcode=41030, field="page")
     keywords = template.keywords if template else None
     enums = template.enum_values if template else {}
+    unknown: list[str] = []
     if template is not None and isinstance(req.data, dict):
-        # Checked first: a misspelt key (thing9 for thing1) is the cause, thing1 being empty
-        # only its consequence.
         codes = [code for code, _ in template.keywords]
         unknown = [key for key in req.data if key not in codes]
-        if unknown:
-            raise InvalidArgument(
-                f"argument invalid! data.{unknown[0]}.value invalid: "
-                f"template {template.template_id} has no keyword {unknown[0]}",
-                field=f"data.{unknown[0]}.value",
-                hint=f"{unknown[0]} is not in this template; it has {', '.join(codes)}",
-            )
     problem = check_data(req.data, keywords, enums)
     if problem is not None:
         # Imported here: only a refusal needs the hints.
@@ -58,4 +56,13 @@ def validate_send(req: SendRequest, template: Optional[TemplateInfo]) -> None:
             hint = explain(problem.key, kind, problem.reason, item, enums.get(problem.key))
         else:
             hint = explain_data(req.data)
+        if unknown and template is not None:
+            known = ", ".join(code for code, _ in template.keywords)
+            hint += f"; {unknown[0]} is not in this template (it has {known})"
         raise InvalidArgument(problem.errmsg(), field=problem.field, hint=hint)
+    if unknown and template is not None:
+        req.data = {key: item for key, item in req.data.items() if key not in unknown}
+        req.warnings.append(
+            f"data.{unknown[0]} is not a keyword of template {template.template_id} "
+            f"and was left out" + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+        )

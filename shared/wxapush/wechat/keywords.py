@@ -20,7 +20,6 @@ Readings chosen where the doc is silent (each is also noted where it is applied)
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Callable, Mapping, Optional, Sequence
@@ -40,6 +39,8 @@ __all__ = [
 
 EMPTY = "empty"
 INVALID = "invalid"
+#: WeChat's 47003 errmsg keeps this many characters of the detail after "argument invalid! ".
+DETAIL_MAX = 30
 
 
 # "不能带有换行等控制字符": C0/C1 controls, Unicode line/paragraph separators, and lone
@@ -203,23 +204,17 @@ def check_value(kind: str, value: object, enum_values: Sequence[str] | None = No
     """``None`` if ``value`` obeys the rule of type ``kind``, else ``"empty"`` or ``"invalid"``.
 
     Rules: https://developers.weixin.qq.com/miniprogram/dev/server/API/mp-message-management/subscribe-message/api_sendmessage.html
-    A JSON number is judged by its JSON text (``100.5`` as ``"100.5"``); a bool, list, object or
-    non-finite float is invalid. ``enum_values`` applies to ``enum``/``enum_string`` only. A kind
-    given as a code (``"thing1"``) is resolved by its prefix; an unknown kind gets only the
-    control-character and length sanity checks.
+    Values are strings: WeChat refuses a JSON number with 47003 (observed: ``{"amount5":
+    {"value": 656887888.0}}``), so a number, bool, list or object is invalid (the layer sends a
+    number as its JSON text, see ``wxapush.services.fields.wechat_items``). ``enum_values``
+    applies to ``enum``/``enum_string`` only. A kind given as a code (``"thing1"``) is resolved
+    by its prefix; an unknown kind gets only the control-character and length sanity checks.
     """
     if value is None:
         return EMPTY
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, bool):
+    if not isinstance(value, str):
         return INVALID
-    elif isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, float) and math.isfinite(value):
-        text = repr(value)  # the same text json.dumps writes
-    else:
-        return INVALID
+    text = value
     if not text or text.isspace():
         return EMPTY
     if _CONTROL_RE.get().search(text):
@@ -242,8 +237,13 @@ class KeywordProblem:
         return f"data.{self.key}.value"
 
     def errmsg(self) -> str:
-        """WeChat's 47003 errmsg without the `` rid: …`` suffix."""
-        return f"argument invalid! {self.field} {'is empty' if self.reason == EMPTY else 'invalid'}"
+        """WeChat's 47003 errmsg without the `` rid: …`` suffix.
+
+        WeChat cuts the detail after ``argument invalid! `` at 30 characters (observed:
+        ``data.character_string1.value i``, ``data.car_number12.value is emp``).
+        """
+        detail = f"{self.field} {'is empty' if self.reason == EMPTY else 'invalid'}"
+        return f"argument invalid! {detail[:DETAIL_MAX]}"
 
 
 def check_data(
