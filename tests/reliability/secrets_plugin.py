@@ -1,7 +1,8 @@
 """The suite-wide secrets scan: every log line any test writes is searched for the secrets and
 openids the suite uses; a hit fails the run (at the end, with the line and the test).
 
-Registered by ``tests/conftest.py``. wxemu's own loggers are left out (the emulator plays
+Registered by ``tests/conftest.py``. Each line is scanned as written and as its JSON line
+(:class:`wxapush.logs.JsonFormatter`, the format on SCF), keys and extras included. wxemu's own loggers are left out (the emulator plays
 WeChat, which knows what it issued). Access tokens are recognised by wxemu's format (``89_``
 and 133 URL-safe characters), since they are random.
 """
@@ -14,6 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
+from wxapush.logs import JsonFormatter
 from wxemu import demo
 
 #: The credentials and openids the suite's tests configure (tests/**/conftest.py and modules).
@@ -44,6 +46,7 @@ class SecretScan(logging.Handler):
         self.lines = 0
         self.found: list[str] = []
         self.test = "(collection)"
+        self.json = JsonFormatter()
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith("wxemu"):
@@ -52,6 +55,8 @@ class SecretScan(logging.Handler):
             line = record.getMessage()
             if record.exc_info:
                 line += logging.Formatter().formatException(record.exc_info)
+            # The line as SCF writes it: the invocation's fields and the record's extras too.
+            line += "\n" + self.json.format(record)
         except Exception:
             return
         self.lines += 1
