@@ -2,9 +2,10 @@
 openids the suite uses; a hit fails the run (at the end, with the line and the test).
 
 Registered by ``tests/conftest.py``. Each line is scanned as written and as its JSON line
-(:class:`wxapush.logs.JsonFormatter`, the format on SCF), keys and extras included. wxemu's own loggers are left out (the emulator plays
-WeChat, which knows what it issued). Access tokens are recognised by wxemu's format (``89_``
-and 133 URL-safe characters), since they are random.
+(:class:`wxapush.logs.JsonFormatter`, the format on SCF), keys and extras included. wxemu's
+own loggers are left out (the emulator plays WeChat, which knows what it issued). Access
+tokens are recognised by wxemu's format (``89_`` and 133 URL-safe characters), since they are
+random.
 """
 
 from __future__ import annotations
