@@ -36,6 +36,7 @@ SUITE_SECRETS = (
     "Soak-Pw-9c1f@b2",
     "db-password",
     "cache-password",
+    "test-robot-key-0001",
 )
 ACCESS_TOKEN = re.compile(r"89_[A-Za-z0-9_-]{133}")
 
