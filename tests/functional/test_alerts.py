@@ -120,3 +120,23 @@ def test_without_a_webhook_alerts_are_still_recorded(
     app = current_app()
     (entry,) = ledger.alerts_between(app.store.tokens, app.settings.appid, 0, 1e12)
     assert entry["condition"] == "quota_daily" and entry["state"] == "firing"
+
+
+def test_the_dashboard_lists_the_periods_alerts(
+    invoke: Invoke, wxemu: RunningServer, robot: str
+) -> None:
+    from tests.functional.test_dashboard import call, envelope, session_cookie, sign_in
+
+    wxemu.fault(SEND_PATH, errcode=45009)
+    invoke("send", send_event())
+    invoke("refresh_code", TIMER)
+    cookie = session_cookie(sign_in())
+    answer = envelope(call("GET", "/dashboard/api/alerts", cookie=cookie))
+    assert answer["errcode"] == 0, answer
+    (alert,) = answer["alerts"]
+    assert alert["condition"] == "quota_daily" and alert["state"] == "firing"
+    assert alert["title"].startswith("今日") and alert["time"].endswith("+08:00")
+    before = envelope(
+        call("GET", "/dashboard/api/alerts", cookie=cookie, query={"end_date": "2020-01-01"})
+    )
+    assert before["alerts"] == []
