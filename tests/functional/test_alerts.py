@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from tests.functional.test_functions import TIMER
 from wxapush.alerts import ledger
 from wxapush.app import current_app
 from wxapush.config import reset_settings
+from wxapush.store.base import LogRecord, new_log_id
+from wxemu import demo
 from wxemu.testing import RunningServer
 
 ROBOT_KEY = "test-robot-key-0001"
@@ -140,3 +143,149 @@ def test_the_dashboard_lists_the_periods_alerts(
         call("GET", "/dashboard/api/alerts", cookie=cookie, query={"end_date": "2020-01-01"})
     )
     assert before["alerts"] == []
+
+
+# -- the conditions, judged by check() on the real store, with the clock chosen by the test -----
+
+STEPS_OK: dict[str, dict[str, Any]] = {
+    "token": {"ok": True},
+    "templates": {"ok": True},
+    "prune": {"ok": True},
+    "reconcile": {"ok": True, "unknown": 0},
+}
+
+
+def judge(now: float, **steps: dict[str, Any]) -> dict[str, Any]:
+    from wxapush.alerts.check import check
+
+    return check(current_app(), {**STEPS_OK, **steps}, now=now)
+
+
+def seed_at(at: float, status: str, errcode: Any = None, broadcast_id: Any = None) -> None:
+    record = LogRecord(
+        log_id=new_log_id(),
+        appid=demo.APPID,
+        touser="o-alerts-someone",
+        template_id=demo.TEMPLATE_ID,
+        page=None,
+        data={},
+        miniprogram_state="formal",
+        lang="zh_CN",
+        status=status,
+        created_at=at,
+        updated_at=at,
+        errcode=errcode,
+        broadcast_id=broadcast_id,
+    )
+    current_app().store.log.claim(record)
+
+
+def test_storms_and_repeats_need_enough_answers_since_the_last_run(
+    env: dict[str, str], robot: str, wxemu: RunningServer
+) -> None:
+    start = time.time() - 1000
+    judge(start)
+    for i in range(2):
+        seed_at(start + 10 + i, "failed", errcode=45011)
+    assert judge(start + 100)["firing"] == []  # 45011 twice: not yet "repeatedly"
+    for i in range(3):
+        seed_at(start + 110 + i, "failed", errcode=45011)
+    for i in range(5):
+        seed_at(start + 120 + i, "failed", errcode=40001)
+    assert judge(start + 200)["firing"] == ["quota_minute", "token_invalid"]
+    titles = [p["body"]["markdown"]["content"] for p in robot_posts(wxemu)]
+    assert any("45011" in t for t in titles) and any("40001" in t for t in titles)
+
+
+def test_a_firing_condition_is_said_again_after_an_hour_not_before(
+    env: dict[str, str], robot: str, wxemu: RunningServer
+) -> None:
+    start = time.time() - 8000
+    failing = {"token": {"ok": False, "error": "upstream_error", "errmsg": "-1 system error"}}
+    judge(start, **failing)
+    judge(start + 600, **failing)
+    judge(start + 3000, **failing)
+    assert len(robot_posts(wxemu)) == 1
+    judge(start + 3700, **failing)  # an hour after the first: a reminder
+    assert len(robot_posts(wxemu)) == 2
+    judge(start + 3800)
+    contents = [p["body"]["markdown"]["content"] for p in robot_posts(wxemu)]
+    assert len(contents) == 3 and "恢复" in contents[-1] and "access_token" in contents[-1]
+
+
+def test_unknown_records_and_a_failing_store_are_alerts(
+    env: dict[str, str], robot: str, wxemu: RunningServer
+) -> None:
+    now = time.time()
+    down = {"ok": False, "error": "upstream_error", "errmsg": "store down", "errcode": 990503}
+    result = judge(now, reconcile={"ok": True, "unknown": 2}, prune=down)
+    assert result["firing"] == ["store", "unknown"]
+    contents = " ".join(p["body"]["markdown"]["content"] for p in robot_posts(wxemu))
+    assert "unknown" in contents and "存储" in contents
+
+
+def test_a_store_that_cannot_be_read_is_alerted_from_memory_once(
+    env: dict[str, str], robot: str, wxemu: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    tokens = current_app().store.tokens
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(tokens, "acquire_lock", broken)
+    now = time.time()
+    assert judge(now)["firing"] == ["store"]
+    assert judge(now + 60)["firing"] == ["store"]
+    assert len(robot_posts(wxemu)) == 1  # remembered by the instance: not said at every tick
+
+
+def test_delivery_rate_below_the_setting_over_the_last_hour(
+    env: dict[str, str], robot: str, wxemu: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WXAPUSH_CALLBACK_TOKEN", "test-callback-token")
+    monkeypatch.setenv("WXAPUSH_ALERT_DELIVERY_RATE", "90%")
+    reset_settings()
+    now = time.time()
+    for i in range(15):
+        seed_at(now - 2000 + i, "delivered")
+    for i in range(5):
+        seed_at(now - 1900 + i, "undelivered")
+    assert judge(now)["firing"] == ["delivery"]  # 15 of 20: 75 %
+    (post,) = robot_posts(wxemu)
+    assert "15/20" in post["body"]["markdown"]["content"]
+
+
+def test_too_few_sends_are_not_judged_for_the_delivery_rate(
+    env: dict[str, str], robot: str, wxemu: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WXAPUSH_CALLBACK_TOKEN", "test-callback-token")
+    reset_settings()
+    now = time.time()
+    for i in range(5):
+        seed_at(now - 2000 + i, "undelivered")
+    assert judge(now)["firing"] == []
+
+
+def test_a_campaign_done_is_noticed_once(
+    env: dict[str, str], robot: str, wxemu: RunningServer
+) -> None:
+    from wxapush.store.base import Campaign, Recipient
+
+    app = current_app()
+    now = time.time()
+    campaign = Campaign(
+        "bc-alerts-1", app.settings.appid, "TPL", None, {}, "formal", "zh_CN", "queued", 1,
+        now - 100, now - 100, "h",
+    )  # fmt: skip
+    app.store.campaigns.create(campaign, [Recipient(0, "o-someone-alerts")])
+    judge(now - 50)
+    seed_at(now - 40, "sent", broadcast_id="bc-alerts-1")
+    judge(now - 30)
+    (lease,) = app.store.campaigns.lease(app.settings.appid, "w", now - 20, 60, 10)
+    app.store.campaigns.settle(app.settings.appid, lease, "w", "sent", now - 10)
+    judge(now)
+    judge(now + 60)
+    contents = [p["body"]["markdown"]["content"] for p in robot_posts(wxemu)]
+    assert len(contents) == 1 and "群发已完成" in contents[0] and "bc-alerts-1" in contents[0]
