@@ -163,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_broadcast.add_parser(commands, direct)
 
+    from wxapush import cli_doctor
+
+    cli_doctor.add_parser(commands)
+
     from wxapush import packaging  # stdlib only: cheap, and the choices live there
 
     package = commands.add_parser(
