@@ -289,3 +289,27 @@ def test_a_campaign_done_is_noticed_once(
     judge(now + 60)
     contents = [p["body"]["markdown"]["content"] for p in robot_posts(wxemu)]
     assert len(contents) == 1 and "群发已完成" in contents[0] and "bc-alerts-1" in contents[0]
+
+
+def test_a_campaign_with_queued_recipients_and_no_progress_is_stalled(
+    env: dict[str, str], robot: str, wxemu: RunningServer
+) -> None:
+    from wxapush.store.base import Campaign, Recipient
+
+    app = current_app()
+    now = time.time() - 5000
+    campaign = Campaign(
+        "bc-alerts-2", app.settings.appid, "TPL", None, {}, "formal", "zh_CN", "queued", 2,
+        now, now, "h",
+    )  # fmt: skip
+    recipients = [Recipient(0, "o-alerts-one"), Recipient(1, "o-alerts-two")]
+    app.store.campaigns.create(campaign, recipients)
+    seed_at(now + 1, "sent", broadcast_id="bc-alerts-2")
+    assert judge(now + 10)["firing"] == []  # watched from its first send
+    assert judge(now + 600)["firing"] == []  # ten minutes without progress: not yet
+    assert judge(now + 1000)["firing"] == ["campaign:bc-alerts-2:stalled"]
+    leases = app.store.campaigns.lease(app.settings.appid, "w", now + 1010, 60, 1)
+    app.store.campaigns.settle(app.settings.appid, leases[0], "w", "sent", now + 1020)
+    assert judge(now + 1100)["firing"] == []  # it moved
+    contents = [p["body"]["markdown"]["content"] for p in robot_posts(wxemu)]
+    assert len(contents) == 2 and "停滞" in contents[0] and "恢复" in contents[1]
