@@ -138,6 +138,7 @@ def configure(env: Mapping[str, str] = os.environ) -> None:
         for handler in root.handlers:
             handler.setFormatter(formatter)
         root.setLevel(level if level is not None else logging.INFO)
+        logging.captureWarnings(True)  # a library's warning is a JSON line too, not bare stderr
         return
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)

@@ -11,7 +11,6 @@ still posts the store's alert once, not at every tick.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any, Dict, List, Optional
 
@@ -19,9 +18,12 @@ from wxapush.store.base import TokenCache, TokenRecord
 
 #: How long the document outlives its last write (the store's token cache expires records).
 KEEP = 8 * 86400.0
-#: Alerts kept for the dashboard: the newest, at most this many and this old.
-HISTORY_MAX = 300
+#: Alerts kept for the dashboard: the newest, at most this many and this old, and the whole
+#: document under DOC_MAX bytes (a MySQL TEXT column holds 65535).
+HISTORY_MAX = 200
 HISTORY_AGE = 7 * 86400.0
+DOC_MAX = 48 * 1024
+TEXT_MAX = 200
 LOCK_TTL = 30.0
 
 _memory: Dict[str, Dict[str, Any]] = {}
@@ -55,7 +57,13 @@ def save(tokens: TokenCache, appid: str, doc: Dict[str, Any], now: float) -> Non
     """Write the document back, its history trimmed."""
     history: List[Dict[str, Any]] = doc.get("history", [])
     doc["history"] = [h for h in history if h.get("at", 0) >= now - HISTORY_AGE][-HISTORY_MAX:]
+    for entry in doc["history"]:
+        for name in ("title", "detail"):
+            entry[name] = str(entry.get(name, ""))[:TEXT_MAX]
     text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    while len(text.encode("utf-8")) > DOC_MAX and doc["history"]:
+        del doc["history"][: max(1, len(doc["history"]) // 4)]  # the oldest go first
+        text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
     tokens.put_token(key(appid), TokenRecord(text, now + KEEP, now))
 
 
@@ -98,10 +106,6 @@ def alerts_between(
     except Exception:  # the dashboard shows what it can; the store's alert says the rest
         history = remembered(appid)["history"]
     return [h for h in reversed(history) if since <= h.get("at", 0) < until]
-
-
-def now() -> float:
-    return time.time()
 
 
 def last_run(doc: Dict[str, Any]) -> Optional[float]:
