@@ -7,6 +7,7 @@ failure is a ✘ line naming the setting and what to do. Secrets are never print
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -151,9 +152,9 @@ def credentials(settings: Settings) -> List[Check]:
 def store(settings: Settings) -> List[Check]:
     """The store (and the cache) opened, schema brought to the current version, read back."""
     from wxapush.app import open_shared_store
-    from wxapush.store.sql.schema import SCHEMA_VERSION
 
     names = ["WXAPUSH_STORE"] + (["WXAPUSH_CACHE"] if settings.cache_url else [])
+    schema = _schema_before(settings)
     try:
         opened = open_shared_store(settings)
     except Exception as error:
@@ -163,9 +164,7 @@ def store(settings: Settings) -> List[Check]:
         try:
             opened.templates.synced_at(settings.appid)
             shown = "embedded sqlite" if settings.store_url is None else names[0]
-            checks.append(
-                Check("store", True, f"{shown} reachable, schema version {SCHEMA_VERSION}")
-            )
+            checks.append(Check("store", True, f"{shown} reachable, {schema}"))
         except Exception as error:
             checks.append(_store_failed(error, settings, "WXAPUSH_STORE"))
         if settings.cache_url:
@@ -177,6 +176,35 @@ def store(settings: Settings) -> List[Check]:
     finally:
         opened.close()
     return checks
+
+
+def _schema_before(settings: Settings) -> str:
+    """What opening the store does to its schema: a sqlite file's version is read first (a SQL
+    store's is checked, and migrated under a lock, by opening it)."""
+    url = settings.store_url or "sqlite:"
+    scheme = url.partition(":")[0].partition("+")[0].lower()
+    if scheme in ("redis", "rediss"):
+        return "no schema (Redis keys)"
+    if scheme != "sqlite":
+        from wxapush.store.sql.schema import SCHEMA_VERSION
+
+        return f"schema at version {SCHEMA_VERSION} (created or migrated on open)"
+    import sqlite3
+
+    from wxapush.store import sqlite_path
+    from wxapush.store.sqlite.database import SCHEMA_VERSION as CURRENT
+
+    path = Path(sqlite_path(url))
+    if not path.is_file():
+        return f"a new file: schema version {CURRENT} created"
+    try:
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error:
+        return f"schema version {CURRENT}"
+    if version < CURRENT:
+        return f"schema migrated from version {version} to {CURRENT}"
+    return f"schema version {version}"
 
 
 def _store_failed(error: BaseException, settings: Settings, name: str) -> Check:

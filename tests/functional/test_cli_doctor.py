@@ -117,3 +117,18 @@ def test_descriptors_that_disagree_fail(
     report = json.loads(capsys.readouterr().out)
     assert status == 1
     assert any("WXAPUSH_BROADCAST_LEASE" in c["detail"] for c in failed(report)), report
+
+
+def test_a_database_newer_than_the_code_fails_the_store_check(
+    sound: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    newer = tmp_path / "newer.db"
+    with closing(sqlite3.connect(newer)) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    sound.setenv("WXAPUSH_STORE", f"sqlite:///{newer}")
+    status, report = doctor(capsys, "--no-post")
+    (bad,) = [c for c in failed(report) if c["name"] == "store"]
+    assert status == 1 and bad["setting"] == "WXAPUSH_STORE" and "newer layer" in bad["fix"]
