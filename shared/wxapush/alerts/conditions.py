@@ -173,7 +173,10 @@ def campaigns(
                     f"{k} {v}" for k, v in sorted(counts.items())
                 )
                 notices.append(Observation(f"{name}:{campaign.status}", True, title, detail))
-            stalled.append(Observation(f"{name}:stalled", False, "群发恢复 / campaign moving"))
+            title = "群发停滞 / campaign stalled"
+            stalled.append(
+                Observation(f"{name}:stalled", False, title, f"{broadcast_id}: 已结束 / over")
+            )
             continue
         settled = float(sum(v for k, v in counts.items() if k not in ("queued", "deferred")))
         seen = watch[broadcast_id]
