@@ -91,6 +91,7 @@ def run_doctor(args: argparse.Namespace) -> int:
 def diagnose(env: Mapping[str, str], folder: Path, post: bool = True) -> List[Check]:
     """Every check, in order; those that need loadable settings are skipped without them."""
     from wxapush import cli_doctor_checks as dc
+    from wxapush import cli_doctor_remote as remote
 
     checks: List[Check] = []
     settings: Optional[Settings] = None
@@ -103,10 +104,10 @@ def diagnose(env: Mapping[str, str], folder: Path, post: bool = True) -> List[Ch
     checks += [dc.admin_key(env), dc.session_secret(env), *dc.push_settings(env)]
     if settings is not None:
         steps: List[Callable[[Settings], List[Check]]] = [
-            dc.credentials,
-            dc.store,
-            dc.rate_limit,
-            dc.templates,
+            remote.credentials,
+            remote.store,
+            remote.rate_limit,
+            remote.templates,
         ]
         for step in steps:
             checks += step(settings)

@@ -63,6 +63,7 @@ DEV_ONLY = frozenset(
         "cli_broadcast.py",
         "cli_doctor.py",
         "cli_doctor_checks.py",
+        "cli_doctor_remote.py",
         "packaging.py",
         "target_resolve.py",
     }
