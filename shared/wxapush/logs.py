@@ -37,6 +37,7 @@ FIELDS = (
     "errcode",
     "error",
     "errmsg",
+    "status",
     "duration_ms",
     "log_id",
     "msgid",
@@ -221,7 +222,10 @@ def finish(started: float, token: Token[Optional[Dict[str, Any]]]) -> None:
 
 def _summarize(fields: Dict[str, Any], started: float) -> None:
     fields["duration_ms"] = round((time.monotonic() - started) * 1000.0, 1)
-    answer = f"errcode {fields.get('errcode', '?')}"
+    if "errcode" in fields:
+        answer = f"errcode {fields['errcode']}"
+    else:
+        answer = f"HTTP {fields.get('status', '?')}"
     if fields.get("error"):
         answer += f" {fields['error']}: {fields.get('errmsg') or ''}"
     summary_log.info(
@@ -235,13 +239,16 @@ def _summarize(fields: Dict[str, Any], started: float) -> None:
 
 
 def caller_label(caller: Any, service: Any) -> str:
-    """The ``caller`` key: ``timer``, ``service``, ``user`` or ``wechat`` (never an openid)."""
+    """The ``caller`` key: ``timer``, ``service``, ``user``, ``wechat`` or ``anonymous`` (a
+    page's visitor before sign-in); never an openid."""
     kind = getattr(caller, "kind", "?")
     if kind == "service":
         return "timer" if getattr(caller, "source", None) == "timer" else "service"
     if kind == "anonymous":  # receive_event authenticates WeChat; login takes a user's code
         module = getattr(service, "__module__", "")
-        return "wechat" if module.endswith("receive_event") else "user"
+        if module.endswith("receive_event"):
+            return "wechat"
+        return "user" if module.endswith(".login") else "anonymous"
     return str(kind)
 
 

@@ -152,7 +152,7 @@ def _invoke(
         logs.note(caller=logs.caller_label(inv.caller, service), asked=logs.asked(inv))
         result = service(inv)
         if isinstance(result, RawResponse) and shape in HTTP_SHAPES:
-            logs.note(errcode=0)
+            logs.note(status=result.status)  # a page or a plain-text answer: no envelope
             headers = {"Content-Type": result.content_type, **(result.headers or {})}
             return _http_response(shape, result.status, result.body, headers)
         if not isinstance(result, dict):

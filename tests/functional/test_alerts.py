@@ -313,3 +313,43 @@ def test_a_campaign_with_queued_recipients_and_no_progress_is_stalled(
     assert judge(now + 1100)["firing"] == []  # it moved
     contents = [p["body"]["markdown"]["content"] for p in robot_posts(wxemu)]
     assert len(contents) == 2 and "停滞" in contents[0] and "恢复" in contents[1]
+
+
+def test_a_robot_that_never_answers_is_tried_once_per_tick(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import threading
+
+    from wxapush.alerts import robots
+
+    monkeypatch.setattr(robots, "READ_TIMEOUT", 0.2)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(server.accept()[0])  # and never answer
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = server.getsockname()[1]
+    monkeypatch.setenv(
+        "WXAPUSH_ALERT_WEBHOOK", f"http://127.0.0.1:{port}/cgi-bin/webhook/send?key=k"
+    )
+    ledger.forget_memory()
+    failing = {"ok": False, "error": "upstream_error", "errmsg": "-1", "errcode": -1}
+    try:
+        result = judge(time.time(), token=failing, reconcile={"ok": True, "unknown": 3})
+    finally:
+        server.close()
+        for conn in accepted:
+            conn.close()
+    assert result["failed"] == 2 and result["firing"] == ["token", "unknown"]
+    assert len(accepted) == 1  # the second alert waits for the next tick
+    doc = ledger.load(current_app().store.tokens, current_app().settings.appid)
+    assert all(entry["retry"] for entry in doc["firing"].values())

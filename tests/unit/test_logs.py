@@ -15,7 +15,7 @@ from tests.reliability.secrets_plugin import SecretScan
 from wxapush import logs, runtime
 from wxapush.config import reset_settings
 from wxapush.errors import Forbidden
-from wxapush.invocation import Invocation
+from wxapush.invocation import Invocation, RawResponse
 
 CONTEXT = {"request_id": "req-0001", "function_name": "wxapush-send", "time_limit_in_ms": 3000}
 
@@ -111,3 +111,17 @@ def test_the_secrets_scan_reads_the_json_keys_too() -> None:
     record.errmsg = "leaked test-admin-key-0123456789"
     scan.emit(record)
     assert scan.found and "test-a" in scan.found[0]
+
+
+def test_a_page_answered_over_http_is_summarised_by_its_status(lines: io.StringIO) -> None:
+    event = {"body": "", "headers": {}, "httpMethod": "GET", "path": "/nowhere", "queryString": {}}
+
+    def page(inv: Invocation) -> RawResponse:
+        return RawResponse("not here", status=404)
+
+    answer = runtime.invoke(page, event, CONTEXT, auth="none", methods=None)
+    assert answer["statusCode"] == 404
+    (summary,) = [e for e in written(lines) if e["logger"] == "wxapush.invocation"]
+    assert summary["status"] == 404 and "errcode" not in summary
+    assert "HTTP 404" in summary["message"] and "GET /nowhere" in summary["asked"]
+    assert summary["caller"] == "anonymous"  # not receive_event's WeChat, nor login's user

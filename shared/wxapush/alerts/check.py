@@ -96,13 +96,16 @@ def _judge(
         observations = [o for o in observations if o.name != "store"]
         observations.append(Observation("store", True, "存储不可用 / the store is failing"))
     posted, failed = 0, 0
+    unreachable: Optional[robots.Outcome] = None  # one robot that never answered is enough
     for obs in observations + notices:
         state = _transition(doc, obs, now, notice=obs in notices)
         if state is None:
             continue
         if state != "retry":
             doc["history"].append(_entry(obs, state, now))
-        outcome = _post(app, cfg, obs, FIRING if state == "retry" else state, now)
+        outcome = unreachable or _post(app, cfg, obs, FIRING if state == "retry" else state, now)
+        if outcome is not None and not outcome.ok and outcome.code is None:
+            unreachable = outcome  # the rest wait for the next tick, not the timer's deadline
         if outcome is not None:
             posted += outcome.ok
             failed += not outcome.ok
