@@ -8,7 +8,8 @@ The runtime writes one INFO summary per invocation (:func:`finish`); details go 
 
 ``WXAPUSH_LOG_FORMAT``: ``json`` (the default on SCF) or ``text`` (the default elsewhere: under
 ``wxapush dev``, in a terminal). ``WXAPUSH_LOG_LEVEL``: the root level on SCF (INFO); elsewhere
-it is applied only when set, so a host's logging (pytest's, an embedding app's) stays its own.
+it is applied only when set (text on stderr shows WARNING and above otherwise, as Python does),
+so a host's logging (pytest's, an embedding app's) stays its own.
 Stdlib only, and cheap: a contextvar per invocation and one ``json.dumps`` per line.
 """
 
@@ -145,7 +146,9 @@ def configure(env: Mapping[str, str] = os.environ) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(_TextContext(TEXT_FORMAT))
         root.addHandler(handler)
-        root.setLevel(level if level is not None else logging.INFO)
+        # WARNING unless asked: `wxapush dev` runs its broadcast workers twice a second, and a
+        # summary of each would bury what matters (WXAPUSH_LOG_LEVEL=INFO shows them).
+        root.setLevel(level if level is not None else logging.WARNING)
     elif level is not None:
         logging.getLogger("wxapush").setLevel(level)
 
