@@ -125,3 +125,37 @@ def test_a_page_answered_over_http_is_summarised_by_its_status(lines: io.StringI
     assert summary["status"] == 404 and "errcode" not in summary
     assert "HTTP 404" in summary["message"] and "GET /nowhere" in summary["asked"]
     assert summary["caller"] == "anonymous"  # not receive_event's WeChat, nor login's user
+
+
+CONFIGURE = """
+import logging, sys
+from wxapush import logs
+logs.configure()
+logging.getLogger("wxapush.probe").info("an info line")
+logging.getLogger("wxapush.probe").warning("a warning line")
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "stdout", "stderr"),
+    [
+        ({}, [], ["a warning line"]),  # text, WARNING: Python's own default
+        ({"WXAPUSH_LOG_LEVEL": "INFO"}, [], ["an info line", "a warning line"]),
+        ({"TENCENTCLOUD_RUNENV": "SCF"}, ["an info line", "a warning line"], []),  # JSON, INFO
+    ],
+)
+def test_configure_picks_the_format_stream_and_level(
+    env: dict[str, str], stdout: list[str], stderr: list[str]
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("WXAPUSH_", "TENCENT"))}
+    done = subprocess.run(
+        [sys.executable, "-c", CONFIGURE], env={**clean, **env}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["message"] for line in done.stdout.splitlines()] == stdout
+    # text: "<time> <LEVEL> wxapush.probe <message>"
+    assert [line.split(" wxapush.probe ")[1] for line in done.stderr.splitlines()] == stderr
