@@ -15,7 +15,7 @@ import traceback
 from typing import Any, Mapping, Union
 from urllib.parse import parse_qsl
 
-from . import ids, scf, ssm  # noqa: F401  (scf: registers its Cloud API action)
+from . import ids, robots, scf, ssm  # noqa: F401  (scf: registers its Cloud API action)
 from .call import Call, ControlError
 from .errors import WeChatError
 from .quota import charge
@@ -51,6 +51,10 @@ def dispatch(
         return _control(call)
     if ssm.is_cloud_api_call(path, headers):
         return ssm.answer(emulator, method, headers, body)
+    robot = robots.robot_of(path)
+    if robot is not None:  # the group robots' webhooks (wxemu.robots)
+        status, payload = robots.answer(emulator, robot[0], robot[1], params, body)
+        return _render(status, payload, emulator, False)
     route = WECHAT_ROUTES.get(path)
     if route is None and path.lower() in ROUTES_BY_LOWER_PATH:
         # Observed: /sns/jsCode2Session answers 40066 invalid url.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from . import robots
 from .api import control, newtmpl, openapi, subscribe, tokens
 from .call import Call
 
@@ -69,4 +70,7 @@ CONTROL_ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/__wxemu__/quotas"): control.set_quota,
     ("POST", "/__wxemu__/secrets"): control.put_secret,
     ("GET", "/__wxemu__/secrets"): control.list_secrets,
+    ("GET", "/__wxemu__/robots"): robots.list_posts,
+    ("POST", "/__wxemu__/robots"): robots.configure,
+    ("DELETE", "/__wxemu__/robots"): robots.clear,
 }

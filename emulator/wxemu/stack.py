@@ -55,7 +55,7 @@ class LocalStack:
         self.cron = Cron(cron)  # parsed first: a bad cron fails before anything listens
         self.host, self.port, self.wxemu_port = host, port, wxemu_port
         self.store = store
-        self.admin_key = admin_key or secrets.token_urlsafe(18)
+        self.admin_key = admin_key or secrets.token_urlsafe(32)  # 43 characters (≥ 32)
         self.functions = tuple(functions)
         self.demo = demo.describe()
 
@@ -69,7 +69,7 @@ class LocalStack:
             ) from None
         threading.Thread(target=self.wxemu.serve_forever, name="wxemu", daemon=True).start()
         # A fresh message-push Token and EncodingAESKey per run, as the console would generate.
-        token = secrets.token_urlsafe(16)
+        token = secrets.token_hex(16)  # the console's Token: 3–32 letters or digits
         aes_key = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))
         self.settings = {
             "WXAPUSH_APPID": self.demo["appid"],

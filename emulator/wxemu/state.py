@@ -77,6 +77,9 @@ class Emulator:
             self.secrets.clear()
             self.ssm_requests.clear()
             self.scf_invocations.clear()
+            robot_book = getattr(self, "robot_book", None)  # wxemu.robots' posts, if any
+            if robot_book is not None:
+                robot_book.clear()
             if self.seed_demo:
                 demo.seed(self)
 

@@ -210,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_grants.add_parser(commands)
 
+    from wxapush import cli_doctor
+
+    cli_doctor.add_parser(commands)
+
     from wxapush import packaging  # stdlib only: cheap, and the choices live there
 
     package = commands.add_parser(

@@ -57,7 +57,19 @@ PLATFORM = "manylinux2014_x86_64"
 
 #: Modules of the package that never run in a function.
 DEV_ONLY = frozenset(
-    {"__main__.py", "cli.py", "cli_broadcast.py", "packaging.py", "target_resolve.py"}
+    {
+        "__main__.py",
+        "cli.py",
+        "cli_broadcast.py",
+        "cli_doctor.py",
+        "cli_doctor_checks.py",
+        "cli_doctor_remote.py",
+        "cli_grants.py",
+        "cli_migrate.py",
+        "cli_remote.py",
+        "packaging.py",
+        "target_resolve.py",
+    }
 )
 FUNCTIONS_STAGE = "functions"
 # The earliest time a zip can hold: no build date leaks into the bytes.

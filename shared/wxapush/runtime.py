@@ -33,7 +33,7 @@ import time
 import traceback
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from wxapush import limits
+from wxapush import limits, logs
 from wxapush.errors import (
     ERROR_CLASSES,
     Forbidden,
@@ -113,6 +113,25 @@ def invoke(
         raise ValueError("raw_body is for functions that authenticate the request themselves")
     started = time.monotonic()
     ctx: Mapping[str, Any] = context if isinstance(context, Mapping) else {}
+    logs.configure()  # once per instance
+    name = getattr(service, "__module__", "?").rpartition(".")[2]
+    scope = logs.begin(ctx, name)  # every line of the invocation carries its function and id
+    try:
+        return _invoke(service, event, ctx, started, auth, raw_body, methods, request_limit)
+    finally:
+        logs.finish(started, scope)  # the one INFO summary
+
+
+def _invoke(
+    service: Service,
+    event: Any,
+    ctx: Mapping[str, Any],
+    started: float,
+    auth: str,
+    raw_body: bool,
+    methods: Optional[Sequence[str]],
+    request_limit: int,
+) -> Any:
     shape = DIRECT
     personal: list[Any] = []  # masked in the log of an unexpected failure
     try:
@@ -120,6 +139,7 @@ def invoke(
             raise InvalidRequest(f"the event must be a JSON object, not {type(event).__name__}")
         wx = wx_context(event, ctx)
         shape = _shape_of(event, wx)
+        logs.note(shape=shape)
         size = limits.check_event(event, limit=max(limits.MAX_EVENT_BYTES, 2 * request_limit))
         _check_identity(wx)
         personal += [event.get("touser"), event.get("toUser"), wx.get("WX_OPENID")]
@@ -129,19 +149,23 @@ def invoke(
         inv = _parse(shape, event, wx, ctx, deadline, auth, raw_body, allowed)
         if shape != DIRECT or size > request_limit:  # a direct request is the event, walked
             limits.check_request(inv.request, request_limit)
+        logs.note(caller=logs.caller_label(inv.caller, service), asked=logs.asked(inv))
         result = service(inv)
         if isinstance(result, RawResponse) and shape in HTTP_SHAPES:
+            logs.note(status=result.status)  # a page or a plain-text answer: no envelope
             headers = {"Content-Type": result.content_type, **(result.headers or {})}
             return _http_response(shape, result.status, result.body, headers)
         if not isinstance(result, dict):
             raise TypeError(f"service returned {type(result).__name__}, not a dict")
         body = json.dumps(result, ensure_ascii=False, allow_nan=False)
+        logs.note_result(result)
     except WxapushError as error:
-        log.info("%s: %s errcode=%s", error.slug, error.errmsg, error.errcode)
+        logs.note_result(error.to_result())
         return _render(error.to_result(), shape, error)
     except Exception as exc:
         _log_unexpected(service, ctx, personal)
         failure = store_failure(exc) or Internal("internal error; see the function log")
+        logs.note_result(failure.to_result())
         return _render(failure.to_result(), shape, failure)
     if shape in HTTP_SHAPES:
         return _http_response(shape, _status_of(result), body)

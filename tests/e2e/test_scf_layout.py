@@ -253,7 +253,18 @@ def test_send_runs_from_the_packages_in_the_scf_layout(
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
+    *log_lines, last = done.stdout.splitlines()
+    out = json.loads(last)
+    # On SCF every line the function writes is one JSON object carrying the invocation's keys,
+    # and one of them is the invocation's INFO summary.
+    written = [json.loads(line) for line in log_lines]
+    assert all(line["request_id"] == context["request_id"] for line in written), written
+    assert all(line["function"] == context["function_name"] for line in written), written
+    summaries = [line for line in written if line["logger"] == "wxapush.invocation"]
+    assert len(summaries) == 1 and summaries[0]["level"] == "INFO", written
+    assert summaries[0]["errcode"] == 0 and summaries[0]["caller"] == "service", summaries
+    assert summaries[0]["log_id"] and summaries[0]["time"].endswith("+08:00"), summaries
+    assert not any(demo.SECRET in line or demo.OPENID in line for line in log_lines)
     response = out["response"]
     assert response["statusCode"] == 200, response
     assert ("isBase64Encoded" in response) == (shape == "apigw")

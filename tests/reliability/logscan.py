@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from urllib.parse import quote, unquote
 
+from wxapush.logs import JsonFormatter
+
 #: The shortest value worth searching for (shorter ones match by chance).
 MIN_SECRET = 8
 
@@ -20,12 +22,13 @@ class _Capture(logging.Handler):
         super().__init__(logging.DEBUG)
         self.lines: list[str] = []
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+        self.json = JsonFormatter()  # the line as SCF writes it, extras included
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith("wxemu"):
             return
         try:
-            self.lines.append(self.format(record))
+            self.lines.append(self.format(record) + "\n" + self.json.format(record))
         except Exception:  # a record that cannot be formatted is a finding of its own
             self.lines.append(f"UNFORMATTABLE {record.name} {record.msg!r}")
 

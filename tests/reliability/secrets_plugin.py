@@ -1,9 +1,11 @@
 """The suite-wide secrets scan: every log line any test writes is searched for the secrets and
 openids the suite uses; a hit fails the run (at the end, with the line and the test).
 
-Registered by ``tests/conftest.py``. wxemu's own loggers are left out (the emulator plays
-WeChat, which knows what it issued). Access tokens are recognised by wxemu's format (``89_``
-and 133 URL-safe characters), since they are random.
+Registered by ``tests/conftest.py``. Each line is scanned as written and as its JSON line
+(:class:`wxapush.logs.JsonFormatter`, the format on SCF), keys and extras included. wxemu's
+own loggers are left out (the emulator plays WeChat, which knows what it issued). Access
+tokens are recognised by wxemu's format (``89_`` and 133 URL-safe characters), since they are
+random.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
+from wxapush.logs import JsonFormatter
 from wxemu import demo
 
 #: The credentials and openids the suite's tests configure (tests/**/conftest.py and modules).
@@ -33,6 +36,7 @@ SUITE_SECRETS = (
     "Soak-Pw-9c1f@b2",
     "db-password",
     "cache-password",
+    "test-robot-key-0001",
 )
 ACCESS_TOKEN = re.compile(r"89_[A-Za-z0-9_-]{133}")
 
@@ -44,6 +48,7 @@ class SecretScan(logging.Handler):
         self.lines = 0
         self.found: list[str] = []
         self.test = "(collection)"
+        self.json = JsonFormatter()
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith("wxemu"):
@@ -52,6 +57,8 @@ class SecretScan(logging.Handler):
             line = record.getMessage()
             if record.exc_info:
                 line += logging.Formatter().formatException(record.exc_info)
+            # The line as SCF writes it: the invocation's fields and the record's extras too.
+            line += "\n" + self.json.format(record)
         except Exception:
             return
         self.lines += 1

@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
+from wxapush.alerts.dashboard_view import alerts as alerts_view
 from wxapush.app import App, current_app
 from wxapush.errors import InvalidRequest, MethodNotAllowed, ok
 from wxapush.invocation import HttpRequest, Invocation, RawResponse
@@ -125,6 +126,7 @@ def _api(app: App, http: HttpRequest, request: Mapping[str, Any], name: str) -> 
         "summary": data.summary,
         "log": data.log_page,
         "user": data.user_history,
+        "alerts": alerts_view,  # wxapush.alerts: the period's alerts
     }
     session = auth.current_session(app, http)
     if name == "session":

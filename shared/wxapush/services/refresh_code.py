@@ -1,7 +1,9 @@
 """refresh_code (timer): keep the token ahead of expiry, sync templates, prune old records,
-reconcile sends left ``pending`` (``services.reconcile``).
+reconcile sends left ``pending`` (``services.reconcile``), then judge and post the alerts
+(``wxapush.alerts``).
 
-Each step runs even when another fails; the answer summarises every step. Templates come from
+Each step runs even when another fails (a store that fails is a failed step, by type); the
+answer summarises every step. Templates come from
 ``GET /wxaapi/newtmpl/gettemplate``
 (https://developers.weixin.qq.com/miniprogram/dev/server/API/mp-message-management/subscribe-message/api_getwxapubnewtemplate.html).
 """
@@ -17,6 +19,7 @@ from wxapush.errors import Forbidden, UpstreamError, WxapushError, ok
 from wxapush.runtime import Invocation
 from wxapush.services.reconcile import reconcile
 from wxapush.store.base import TemplateInfo
+from wxapush.store.failures import store_failure
 from wxapush.wechat.keywords import parse_template_content
 
 log = logging.getLogger(__name__)
@@ -41,14 +44,31 @@ def run(inv: Invocation) -> dict[str, Any]:
     for name, step in steps.items():
         try:
             summary[name] = dict(ok=True, **step(app, inv.deadline))
-        except WxapushError as error:
+        except Exception as exc:
+            error = exc if isinstance(exc, WxapushError) else store_failure(exc)
+            if error is None:
+                raise
             log.warning("refresh_code step %s failed: %s", name, error.slug)
             summary[name] = {"ok": False, "error": error.slug, "errmsg": error.errmsg}
+            summary[name]["errcode"] = error.errcode
             first_error = first_error or error
+    summary["alerts"] = alerts_step(app, summary)
     if first_error is not None:
         first_error.extras.update(summary)
         raise first_error
     return ok(**summary)
+
+
+def alerts_step(app: App, steps: dict[str, Any]) -> dict[str, Any]:
+    """Judge and post the alerts (``wxapush.alerts``); never fails the timer: a bad alert
+    setting is reported in the answer, a robot's refusal in the log."""
+    from wxapush.alerts.check import check
+
+    try:
+        return dict(ok=True, **check(app, steps))
+    except WxapushError as error:
+        log.warning("refresh_code alerts failed: %s", error.slug)
+        return {"ok": False, "error": error.slug, "errmsg": error.errmsg}
 
 
 def refresh_token(app: App, deadline: float) -> dict[str, Any]:

@@ -75,7 +75,22 @@
   function loadAll() {
     $("load-error").textContent = "";
     loadSummary();
+    loadAlerts();
     loadLog();
+  }
+
+  var ALERT_STATES = { firing: "告警 firing", cleared: "恢复 cleared", notice: "通知 notice" };
+
+  function loadAlerts() {
+    call("GET", "api/alerts" + query(period())).then(function (a) {
+      if (failed(a)) return;
+      var body = $("alerts").tBodies[0];
+      body.textContent = "";
+      if (!a.alerts.length) { body.appendChild(row(["无 none", "", "", ""])); return; }
+      a.alerts.forEach(function (e) {
+        body.appendChild(row([e.time, ALERT_STATES[e.state] || e.state, e.title, e.detail]));
+      });
+    });
   }
 
   function loadSummary() {
