@@ -123,9 +123,11 @@ def _schema_before(settings: Settings) -> str:
 
 
 def _store_failed(error: BaseException, settings: Settings, name: str) -> Check:
+    from wxapush.errors import Misconfigured
     from wxapush.store.base import SchemaVersionError
 
-    if isinstance(error, SchemaVersionError):
+    newer = isinstance(error, Misconfigured) and "supported_version" in error.extras
+    if newer or isinstance(error, SchemaVersionError):
         fix = "this wxapush is older than the database: deploy the newer layer"
     else:
         fix = f"check {name}: host, port, password, and that the functions' network reaches it"
