@@ -28,6 +28,8 @@ JSON_TYPE = "application/json; encoding=utf-8"
 #: The answer of a ``drop`` fault: the server closes the connection without writing anything.
 DROPPED: Response = (0, {}, b"")
 _HEADERS = {"Content-Type": JSON_TYPE}
+#: Marks an answer the server must write as a hostile upstream would (``kind;interval_ms``).
+HOSTILE_HEADER = "X-Wxemu-Hostile"
 
 
 def dispatch(
@@ -80,7 +82,12 @@ def dispatch(
         work()
     if fault is not None and fault.drop:
         return DROPPED
-    return _render(200, result, emulator, False)
+    status, out_headers, payload = _render(200, result, emulator, False)
+    if fault is not None and fault.hostile is not None:
+        # The server writes this answer the hostile way (wxemu.hostile); in-process callers
+        # see the marker and the answer it spoils.
+        out_headers[HOSTILE_HEADER] = f"{fault.hostile};{fault.interval_ms}"
+    return status, out_headers, payload
 
 
 def _control(call: Call) -> Response:

@@ -10,6 +10,7 @@ import socket
 import socketserver
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
@@ -232,3 +233,47 @@ def make_authority(folder: Path) -> Authority:
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.load_cert_chain(chain, key_file)
     return Authority(ca_file, server)
+
+
+class Trickle(socketserver.ThreadingTCPServer):
+    """A TCP relay to ``upstream`` that passes what the upstream says one byte every
+    ``interval`` seconds (and what the client says at once): a slow TLS handshake, a slow
+    proxy, an origin on a failing link."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, upstream: tuple[str, int], interval: float) -> None:
+        super().__init__(("127.0.0.1", 0), _TrickleHandler)
+        self.upstream, self.interval = upstream, interval
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _TrickleHandler(socketserver.BaseRequestHandler):
+    server: Trickle
+
+    def handle(self) -> None:
+        upstream = socket.create_connection(self.server.upstream, timeout=10)
+        forth = threading.Thread(target=_pipe, args=(self.request, upstream), daemon=True)
+        forth.start()
+        try:
+            while True:
+                data = upstream.recv(65536)
+                if not data:
+                    break
+                for index in range(len(data)):
+                    self.request.sendall(data[index : index + 1])
+                    time.sleep(self.server.interval)
+        except OSError:
+            pass
+        finally:
+            upstream.close()
