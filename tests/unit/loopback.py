@@ -43,9 +43,10 @@ class _OriginHandler(BaseHTTPRequestHandler):
         self.server.seen.append(Seen(self.requestline, headers, body))
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(ANSWER)))
+        answer = self.server.answer
+        self.send_header("Content-Length", str(len(answer)))
         self.end_headers()  # no "Connection: close", even when about to close
-        self.wfile.write(ANSWER)
+        self.wfile.write(answer)
         self.wfile.flush()
         # An origin whose keep-alive timeout has passed: it closes the idle connection.
         self.close_connection = self.server.close_when_idle
@@ -60,13 +61,21 @@ class Origin(ThreadingHTTPServer):
     """Answers every request with WeChat's ``{"errcode": 0}`` and records it.
 
     ``close_when_idle``: close each connection after its answer, without saying so (what an
-    origin's keep-alive timeout does to an idle connection). ``tls``: serve HTTPS.
+    origin's keep-alive timeout does to an idle connection). ``tls``: serve HTTPS. ``answer``:
+    another body to answer with.
     """
 
     daemon_threads = True
 
-    def __init__(self, *, close_when_idle: bool = False, tls: Optional[ssl.SSLContext] = None):
+    def __init__(
+        self,
+        *,
+        close_when_idle: bool = False,
+        tls: Optional[ssl.SSLContext] = None,
+        answer: bytes = ANSWER,
+    ):
         super().__init__(("127.0.0.1", 0), _OriginHandler)
+        self.answer = answer
         self.close_when_idle = close_when_idle
         self.lock = threading.Lock()
         self.connections = 0
