@@ -55,7 +55,7 @@ class LocalStack:
         self.cron = Cron(cron)  # parsed first: a bad cron fails before anything listens
         self.host, self.port, self.wxemu_port = host, port, wxemu_port
         self.store = store
-        self.admin_key = admin_key or secrets.token_urlsafe(18)
+        self.admin_key = admin_key or secrets.token_urlsafe(32)
         self.functions = tuple(functions)
         self.demo = demo.describe()
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from wxapush.wechat.callback import encrypt, sign
 from wxemu import demo
 
-ADMIN_KEY = "fuzz-admin-key-0123456789"
+ADMIN_KEY = "fuzz-admin-key-0123456789-0123456789abcdef"
 CALLBACK_TOKEN = "fuzz-callback-token"
 AES_KEY = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"
 OTHER_OPENID = "oOther-000000000000000000000"

@@ -16,7 +16,7 @@ from wxapush.runtime import Caller, Invocation, RawResponse, invoke
 
 APPID = "wx1234567890abcdef"
 OPENID = "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"
-ADMIN_KEY = "test-admin-key-0123456789"
+ADMIN_KEY = "test-admin-key-0123456789-0123456789abcdef"
 SESSION_SECRET = "session-secret-0123456789abcdef"
 
 

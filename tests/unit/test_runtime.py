@@ -24,7 +24,7 @@ from wxapush.runtime import MAX_BODY_BYTES, Caller, Invocation, invoke
 
 APPID = "wx1234567890abcdef"  # the AppID of the CloudBase fixtures
 OPENID = "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"
-ADMIN_KEY = "test-admin-key-0123456789"
+ADMIN_KEY = "test-admin-key-0123456789-0123456789abcdef"
 SECRET = "appsecret-never-shown-0001"
 
 
