@@ -24,6 +24,7 @@ from wxapush.config_values import (
     int_at_least,
     int_between,
     per_day,
+    per_period,
     positive_rate,
     url_setting,
 )
@@ -77,6 +78,9 @@ _AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")
 # Tencent SSM secret reference: ``name`` or ``name@version``.
 _SSM_REF = re.compile(r"^[^@\s]+(?:@[^@\s]+)?$")
 _SHANGHAI = "Asia/Shanghai"
+#: What a mini-program user may send itself by default: 5 a minute (a burst of 5, then one
+#: every 12 s), so that one user cannot spend the app's WXAPUSH_RATE_LIMIT or WeChat's quota.
+DEFAULT_USER_RATE_LIMIT = (5, 60.0)
 #: The shortest admin key accepted: it stands for the operator on every function.
 MIN_ADMIN_KEY_LENGTH = 32
 
@@ -113,6 +117,8 @@ class Settings:
     user_cap: Optional[int] = None
     #: Quiet hours as (start, end) minutes after midnight in ``tz``; may wrap past midnight.
     quiet_hours: Optional[Tuple[int, int]] = None
+    #: Sends a mini-program user may make to itself: (count, per seconds); ``None``: no limit.
+    user_rate_limit: Optional[Tuple[int, float]] = DEFAULT_USER_RATE_LIMIT
     #: Which sends the cap and quiet hours hold for: ``broadcast`` or ``all``.
     respect_scope: str = "broadcast"
     #: Seconds a broadcast worker holds the recipients it took (a dead worker's come back then).
@@ -352,6 +358,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             # Never echo the value: it is a secret.
             raise Misconfigured(f"{name} must be 43 characters of a-z, A-Z, 0-9", setting=name)
 
+    default_user_rate: Optional[Tuple[int, float]] = DEFAULT_USER_RATE_LIMIT
     return Settings(
         appid=appid,
         appsecret=appsecret,
@@ -393,6 +400,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "WXAPUSH_QUIET_HOURS", None, hours, "a span of the day, e.g. 22:00-08:00"
         ),
         respect_scope=choice("WXAPUSH_RESPECT_SCOPE", "broadcast", RESPECT_SCOPES),
+        user_rate_limit=parse(
+            "WXAPUSH_USER_RATE_LIMIT",
+            default_user_rate,
+            per_period,
+            "a count per second, minute or hour (e.g. 5/minute), or off",
+        ),
         broadcast_lease=parse(
             "WXAPUSH_BROADCAST_LEASE", 60, int_at_least(1), "a whole number of seconds (≥ 1)"
         ),
