@@ -22,6 +22,7 @@ import time
 from dataclasses import asdict
 from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
+from wxapush import limits
 from wxapush.app import App, current_app
 from wxapush.config import Settings
 from wxapush.errors import (
@@ -212,10 +213,15 @@ def _signature_ttl(settings: Settings) -> float:
 
 
 def _document(body: bytes) -> Dict[str, Any]:
+    """The push document, held to the limits of every request (:mod:`wxapush.limits`): what
+    the signature covers — the decrypted message included — is not trusted to be storable (a
+    lone surrogate, a NUL, a deep nesting would fail in the store, as a bug would)."""
     try:
-        return parse_document(body)
+        document = parse_document(body)
     except EventParseError as error:
         raise InvalidRequest(f"unreadable push: {error}") from None
+    limits.check_event(document, limit=MAX_PUSH_BYTES, what="push")
+    return document
 
 
 # -- handling ---------------------------------------------------------------------------------
