@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functional.conftest import Invoke, send_event
+from tests.functional.conftest import Invoke, context, handler, send_event
+from tests.unit.loopback import Origin
+from wxapush.app import reset_app
+from wxapush.config import reset_settings
 from wxemu import demo
 from wxemu.testing import RunningServer
 
@@ -36,3 +39,25 @@ def test_send_against_a_hostile_upstream_is_an_unknown_outcome(
         False,
     )
     assert len(wxemu.messages(demo.APPID)) == 1
+
+
+@pytest.mark.parametrize("expires_in", ["9" * 400, "-100"])
+@pytest.mark.parametrize("function", ["get_token", "send"])
+def test_an_implausible_token_answer_is_a_retryable_upstream_error(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, expires_in: str, function: str
+) -> None:
+    origin = Origin(answer=f'{{"access_token":"T","expires_in":{expires_in}}}'.encode())
+    try:
+        monkeypatch.setenv("WXAPUSH_API_BASE", origin.url())
+        reset_settings()
+        reset_app()
+        result = handler(function)(send_event() if function == "send" else {}, context())
+        assert (result["error"], result["errcode"], result["retryable"]) == (
+            "upstream_error",
+            990502,
+            True,
+        )
+        # the token endpoint only: a send was never attempted with a token that bad
+        assert {seen.line.split()[1].split("?")[0] for seen in origin.seen} == {TOKEN}
+    finally:
+        origin.stop()

@@ -255,6 +255,8 @@ class Trickle(socketserver.ThreadingTCPServer):
     def __init__(self, upstream: tuple[str, int], interval: float) -> None:
         super().__init__(("127.0.0.1", 0), _TrickleHandler)
         self.upstream, self.interval = upstream, interval
+        #: Bytes passed back to the client, per connection (appended when a connection ends).
+        self.passed: list[int] = []
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
 
@@ -274,6 +276,7 @@ class _TrickleHandler(socketserver.BaseRequestHandler):
         upstream = socket.create_connection(self.server.upstream, timeout=10)
         forth = threading.Thread(target=_pipe, args=(self.request, upstream), daemon=True)
         forth.start()
+        passed = 0
         try:
             while True:
                 data = upstream.recv(65536)
@@ -281,8 +284,10 @@ class _TrickleHandler(socketserver.BaseRequestHandler):
                     break
                 for index in range(len(data)):
                     self.request.sendall(data[index : index + 1])
+                    passed += 1
                     time.sleep(self.server.interval)
         except OSError:
             pass
         finally:
+            self.server.passed.append(passed)
             upstream.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.loopback import Authority, Origin, Trickle, make_authority
+from tests.unit.loopback import Authority, Origin, Proxy, Trickle, make_authority
 from tests.unit.test_transport import SEND, attempts, send
 from wxapush.errors import OutcomeUnknown, UpstreamError
 from wxapush.wechat.client import RetryPolicy, Transport
@@ -94,4 +94,39 @@ def test_a_tls_handshake_that_never_ends_is_never_sent_and_retryable(tmp_path: P
         assert origin.seen == []  # no request reached the origin
     finally:
         relay.stop()
+        origin.stop()
+
+
+def test_a_proxy_trickling_its_connect_answer_is_cut_off_by_the_connect_deadline(
+    tmp_path: Path,
+) -> None:
+    authority = make_authority(tmp_path)
+    origin = Origin(tls=authority.server)
+    proxy = Proxy()
+    relay = Trickle(("127.0.0.1", proxy.server_address[1]), interval=0.05)
+    try:
+        env = {
+            "REQUESTS_CA_BUNDLE": str(authority.ca_file),
+            "HTTPS_PROXY": f"http://127.0.0.1:{relay.port}",
+        }
+        policy = RetryPolicy(attempts=2, base_delay=0.0, connect_timeout=0.5, reserve=0.0)
+        transport = Transport(origin.url("https", "localhost"), policy=policy, env=env)
+        with pytest.raises(UpstreamError) as caught:
+            transport.request(
+                "POST", SEND, deadline=time.monotonic() + 10, json={}, idempotent=False
+            )
+        error = caught.value
+        assert not isinstance(error, OutcomeUnknown)
+        assert (error.slug, error.errcode, error.retryable) == ("upstream_error", 990504, True)
+        assert origin.seen == []
+        for _ in range(200):  # the relay notices each hang-up at its next byte
+            if len(relay.passed) == 2:
+                break
+            time.sleep(0.05)
+        # Each attempt gave up inside the proxy's 39-byte answer, before any TLS byte.
+        established = len(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        assert len(relay.passed) == 2 and max(relay.passed) < established
+    finally:
+        relay.stop()
+        proxy.stop()
         origin.stop()
