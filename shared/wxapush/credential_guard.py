@@ -54,9 +54,7 @@ def check(store: Store, appid: str, source_ip: Optional[str], *, app_wide: bool 
             continue
         if lock.expires_at > now:
             wait = lock.expires_at - now
-            raise RateLimited(
-                f"too many failed credentials; retry in {wait:.0f}s", retry_after=round(wait, 3)
-            )
+            raise RateLimited(_message(wait), retry_after=round(wait, 3))
         store.tokens.invalidate_token(key, _LOCKED)  # an ended lock: tidy it away
 
 
@@ -72,6 +70,10 @@ def failed(store: Store, appid: str, source_ip: Optional[str]) -> None:
             store.tokens.put_token(f"{name}:locked", lock)
             longest = max(longest, wait)
     if longest > 0:
-        raise RateLimited(
-            f"too many failed credentials; retry in {longest:.0f}s", retry_after=round(longest, 3)
-        )
+        raise RateLimited(_message(longest), retry_after=round(longest, 3))
+
+
+def _message(wait: float) -> str:
+    # Read at the dashboard's sign-in too: Chinese first.
+    seconds = max(1, round(wait))
+    return f"失败次数过多，请 {seconds} 秒后再试 (too many failed credentials; retry in {seconds}s)"

@@ -20,7 +20,9 @@ def test_guesses_spread_over_instances_share_one_bucket(
     guesses = [gateway_event("POST", "/get_token", {}, key=f"guess-{n}") for n in range(GUESSES)]
     answers: List[Dict[str, Any]] = [
         json.loads(answer["body"])
-        for per_instance in run_cold(fleet_env(wxemu, store_url), "get_token", [guesses] * 4)
+        for per_instance in run_cold(
+            fleet_env(wxemu, store_url), "get_token", [guesses] * INSTANCES
+        )
         for answer in per_instance
     ]
     refused = [a for a in answers if a["errcode"] == 990429]
