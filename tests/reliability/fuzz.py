@@ -32,6 +32,7 @@ from .fuzz_events import (
     ADMIN_KEY,
     AES_KEY,
     CALLBACK_TOKEN,
+    DASHBOARD_COOKIES,
     OTHER_OPENID,
     SESSION_SECRET,
     Case,
@@ -163,13 +164,33 @@ def fuzz_environment() -> Iterator[RunningServer]:
         )
         reset_settings()
         reset_app()
+        DASHBOARD_COOKIES[:] = [_sign_in()]
         try:
             yield wxemu
         finally:
+            DASHBOARD_COOKIES.clear()
             reset_app()
             os.environ.clear()
             os.environ.update(saved)
             reset_settings()
+
+
+def _sign_in() -> str:
+    """A dashboard session of the run's admin key, as a browser would get it."""
+    handler = load_handler(ROOT / "functions" / "dashboard" / "index.py")
+    event = {
+        "httpMethod": "POST",
+        "path": "/dashboard/login",
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps({"key": ADMIN_KEY}),
+        "queryString": {},
+        "isBase64Encoded": False,
+        "requestContext": {"sourceIp": "10.255.255.255", "requestId": "sign-in"},
+    }
+    answer = handler(event, {"request_id": "sign-in"})
+    assert answer["statusCode"] == 200, answer
+    cookie: str = answer["headers"]["Set-Cookie"].split(";")[0].partition("=")[2]
+    return cookie
 
 
 def secrets_used(wxemu: RunningServer) -> list[str]:

@@ -66,6 +66,9 @@ DASHBOARD_PATHS = [
 ]  # fmt: skip
 #: Text no store can hold as it is, or that is unlike anything WeChat sends.
 NASTY = ["\ud83d", "a\udc00b", "\x00", "a\x00", "🙂", " ", "x" * 5000, "0" * 400]
+#: Session cookies of a real sign-in, added by the fuzz environment: the APIs behind the
+#: sign-in get fuzzed queries too.
+DASHBOARD_COOKIES: list[str] = []
 #: The events a push carries, and the fields of their items.
 PUSH_EVENTS = [
     "subscribe_msg_popup_event", "subscribe_msg_change_event", "subscribe_msg_sent_event",
@@ -234,8 +237,16 @@ def _direct(draw: st.DrawFn, name: str) -> Case:
 @st.composite
 def _gateway(draw: st.DrawFn, name: str) -> Case:
     request = draw(_request(name))
-    method = draw(st.sampled_from(["GET", "POST", "PUT", "HEAD"]) | _hostile_text())
+    methods = ["GET", "POST", "PUT", "HEAD"]
+    if name == "dashboard":  # its pages and APIs are GETs
+        methods = ["GET", "GET", "GET", *methods]
+    method = draw(st.sampled_from(methods) | _hostile_text())
     query = draw(st.dictionaries(st.sampled_from(FIELDS[name]) | _hostile_text(), _scalars()))
+    if name == "dashboard" and draw(st.booleans()):
+        # the APIs' own parameters with plausible values: the views behind the sign-in run
+        good = st.sampled_from(["2026-11-27", "2020-01-01", "20", "0", "sent", demo.OPENID])
+        values = st.one_of(good, good, good, st.sampled_from(PLAUSIBLE), _hostile_text())
+        query = draw(st.dictionaries(st.sampled_from(FIELDS[name]), values, max_size=5))
     auth = draw(
         st.sampled_from(
             [
@@ -263,8 +274,10 @@ def _gateway(draw: st.DrawFn, name: str) -> Case:
     path = f"/{name}"
     if name == "dashboard":
         path = draw(st.sampled_from(DASHBOARD_PATHS) | _hostile_text())
+        signed_in = [f"wxapush_dashboard={cookie}" for cookie in DASHBOARD_COOKIES]
         headers["cookie"] = draw(
-            st.sampled_from([None, "wxapush_dashboard=1.2.x", "wxapush_dashboard="])
+            st.sampled_from([None, "wxapush_dashboard=1.2.x", "wxapush_dashboard=", *signed_in])
+            | st.sampled_from(signed_in or [None])
             | _hostile_text()
         )
         headers["x-csrf-token"] = draw(st.sampled_from([None, "x"]) | _hostile_text())
@@ -377,6 +390,27 @@ def _signed_push(draw: st.DrawFn) -> Case:
 
 
 @st.composite
+def _dashboard_view(draw: st.DrawFn) -> Case:
+    """A signed-in GET of one of the dashboard's APIs with fuzzed parameters: the views run."""
+    name = draw(st.sampled_from(["summary", "log", "user", "session"]))
+    good = st.sampled_from(["2026-11-27", "2020-01-01", "2099-12-31", "20", "0", "sent"])
+    good = good | st.sampled_from([demo.OPENID, demo.TEMPLATE_ID, "7", "30"])
+    value = st.one_of(good, good, good, st.sampled_from(PLAUSIBLE), _hostile_text())
+    query = draw(st.dictionaries(st.sampled_from(FIELDS["dashboard"]), value, max_size=5))
+    cookies = [f"wxapush_dashboard={cookie}" for cookie in DASHBOARD_COOKIES] or [""]
+    event = {
+        "httpMethod": "GET",
+        "path": f"/dashboard/api/{name}",
+        "headers": {"cookie": draw(st.sampled_from(cookies))},
+        "queryString": query,
+        "body": "",
+        "isBase64Encoded": False,
+        "requestContext": {"sourceIp": "10.255.255.254", "requestId": "f"},
+    }
+    return "gateway", event, {"request_id": "fuzz", "time_limit_in_ms": 3000}
+
+
+@st.composite
 def _timer(draw: st.DrawFn, name: str) -> Case:
     event = {"Type": draw(st.sampled_from(["Timer", "timer"]))}
     for key in ("TriggerName", "Time", "Message"):
@@ -390,5 +424,5 @@ def events(name: str) -> st.SearchStrategy[Case]:
     if name == "receive_event":
         shapes += [_signed_push(), _signed_push()]
     if name == "dashboard":
-        shapes += [_gateway(name), _gateway(name)]
+        shapes += [_gateway(name), _dashboard_view(), _dashboard_view()]
     return st.one_of(*shapes)
