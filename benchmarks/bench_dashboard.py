@@ -30,7 +30,7 @@ from tests.functional.store import _namespaces  # noqa: E402
 
 POSTGRES = os.environ.get("WXAPUSH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 APPID = "wx5e7a1c0de0d3e4f1"
-ADMIN_KEY = "bench-admin-key-0123456789"
+ADMIN_KEY = "bench-admin-key-0123456789-0123456789abcdef"
 DAY = 86_400
 RETENTION = 30 * DAY
 

@@ -24,11 +24,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-import requests
-
 from wxapush.wechat.callback import encrypt, sign
 
 from .models import App, Message
+from .plain_http import PostFailed, post
 
 if TYPE_CHECKING:
     from .state import Emulator
@@ -175,18 +174,18 @@ class Pusher:
                 query, body, content_type = render(config, event, now)
                 outcome["tries"] = attempt + 1
                 try:
-                    answer = requests.post(
+                    status, text = post(
                         config.url,
+                        body,
+                        {"Content-Type": content_type},
                         params=query,
-                        data=body,
-                        headers={"Content-Type": content_type},
                         timeout=TIMEOUT,
                     )
-                except requests.RequestException as error:
-                    outcome.update(status=None, body=type(error).__name__)
+                except PostFailed as error:
+                    outcome.update(status=None, body=str(error))
                     continue
-                outcome.update(status=answer.status_code, body=answer.text[:200])
-                if answer.status_code == 200:
+                outcome.update(status=status, body=text[:200])
+                if status == 200:
                     break
             if outcome.get("status") != 200:
                 log.warning("push of %s to %s failed: %s", event["Event"], config.url, outcome)

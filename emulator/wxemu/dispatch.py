@@ -12,12 +12,13 @@ import json
 import sys
 import time
 import traceback
-from typing import Any, Mapping, Union
+from typing import Any, Mapping, Optional, Union
 from urllib.parse import parse_qsl
 
 from . import ids, robots, scf, ssm  # noqa: F401  (scf: registers its Cloud API action)
 from .call import Call, ControlError
 from .errors import WeChatError
+from .models import Fault
 from .quota import charge
 from .routes import CONTROL_PREFIX, CONTROL_ROUTES, ROUTES_BY_LOWER_PATH, WECHAT_ROUTES
 from .state import Emulator
@@ -29,6 +30,8 @@ PLAIN_TYPE = "text/plain"
 #: The answer of a ``drop`` fault: the server closes the connection without writing anything.
 DROPPED: Response = (0, {}, b"")
 _HEADERS = {"Content-Type": JSON_TYPE}
+#: Marks an answer the server must write as a hostile upstream would (``kind;interval_ms``).
+HOSTILE_HEADER = "X-Wxemu-Hostile"
 
 
 def dispatch(
@@ -80,15 +83,24 @@ def dispatch(
                 charge(call.app, path, emulator.clock)
             result = route.handler(call)
     except WeChatError as exc:
-        return _error(emulator, exc, route.plain_errors)
+        return _spoiled(fault, _error(emulator, exc, route.plain_errors))
     except Exception:  # WeChat answers its own failures as -1 system error
         traceback.print_exc(file=sys.stderr)
-        return _error(emulator, WeChatError(-1))
+        return _spoiled(fault, _error(emulator, WeChatError(-1)))
     for work in call.after:
         work()
     if fault is not None and fault.drop:
         return DROPPED
-    return _render(200, result, emulator, False)
+    return _spoiled(fault, _render(200, result, emulator, False))
+
+
+def _spoiled(fault: Optional[Fault], response: Response) -> Response:
+    """The answer, marked for the server to write the hostile way when the fault says so (in
+    process, callers see the marker beside the answer it spoils)."""
+    if fault is None or fault.hostile is None:
+        return response
+    status, headers, payload = response
+    return status, {**headers, HOSTILE_HEADER: f"{fault.hostile};{fault.interval_ms}"}, payload
 
 
 def _control(call: Call) -> Response:

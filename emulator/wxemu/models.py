@@ -118,7 +118,9 @@ class LoginCode:
 @dataclass
 class Fault:
     """The next ``times`` calls to ``path`` answer with an errcode, an HTTP status, or a delay;
-    or (``drop``) are carried out and then get no answer at all: the connection is closed."""
+    or (``drop``) are carried out and then get no answer at all: the connection is closed; or
+    (``hostile``, one of :data:`wxemu.hostile.KINDS`) are carried out and then answered the way
+    a hostile or broken upstream would: trickled, oversized, endless, garbled, mis-framed."""
 
     path: str
     times: int = 1
@@ -127,6 +129,8 @@ class Fault:
     status: Optional[int] = None
     delay_ms: int = 0
     drop: bool = False
+    hostile: Optional[str] = None
+    interval_ms: int = 500
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -137,6 +141,8 @@ class Fault:
             "status": self.status,
             "delay_ms": self.delay_ms,
             "drop": self.drop,
+            "hostile": self.hostile,
+            "interval_ms": self.interval_ms,
         }
 
 

@@ -17,7 +17,8 @@ import threading
 from http import HTTPStatus
 from typing import Any, Optional
 
-from .dispatch import DROPPED, dispatch
+from . import hostile
+from .dispatch import DROPPED, HOSTILE_HEADER, dispatch
 from .state import Emulator
 
 DEFAULT_HOST = "127.0.0.1"
@@ -109,11 +110,21 @@ class _Handler(socketserver.StreamRequestHandler):
             self._write(400, {"Content-Type": "text/plain"}, b"bad body framing", False)
             return False
         path, _, query = target.partition("?")
+        # HEAD is answered as GET would be, without the body (RFC 9110 §9.3.2).
+        asked = "GET" if method == "HEAD" else method
         status, out_headers, payload = dispatch(
-            self.server.emulator, method, path, query, headers, body
+            self.server.emulator, asked, path, query, headers, body
         )
         if status == DROPPED[0]:  # a drop fault: the request was carried out, no answer
             return False
+        spoil = out_headers.pop(HOSTILE_HEADER, None)
+        if spoil is not None:  # a hostile fault: the answer is written the way it names
+            kind, _, interval_ms = spoil.partition(";")
+            hostile.write(self.wfile, kind, int(interval_ms) / 1000, payload)
+            return False
+        if method == "HEAD":
+            self._write(status, out_headers, b"", keep_alive, len(payload))
+            return keep_alive
         self._write(status, out_headers, payload, keep_alive)
         return keep_alive
 
@@ -154,14 +165,21 @@ class _Handler(socketserver.StreamRequestHandler):
             raise _BadRequest
         return self.rfile.read(length) if length else b""
 
-    def _write(self, status: int, headers: dict[str, str], payload: bytes, keep: bool) -> None:
+    def _write(
+        self,
+        status: int,
+        headers: dict[str, str],
+        payload: bytes,
+        keep: bool,
+        length: Optional[int] = None,
+    ) -> None:
         try:
             reason = HTTPStatus(status).phrase
         except ValueError:
             reason = "Status"
         lines = [f"HTTP/1.1 {status} {reason}"]
         lines.extend(f"{name}: {value}" for name, value in headers.items())
-        lines.append(f"Content-Length: {len(payload)}")
+        lines.append(f"Content-Length: {len(payload) if length is None else length}")
         lines.append("Server: wxemu")
         if not keep:
             lines.append("Connection: close")

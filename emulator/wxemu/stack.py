@@ -19,14 +19,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-import requests
-
 from wxapush.config import configured_zone
 from wxapush.dates import today
 
 from . import demo, devenv
 from .cron import Cron
 from .gateway import Gateway, Handler, load_handler
+from .plain_http import post
 from .server import in_use_message, make_server
 
 #: Values for the demo template of wxemu (商品名称, 快递单号, 发货时间, 订单金额).
@@ -122,19 +121,21 @@ class LocalStack:
 
     def _push_to(self, url: str, token: str, encoding_aes_key: str) -> None:
         """Point the demo app's message push at ``url``, as the console's 消息推送配置 does."""
-        answer = requests.post(
+        config = {
+            "appid": self.demo["appid"],
+            "url": url,
+            "token": token,
+            "encoding_aes_key": encoding_aes_key,
+            "mode": "secure",
+            "format": "json",
+        }
+        status, text = post(
             f"{self.wxemu.base_url}/__wxemu__/callback",
-            json={
-                "appid": self.demo["appid"],
-                "url": url,
-                "token": token,
-                "encoding_aes_key": encoding_aes_key,
-                "mode": "secure",
-                "format": "json",
-            },
-            timeout=10,
+            json.dumps(config).encode("utf-8"),
+            {"Content-Type": "application/json"},
         )
-        answer.raise_for_status()
+        if status != 200:
+            raise RuntimeError(f"wxemu refused the push settings: HTTP {status} {text[:200]}")
 
     def banner(self) -> str:
         """What to try: the URLs, the admin key, the demo app and ready `curl` lines."""

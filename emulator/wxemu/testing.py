@@ -136,10 +136,14 @@ class RunningServer:
         times: int = 1,
         errmsg: Optional[str] = None,
         drop: bool = False,
+        hostile: Optional[str] = None,
+        interval_ms: int = 500,
     ) -> None:
         body: dict[str, Any] = {"path": path, "times": times, "delay_ms": delay_ms}
         if drop:
             body["drop"] = True
+        if hostile is not None:
+            body.update(hostile=hostile, interval_ms=interval_ms)
         for name, value in (("errcode", errcode), ("status", status), ("errmsg", errmsg)):
             if value is not None:
                 body[name] = value

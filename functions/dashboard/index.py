@@ -5,4 +5,12 @@ from wxapush.services import dashboard
 
 
 def main_handler(event, context):  # type: ignore[no-untyped-def]
-    return runtime.invoke(dashboard.run, event, context, auth="none", raw_body=True, methods=None)
+    return runtime.invoke(
+        dashboard.run,
+        event,
+        context,
+        auth="none",
+        raw_body=True,
+        methods=None,
+        headers=dashboard.SECURITY_HEADERS,
+    )

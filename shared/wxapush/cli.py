@@ -391,8 +391,16 @@ def _interrupt(signum: int, frame: Optional[FrameType]) -> None:
 
 
 def run_dev(args: argparse.Namespace) -> int:
+    from wxapush.config import MIN_ADMIN_KEY_LENGTH
     from wxemu.stack import LocalStack
 
+    if args.admin_key is not None and len(args.admin_key) < MIN_ADMIN_KEY_LENGTH:
+        print(
+            f"wxapush dev: --admin-key must be at least {MIN_ADMIN_KEY_LENGTH} characters "
+            "(leave it out for a random one)",
+            file=sys.stderr,
+        )
+        return 2
     stack = LocalStack(
         host=args.host,
         port=args.port,

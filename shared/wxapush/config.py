@@ -24,6 +24,7 @@ from wxapush.config_values import (
     int_at_least,
     int_between,
     per_day,
+    per_period,
     positive_rate,
     url_setting,
 )
@@ -51,9 +52,11 @@ _SECRET_FIELDS = frozenset(
     {
         "appsecret",
         "callback_token",
+        "callback_token_previous",
         "encoding_aes_key",
         "encoding_aes_key_previous",
         "admin_key",
+        "admin_key_previous",
         "session_secret",
         "session_secret_previous",
     }
@@ -77,6 +80,11 @@ _AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")
 # Tencent SSM secret reference: ``name`` or ``name@version``.
 _SSM_REF = re.compile(r"^[^@\s]+(?:@[^@\s]+)?$")
 _SHANGHAI = "Asia/Shanghai"
+#: What a mini-program user may send itself by default: 5 a minute (a burst of 5, then one
+#: every 12 s), so that one user cannot spend the app's WXAPUSH_RATE_LIMIT or WeChat's quota.
+DEFAULT_USER_RATE_LIMIT = (5, 60.0)
+#: The shortest admin key accepted: it stands for the operator on every function.
+MIN_ADMIN_KEY_LENGTH = 32
 
 
 @dataclass(frozen=True, repr=False)
@@ -94,6 +102,10 @@ class Settings:
     encoding_aes_key: Optional[str] = None
     encoding_aes_key_previous: Optional[str] = None
     admin_key: Optional[str] = None
+    #: The key before ``admin_key``, still accepted while callers move to the new one.
+    admin_key_previous: Optional[str] = None
+    #: The push Token before ``callback_token``, still accepted while the console changes.
+    callback_token_previous: Optional[str] = None
     cache_url: Optional[str] = None
     callback_max_age: int = 300
     grant_policy: str = "track"
@@ -107,6 +119,8 @@ class Settings:
     user_cap: Optional[int] = None
     #: Quiet hours as (start, end) minutes after midnight in ``tz``; may wrap past midnight.
     quiet_hours: Optional[Tuple[int, int]] = None
+    #: Sends a mini-program user may make to itself: (count, per seconds); ``None``: no limit.
+    user_rate_limit: Optional[Tuple[int, float]] = DEFAULT_USER_RATE_LIMIT
     #: Which sends the cap and quiet hours hold for: ``broadcast`` or ``all``.
     respect_scope: str = "broadcast"
     #: Seconds a broadcast worker holds the recipients it took (a dead worker's come back then).
@@ -166,6 +180,25 @@ class Settings:
         if self.cache_ssm:
             cache = _url_from_ssm(self.cache_ssm, "WXAPUSH_CACHE", _CACHE_SCHEMES)
         return store, cache
+
+    def admin_keys(self) -> Tuple[str, ...]:
+        """The keys a service may present: the current one first, then the previous one
+        (during a rotation). Empty when no admin key is set: HTTP service calls are refused."""
+        if not self.admin_key:
+            return ()
+        previous = self.admin_key_previous
+        if previous and previous != self.admin_key:
+            return (self.admin_key, previous)
+        return (self.admin_key,)
+
+    def callback_tokens(self) -> Tuple[str, ...]:
+        """The push Tokens a signature may be made with: current first, then the previous."""
+        if not self.callback_token:
+            return ()
+        previous = self.callback_token_previous
+        if previous and previous != self.callback_token:
+            return (self.callback_token, previous)
+        return (self.callback_token,)
 
     def secrets(self) -> Tuple[str, ...]:
         """Every secret value configured, for :func:`wxapush.errors.redact` in logs."""
@@ -360,12 +393,33 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             # Never echo the value: it is a secret.
             raise Misconfigured(f"{name} must be at least 16 characters", setting=name)
 
+    for name in ("WXAPUSH_ADMIN_KEY", "WXAPUSH_ADMIN_KEY_PREVIOUS"):
+        value = get(name)
+        if value is not None and len(value) < MIN_ADMIN_KEY_LENGTH:
+            # Never echo the value: it is a secret.
+            raise Misconfigured(
+                f"{name} must be at least {MIN_ADMIN_KEY_LENGTH} characters "
+                "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')",
+                setting=name,
+            )
+    if get("WXAPUSH_ADMIN_KEY_PREVIOUS") is not None and get("WXAPUSH_ADMIN_KEY") is None:
+        raise Misconfigured(
+            "WXAPUSH_ADMIN_KEY_PREVIOUS is set without WXAPUSH_ADMIN_KEY",
+            setting="WXAPUSH_ADMIN_KEY",
+        )
+    if get("WXAPUSH_CALLBACK_TOKEN_PREVIOUS") is not None and get("WXAPUSH_CALLBACK_TOKEN") is None:
+        raise Misconfigured(
+            "WXAPUSH_CALLBACK_TOKEN_PREVIOUS is set without WXAPUSH_CALLBACK_TOKEN",
+            setting="WXAPUSH_CALLBACK_TOKEN",
+        )
+
     for name in ("WXAPUSH_ENCODING_AES_KEY", "WXAPUSH_ENCODING_AES_KEY_PREVIOUS"):
         value = get(name)
         if value is not None and not _AES_KEY.match(value):
             # Never echo the value: it is a secret.
             raise Misconfigured(f"{name} must be 43 characters of a-z, A-Z, 0-9", setting=name)
 
+    default_user_rate: Optional[Tuple[int, float]] = DEFAULT_USER_RATE_LIMIT
     return Settings(
         appid=appid,
         appsecret=appsecret,
@@ -374,9 +428,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         token_mode=choice("WXAPUSH_TOKEN_MODE", "stable", TOKEN_MODES),
         store_url=url_setting(get, "WXAPUSH_STORE", _STORE_SCHEMES),
         callback_token=get("WXAPUSH_CALLBACK_TOKEN"),
+        callback_token_previous=get("WXAPUSH_CALLBACK_TOKEN_PREVIOUS"),
         encoding_aes_key=get("WXAPUSH_ENCODING_AES_KEY"),
         encoding_aes_key_previous=get("WXAPUSH_ENCODING_AES_KEY_PREVIOUS"),
         admin_key=get("WXAPUSH_ADMIN_KEY"),
+        admin_key_previous=get("WXAPUSH_ADMIN_KEY_PREVIOUS"),
         cache_url=url_setting(get, "WXAPUSH_CACHE", _CACHE_SCHEMES),
         store_ssm=_ssm_ref(get, "WXAPUSH_STORE"),
         cache_ssm=_ssm_ref(get, "WXAPUSH_CACHE"),
@@ -408,6 +464,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         respect_scope=choice("WXAPUSH_RESPECT_SCOPE", "broadcast", RESPECT_SCOPES),
         migrate=choice("WXAPUSH_MIGRATE", "auto", MIGRATE_MODES),
+        user_rate_limit=parse(
+            "WXAPUSH_USER_RATE_LIMIT",
+            default_user_rate,
+            per_period,
+            "a count per second, minute or hour (e.g. 5/minute), or off",
+        ),
         broadcast_lease=parse(
             "WXAPUSH_BROADCAST_LEASE", 60, int_at_least(1), "a whole number of seconds (≥ 1)"
         ),

@@ -110,3 +110,17 @@ def hours(raw: str) -> Optional[Tuple[int, int]]:
     if start % 1440 == end % 1440:
         raise ValueError(raw)  # empty, or the whole day: surely a mistake
     return start % 1440, end % 1440
+
+
+#: The periods WXAPUSH_USER_RATE_LIMIT may count in, in seconds.
+PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
+
+
+def per_period(raw: str) -> Optional[Tuple[int, float]]:
+    """``N/second``, ``N/minute`` or ``N/hour`` -> (N, the period in seconds); ``off`` -> None."""
+    if raw.strip().lower() == "off":
+        return None
+    match = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(second|minute|hour)\s*", raw, re.IGNORECASE)
+    if match is None or int(match.group(1)) < 1:
+        raise ValueError(raw)
+    return int(match.group(1)), PERIODS[match.group(2).lower()]

@@ -16,9 +16,9 @@ import base64
 import binascii
 import hmac
 import json
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple
 
-from wxapush import session
+from wxapush import credential_guard, session
 from wxapush.errors import (
     REQUEST_TOO_LARGE,
     InvalidRequest,
@@ -35,6 +35,9 @@ from wxapush.invocation import (
     HttpRequest,
     Invocation,
 )
+
+if TYPE_CHECKING:
+    from wxapush.store.base import Store
 
 
 def http_invocation(
@@ -60,11 +63,16 @@ def http_invocation(
     headers = _headers(event.get("headers"))
     # Authenticate before reading the body: a stranger learns nothing about it, costs nothing.
     # X-WX-* headers (WeChat Cloud Run's identity) are ignored: anyone can send them here.
-    caller = _http_caller(headers) if auth == "admin" else Caller(ANONYMOUS, source="http")
-    query = _query(event)
-    body = _body(event)
     context = event.get("requestContext")
     source_ip = context.get("sourceIp") if isinstance(context, Mapping) else None
+    if not isinstance(source_ip, str) or not source_ip:
+        source_ip = None
+    if auth == "admin":
+        caller = _http_caller(headers, source_ip)
+    else:
+        caller = Caller(ANONYMOUS, source="http")
+    query = _query(event)
+    body = _body(event)
     path = event.get("path")
     http = HttpRequest(
         method=method,
@@ -72,7 +80,7 @@ def http_invocation(
         headers=headers,
         query=query,
         body=body,
-        source_ip=source_ip if isinstance(source_ip, str) else None,
+        source_ip=source_ip,
     )
     if request_id is None and isinstance(context, Mapping):
         rid = context.get("requestId")
@@ -88,26 +96,49 @@ def http_invocation(
     return Invocation(request, caller, shape, deadline, http, request_id, ctx)
 
 
-def _http_caller(headers: Mapping[str, str]) -> Caller:
+def _http_caller(headers: Mapping[str, str], source_ip: Optional[str]) -> Caller:
+    """The caller a credential proves. A wrong key or a forged session counts as a failed
+    credential, and a source that failed too often is refused before its credential is read
+    (:mod:`wxapush.credential_guard`)."""
     from wxapush.config import get_settings
 
     settings = get_settings()
     scheme, _, token = headers.get("authorization", "").strip().partition(" ")
     scheme, token = scheme.lower(), token.strip()
     if scheme == session.SCHEME and token:
-        found = session.verify(token, settings.appid, settings.resolve_session_secrets())
+        secrets = settings.resolve_session_secrets()
+        store = _guard(settings.appid, source_ip)
+        try:
+            found = session.verify(token, settings.appid, secrets)
+        except session.ForgedSession:
+            credential_guard.failed(store, settings.appid, source_ip)
+            raise
         return Caller(USER, openid=found.openid, appid=found.appid, source="session")
-    key = settings.admin_key
     if scheme != "bearer" or not token:
         raise Unauthorized(
             "send Authorization: Bearer <WXAPUSH_ADMIN_KEY> (a service) or "
             "Session <token from login> (a mini-program user)"
         )
-    if not key:
+    keys = settings.admin_keys()
+    if not keys:
         raise Unauthorized("HTTP service calls are disabled: WXAPUSH_ADMIN_KEY is not set")
-    if not hmac.compare_digest(token.encode("utf-8"), key.encode("utf-8")):
+    store = _guard(settings.appid, source_ip)
+    given = token.encode("utf-8")
+    # Every key is compared (no early exit): the time taken does not say which one matched.
+    matches = [hmac.compare_digest(given, key.encode("utf-8")) for key in keys]
+    if not any(matches):
+        credential_guard.failed(store, settings.appid, source_ip)
         raise Unauthorized("the bearer key is not valid")
     return Caller(SERVICE, source="http")
+
+
+def _guard(appid: str, source_ip: Optional[str]) -> Store:
+    """The shared store, once the source is known not to be locked out."""
+    from wxapush.app import current_app
+
+    store = current_app().store
+    credential_guard.check(store, appid, source_ip)
+    return store
 
 
 def _headers(raw: Any) -> Dict[str, str]:

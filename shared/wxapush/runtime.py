@@ -66,7 +66,8 @@ __all__ = ["MAX_BODY_BYTES", "Caller", "HttpRequest", "Invocation", "RawResponse
 
 log = logging.getLogger("wxapush.runtime")
 
-JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+#: Every JSON answer over HTTP is the caller's own, of the moment: no cache may keep it.
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"}
 #: Fields only the API gateway's event has; a Function URL's event has none of them.
 _GATEWAY_ONLY = (
     "requestContext",
@@ -89,6 +90,7 @@ def invoke(
     raw_body: bool = False,
     methods: Optional[Sequence[str]] = ("POST",),
     request_limit: int = limits.MAX_REQUEST_BYTES,
+    headers: Optional[Mapping[str, str]] = None,
 ) -> Any:
     """Run ``service`` for one SCF/CloudBase invocation and render its result for the shape.
 
@@ -103,7 +105,8 @@ def invoke(
     with ``Allow`` (``None``: the service routes and checks methods itself, as the dashboard).
     A service may return a :class:`RawResponse` to an HTTP call. ``request_limit``: the
     largest request (compact JSON bytes) a direct or timer call may carry; an HTTP body stays
-    bounded by the platform's limit.
+    bounded by the platform's limit. ``headers``: added to every HTTP answer of the function,
+    its errors included (the dashboard's security headers).
 
     Never raises for a bad event or a failing service: every failure is an envelope.
     """
@@ -117,7 +120,9 @@ def invoke(
     name = getattr(service, "__module__", "?").rpartition(".")[2]
     scope = logs.begin(ctx, name)  # every line of the invocation carries its function and id
     try:
-        return _invoke(service, event, ctx, started, auth, raw_body, methods, request_limit)
+        return _invoke(
+            service, event, ctx, started, auth, raw_body, methods, request_limit, headers
+        )
     finally:
         logs.finish(started, scope)  # the one INFO summary
 
@@ -131,6 +136,7 @@ def _invoke(
     raw_body: bool,
     methods: Optional[Sequence[str]],
     request_limit: int,
+    headers: Optional[Mapping[str, str]],
 ) -> Any:
     shape = DIRECT
     personal: list[Any] = []  # masked in the log of an unexpected failure
@@ -153,22 +159,22 @@ def _invoke(
         result = service(inv)
         if isinstance(result, RawResponse) and shape in HTTP_SHAPES:
             logs.note(status=result.status)  # a page or a plain-text answer: no envelope
-            headers = {"Content-Type": result.content_type, **(result.headers or {})}
-            return _http_response(shape, result.status, result.body, headers)
+            raw_headers = {"Content-Type": result.content_type, **(result.headers or {})}
+            return _http_response(shape, result.status, result.body, raw_headers, headers)
         if not isinstance(result, dict):
             raise TypeError(f"service returned {type(result).__name__}, not a dict")
         body = json.dumps(result, ensure_ascii=False, allow_nan=False)
         logs.note_result(result)
     except WxapushError as error:
         logs.note_result(error.to_result())
-        return _render(error.to_result(), shape, error)
+        return _render(error.to_result(), shape, error, headers)
     except Exception as exc:
         _log_unexpected(service, ctx, personal)
         failure = store_failure(exc) or Internal("internal error; see the function log")
         logs.note_result(failure.to_result())
-        return _render(failure.to_result(), shape, failure)
+        return _render(failure.to_result(), shape, failure, headers)
     if shape in HTTP_SHAPES:
-        return _http_response(shape, _status_of(result), body)
+        return _http_response(shape, _status_of(result), body, None, headers)
     return json.loads(body)
 
 
@@ -281,7 +287,12 @@ def _status_of(result: Mapping[str, Any]) -> int:
     return cls.status if cls is not None else 500
 
 
-def _render(result: Dict[str, Any], shape: str, error: Optional[WxapushError] = None) -> Any:
+def _render(
+    result: Dict[str, Any],
+    shape: str,
+    error: Optional[WxapushError] = None,
+    extra: Optional[Mapping[str, str]] = None,
+) -> Any:
     try:
         body = json.dumps(result, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError):
@@ -298,20 +309,21 @@ def _render(result: Dict[str, Any], shape: str, error: Optional[WxapushError] = 
         headers["WWW-Authenticate"] = 'Bearer realm="wxapush", Session realm="wxapush"'
     if isinstance(error, MethodNotAllowed):
         headers["Allow"] = ", ".join(error.allowed)
-    return _http_response(shape, status, body, headers)
+    return _http_response(shape, status, body, headers, extra)
 
 
 def _http_response(
-    shape: str, status: int, body: str, headers: Optional[Dict[str, str]] = None
+    shape: str,
+    status: int,
+    body: str,
+    headers: Optional[Dict[str, str]] = None,
+    extra: Optional[Mapping[str, str]] = None,
 ) -> Dict[str, Any]:
     # The gateway's integrated response has isBase64Encoded; a Function URL's answer is
     # exactly {statusCode, headers, body}.
     response: Dict[str, Any] = {"isBase64Encoded": False} if shape == GATEWAY else {}
-    response.update(
-        statusCode=status,
-        headers=dict(JSON_HEADERS) if headers is None else headers,
-        body=body,
-    )
+    answer_headers = dict(JSON_HEADERS) if headers is None else headers
+    response.update(statusCode=status, headers={**(extra or {}), **answer_headers}, body=body)
     return response
 
 

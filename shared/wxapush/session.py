@@ -65,20 +65,26 @@ def issue(appid: str, openid: str, secret: str, ttl: int, now: Optional[float] =
     return f"{signed}.{_b64(_sign(secret, signed))}"
 
 
+class ForgedSession(Unauthorized):
+    """A token that is not one of ours (malformed, or signed with no key we hold): a guess, and
+    counted as a failed credential (:mod:`wxapush.credential_guard`); an expired one is not."""
+
+
 def verify(token: str, appid: str, secrets: Sequence[str], now: Optional[float] = None) -> Session:
-    """The session ``token`` stands for; :class:`Unauthorized` when it is malformed, signed
-    with no key in ``secrets``, for another app, or expired. Never says which key matched."""
+    """The session ``token`` stands for; :class:`Unauthorized` when it is for another app or
+    expired, :class:`ForgedSession` when it is malformed or signed with no key in ``secrets``.
+    Never says which key matched."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not _TOKEN.match(token):
-        raise Unauthorized("the session is malformed; sign in again (login)", hint=LOGIN_AGAIN)
+        raise ForgedSession("the session is malformed; sign in again (login)", hint=LOGIN_AGAIN)
     signed, _, signature = token.rpartition(".")
     given = _unb64(signature)
     if given is None or not any(
         hmac.compare_digest(given, _sign(secret, signed)) for secret in secrets
     ):
-        raise Unauthorized("the session is not valid; sign in again (login)", hint=LOGIN_AGAIN)
+        raise ForgedSession("the session is not valid; sign in again (login)", hint=LOGIN_AGAIN)
     payload = _payload(signed.partition(".")[2])
     if payload is None:
-        raise Unauthorized("the session is malformed; sign in again (login)", hint=LOGIN_AGAIN)
+        raise ForgedSession("the session is malformed; sign in again (login)", hint=LOGIN_AGAIN)
     if payload.appid != appid:
         raise Unauthorized("the session belongs to another mini program", hint=LOGIN_AGAIN)
     if (time.time() if now is None else now) >= payload.expires_at:

@@ -36,7 +36,7 @@ from wxemu.testing import RunningServer, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = "3.9"
-ADMIN_KEY = "scf-layout-admin-key-0123456789"
+ADMIN_KEY = "scf-layout-admin-key-0123456789-0123456789abcdef"
 EPOCH = (1980, 1, 1, 0, 0, 0)
 
 

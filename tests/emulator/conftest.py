@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict, Optional
 
 import pytest
 import requests
@@ -66,7 +66,7 @@ def send_body(**overrides: Any) -> dict[str, Any]:
 class ServeProcess:
     """``wxemu serve --port 0`` as a child process; ``base_url`` and ``banner`` from its output."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: Optional[Dict[str, str]] = None) -> None:
         wxemu_script = Path(sys.executable).with_name("wxemu")
         command = [str(wxemu_script)] if wxemu_script.exists() else [sys.executable, "-m", "wxemu"]
         self.process = subprocess.Popen(
@@ -74,6 +74,7 @@ class ServeProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env=env,
         )
         assert self.process.stdout is not None
         self.banner: list[str] = []

@@ -68,3 +68,24 @@ def test_port_in_use_is_a_clear_error(serve_process):
     assert result.returncode == 1
     assert f"port {port} on 127.0.0.1 is in use; choose another with --port PORT" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_runs_on_a_plain_install_without_the_dev_extra(tmp_path):
+    """`wxemu serve` needs none of the dev extra: `requests` is made unimportable for it."""
+    import os
+    import urllib.request
+
+    blocker = tmp_path / "requests"
+    blocker.mkdir()
+    (blocker / "__init__.py").write_text("raise ImportError('requests is in the dev extra only')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    served = ServeProcess(env=env)
+    try:
+        url = f"{served.base_url}/cgi-bin/token?grant_type=client_credential"
+        url += f"&appid={demo.APPID}&secret={demo.SECRET}"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            assert b'"expires_in":7200' in answer.read()
+        assert served.stop() == 0
+    finally:
+        if served.process.poll() is None:
+            served.process.kill()

@@ -188,6 +188,25 @@ def test_fault_drop_carries_the_call_out_and_closes_without_an_answer(wxemu, htt
     assert r.json()["errcode"] == 0  # one call only
 
 
+def test_a_hostile_fault_must_name_a_known_kind(wxemu, http):
+    r = http.post(wxemu.url("/__wxemu__/faults"), json={"path": SEND, "hostile": "polite"})
+    assert r.status_code == 400 and "hostile must be one of trickle" in r.json()["error"]
+
+
+def test_a_head_request_gets_the_headers_of_a_get_and_no_body(wxemu):
+    import http.client
+
+    conn = http.client.HTTPConnection(wxemu.base_url.removeprefix("http://"), timeout=5)
+    conn.request("HEAD", "/__wxemu__/faults")
+    head = conn.getresponse()
+    assert head.status == 200 and head.getheader("Content-Length") == "13"
+    assert head.read() == b""
+    conn.request("GET", "/__wxemu__/faults")  # the same connection: no stray body before it
+    got = conn.getresponse()
+    assert got.status == 200 and got.read() == b'{"faults":[]}'
+    conn.close()
+
+
 def test_faults_are_listed_and_cleared(wxemu, http):
     wxemu.fault(SEND, errcode=-1, times=3)
     listed = http.get(wxemu.url("/__wxemu__/faults")).json()["faults"]
@@ -200,6 +219,8 @@ def test_faults_are_listed_and_cleared(wxemu, http):
             "status": None,
             "delay_ms": 0,
             "drop": False,
+            "hostile": None,
+            "interval_ms": 500,
         }
     ]
     assert http.delete(wxemu.url("/__wxemu__/faults")).json() == {"faults": []}

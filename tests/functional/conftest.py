@@ -17,7 +17,7 @@ from wxemu.gateway import Handler, load_handler
 from wxemu.testing import RunningServer
 
 ROOT = Path(__file__).resolve().parents[2]
-ADMIN_KEY = "test-admin-key-0123456789"
+ADMIN_KEY = "test-admin-key-0123456789-0123456789abcdef"
 _handlers: dict[str, Handler] = {}
 
 

@@ -230,8 +230,9 @@ def test_bad_sign_ins_are_refused_precisely(
 
 
 def test_wrong_keys_are_throttled_per_source(env: Dict[str, str]) -> None:
-    for _ in range(5):
+    for _ in range(5):  # the burst of failures a source is allowed
         assert sign_in("wrong")["statusCode"] == 401
+    assert sign_in("wrong")["statusCode"] == 429  # one too many: the source is locked
     throttled = sign_in()  # even the right key waits now
     assert throttled["statusCode"] == 429
     result = envelope(throttled)

@@ -28,10 +28,30 @@ from wxemu import demo
 from wxemu.gateway import load_handler
 from wxemu.testing import RunningServer, running_server
 
-from .fuzz_events import ADMIN_KEY, AES_KEY, CALLBACK_TOKEN, OTHER_OPENID, Case, events
+from .fuzz_events import (
+    ADMIN_KEY,
+    AES_KEY,
+    CALLBACK_TOKEN,
+    DASHBOARD_COOKIES,
+    OTHER_OPENID,
+    SESSION_SECRET,
+    Case,
+    events,
+    user_session,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ("get_token", "send", "send_log", "refresh_code", "receive_event")
+#: Every function of the bundle.
+FUNCTIONS = (
+    "get_token",
+    "send",
+    "send_log",
+    "refresh_code",
+    "receive_event",
+    "login",
+    "broadcast",
+    "dashboard",
+)
 SLUGS = frozenset(ERROR_CLASSES)
 
 
@@ -57,6 +77,8 @@ class FuzzReport:
     def check(self, shape: str, answer: Any) -> None:
         self.events += 1
         problem = _envelope_problem(shape, answer)
+        if problem is None and self.function == "dashboard" and shape == "gateway":
+            problem = _dashboard_problem(answer)
         if problem is None:
             return
         if problem == "internal":
@@ -75,7 +97,8 @@ def _envelope_problem(shape: str, answer: Any) -> str | None:
         if not isinstance(body, str) or not isinstance(headers, dict):
             return "gateway answer without a string body or headers"
         if not str(headers.get("Content-Type", "")).startswith("application/json"):
-            return None if answer["statusCode"] == 200 else "a non-JSON failure"
+            # a page, a file, a plain-text answer of WeChat's, the dashboard's redirect
+            return None if answer["statusCode"] in (200, 308) else "a non-JSON failure"
         try:
             answer = json.loads(body)
         except ValueError:
@@ -96,6 +119,31 @@ def _envelope_problem(shape: str, answer: Any) -> str | None:
     return "internal" if errcode == INTERNAL or answer["error"] == "internal" else None
 
 
+#: What every answer of the dashboard carries, its errors included.
+DASHBOARD_HEADERS = (
+    "Content-Security-Policy",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Referrer-Policy",
+)
+
+
+def _dashboard_problem(answer: Any) -> str | None:
+    headers = answer.get("headers") if isinstance(answer, dict) else None
+    if not isinstance(headers, dict):
+        return None  # reported by the envelope check
+    missing = [name for name in DASHBOARD_HEADERS if name not in headers]
+    if missing:
+        return f"a dashboard answer ({answer.get('statusCode')}) without {missing[0]}"
+    location = headers.get("Location")
+    if location is not None and location != "dashboard/":
+        return f"a redirect built from the request: {location!r}"
+    is_json = str(headers.get("Content-Type", "")).startswith("application/json")
+    if is_json and headers.get("Cache-Control") != "no-store":
+        return "a dashboard JSON answer without Cache-Control: no-store"
+    return None
+
+
 @contextmanager
 def fuzz_environment() -> Iterator[RunningServer]:
     """wxemu, a fresh sqlite store and a deployment's settings, restored afterwards."""
@@ -112,22 +160,52 @@ def fuzz_environment() -> Iterator[RunningServer]:
             WXAPUSH_ADMIN_KEY=ADMIN_KEY,
             WXAPUSH_CALLBACK_TOKEN=CALLBACK_TOKEN,
             WXAPUSH_ENCODING_AES_KEY=AES_KEY,
+            WXAPUSH_SESSION_SECRET=SESSION_SECRET,
         )
         reset_settings()
         reset_app()
+        DASHBOARD_COOKIES[:] = [_sign_in()]
         try:
             yield wxemu
         finally:
+            DASHBOARD_COOKIES.clear()
             reset_app()
             os.environ.clear()
             os.environ.update(saved)
             reset_settings()
 
 
+def _sign_in() -> str:
+    """A dashboard session of the run's admin key, as a browser would get it."""
+    handler = load_handler(ROOT / "functions" / "dashboard" / "index.py")
+    event = {
+        "httpMethod": "POST",
+        "path": "/dashboard/login",
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps({"key": ADMIN_KEY}),
+        "queryString": {},
+        "isBase64Encoded": False,
+        "requestContext": {"sourceIp": "10.255.255.255", "requestId": "sign-in"},
+    }
+    answer = handler(event, {"request_id": "sign-in"})
+    assert answer["statusCode"] == 200, answer
+    cookie: str = answer["headers"]["Set-Cookie"].split(";")[0].partition("=")[2]
+    return cookie
+
+
 def secrets_used(wxemu: RunningServer) -> list[str]:
     """What must never reach a log line in a fuzz run: credentials, tokens issued, openids."""
     openids = [demo.OPENID, OTHER_OPENID]
-    return [demo.SECRET, ADMIN_KEY, CALLBACK_TOKEN, AES_KEY, *openids, *wxemu.emulator.tokens]
+    return [
+        demo.SECRET,
+        ADMIN_KEY,
+        CALLBACK_TOKEN,
+        AES_KEY,
+        SESSION_SECRET,
+        user_session(),
+        *openids,
+        *wxemu.emulator.tokens,
+    ]
 
 
 def run_fuzz(name: str, examples: int, seed: int = 11) -> FuzzReport:

@@ -10,6 +10,7 @@ import socket
 import socketserver
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
@@ -42,9 +43,10 @@ class _OriginHandler(BaseHTTPRequestHandler):
         self.server.seen.append(Seen(self.requestline, headers, body))
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(ANSWER)))
+        answer = self.server.answer
+        self.send_header("Content-Length", str(len(answer)))
         self.end_headers()  # no "Connection: close", even when about to close
-        self.wfile.write(ANSWER)
+        self.wfile.write(answer)
         self.wfile.flush()
         # An origin whose keep-alive timeout has passed: it closes the idle connection.
         self.close_connection = self.server.close_when_idle
@@ -59,13 +61,21 @@ class Origin(ThreadingHTTPServer):
     """Answers every request with WeChat's ``{"errcode": 0}`` and records it.
 
     ``close_when_idle``: close each connection after its answer, without saying so (what an
-    origin's keep-alive timeout does to an idle connection). ``tls``: serve HTTPS.
+    origin's keep-alive timeout does to an idle connection). ``tls``: serve HTTPS. ``answer``:
+    another body to answer with.
     """
 
     daemon_threads = True
 
-    def __init__(self, *, close_when_idle: bool = False, tls: Optional[ssl.SSLContext] = None):
+    def __init__(
+        self,
+        *,
+        close_when_idle: bool = False,
+        tls: Optional[ssl.SSLContext] = None,
+        answer: bytes = ANSWER,
+    ):
         super().__init__(("127.0.0.1", 0), _OriginHandler)
+        self.answer = answer
         self.close_when_idle = close_when_idle
         self.lock = threading.Lock()
         self.connections = 0
@@ -232,3 +242,52 @@ def make_authority(folder: Path) -> Authority:
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.load_cert_chain(chain, key_file)
     return Authority(ca_file, server)
+
+
+class Trickle(socketserver.ThreadingTCPServer):
+    """A TCP relay to ``upstream`` that passes what the upstream says one byte every
+    ``interval`` seconds (and what the client says at once): a slow TLS handshake, a slow
+    proxy, an origin on a failing link."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, upstream: tuple[str, int], interval: float) -> None:
+        super().__init__(("127.0.0.1", 0), _TrickleHandler)
+        self.upstream, self.interval = upstream, interval
+        #: Bytes passed back to the client, per connection (appended when a connection ends).
+        self.passed: list[int] = []
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _TrickleHandler(socketserver.BaseRequestHandler):
+    server: Trickle
+
+    def handle(self) -> None:
+        upstream = socket.create_connection(self.server.upstream, timeout=10)
+        forth = threading.Thread(target=_pipe, args=(self.request, upstream), daemon=True)
+        forth.start()
+        passed = 0
+        try:
+            while True:
+                data = upstream.recv(65536)
+                if not data:
+                    break
+                for index in range(len(data)):
+                    self.request.sendall(data[index : index + 1])
+                    passed += 1
+                    time.sleep(self.server.interval)
+        except OSError:
+            pass
+        finally:
+            self.server.passed.append(passed)
+            upstream.close()

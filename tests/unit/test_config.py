@@ -13,7 +13,7 @@ from wxapush.config import Settings, get_settings, load_settings, reset_settings
 from wxapush.errors import Misconfigured
 
 SECRET = "appsecret-0123456789abcdef"
-ADMIN = "admin-key-very-secret"
+ADMIN = "admin-key-very-secret-0123456789abcdef"
 AES = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters
 BASE = {"WXAPUSH_APPID": "wx1234567890abcdef", "WXAPUSH_APPSECRET": SECRET}
 

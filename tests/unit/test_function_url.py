@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
 from tests.fixtures import load
 from wxapush import session
+from wxapush.app import reset_app
 from wxapush.config import reset_settings
 from wxapush.errors import ok
 from wxapush.invocation import FUNCTION_URL, GATEWAY
@@ -16,18 +18,22 @@ from wxapush.runtime import Caller, Invocation, RawResponse, invoke
 
 APPID = "wx1234567890abcdef"
 OPENID = "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"
-ADMIN_KEY = "test-admin-key-0123456789"
+ADMIN_KEY = "test-admin-key-0123456789-0123456789abcdef"
 SESSION_SECRET = "session-secret-0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setenv("WXAPUSH_APPID", APPID)
     monkeypatch.setenv("WXAPUSH_APPSECRET", "appsecret-never-shown-0001")
     monkeypatch.setenv("WXAPUSH_ADMIN_KEY", ADMIN_KEY)
+    # A store of its own: failed credentials are counted there (wxapush.credential_guard).
+    monkeypatch.setenv("WXAPUSH_STORE", f"sqlite:///{tmp_path / 'wxapush.db'}")
+    reset_app()
     monkeypatch.setenv("WXAPUSH_SESSION_SECRET", SESSION_SECRET)
     reset_settings()
     yield
+    reset_app()
     reset_settings()
 
 

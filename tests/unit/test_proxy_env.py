@@ -63,7 +63,15 @@ def test_credentials_become_a_basic_authorization() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["socks5://proxy:1080", "https://proxy:3128", "http://proxy:99999", "http://:3128"]
+    "url",
+    [
+        "socks5://proxy:1080",
+        "https://proxy:3128",
+        "http://proxy:99999",
+        "http://:3128",
+        "http://[::1",
+        "http://[::1:3128",
+    ],
 )
 def test_an_unusable_proxy_names_its_variable_without_credentials(url: str) -> None:
     with pytest.raises(ProxyError) as caught:

@@ -6,12 +6,14 @@ import base64
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
 from tests.fixtures import load
 from wxapush import runtime
+from wxapush.app import reset_app
 from wxapush.config import reset_settings
 from wxapush.errors import (
     ERROR_CLASSES,
@@ -24,19 +26,23 @@ from wxapush.runtime import MAX_BODY_BYTES, Caller, Invocation, invoke
 
 APPID = "wx1234567890abcdef"  # the AppID of the CloudBase fixtures
 OPENID = "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"
-ADMIN_KEY = "test-admin-key-0123456789"
+ADMIN_KEY = "test-admin-key-0123456789-0123456789abcdef"
 SECRET = "appsecret-never-shown-0001"
 
 
 @pytest.fixture(autouse=True)
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     for name in ("WX_OPENID", "WX_APPID", "WX_UNIONID", "WX_SOURCE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WXAPUSH_APPID", APPID)
     monkeypatch.setenv("WXAPUSH_APPSECRET", SECRET)
     monkeypatch.setenv("WXAPUSH_ADMIN_KEY", ADMIN_KEY)
+    # A store of its own: failed credentials are counted there (wxapush.credential_guard).
+    monkeypatch.setenv("WXAPUSH_STORE", f"sqlite:///{tmp_path / 'wxapush.db'}")
+    reset_app()
     reset_settings()
     yield
+    reset_app()
     reset_settings()
 
 
@@ -298,7 +304,7 @@ def test_gateway_post_with_the_admin_key() -> None:
     assert response == {
         "isBase64Encoded": False,
         "statusCode": 200,
-        "headers": {"Content-Type": "application/json; charset=utf-8"},
+        "headers": {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"},
         "body": json.dumps({"errcode": 0, "errmsg": "ok", "seen": True}),
     }
     inv = service.inv

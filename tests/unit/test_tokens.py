@@ -8,6 +8,8 @@ from typing import List
 
 import pytest
 
+from tests.unit.loopback import Origin
+from wxapush.errors import UpstreamError
 from wxapush.store import open_store
 from wxapush.wechat.client import Transport
 from wxapush.wechat.tokens import FORCE_REFRESH_INTERVAL, REFRESH_MARGIN, TokenManager
@@ -87,3 +89,59 @@ def test_compare_and_invalidate_keeps_a_newer_token(
     assert tokens.get(deadline=deadline()) == second
     assert tokens.invalidate(second.token) is True
     assert fetches(wxemu, "/cgi-bin/token") == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '{"access_token":"T","expires_in":' + "9" * 400 + "}",
+        '{"access_token":"T","expires_in":-100}',
+        '{"access_token":"T","expires_in":0}',
+        '{"access_token":"T","expires_in":true}',
+        '{"access_token":"T","expires_in":"7200"}',
+        '{"access_token":"T","expires_in":7200.5}',
+        '{"access_token":"T","expires_in":86401}',
+        '{"access_token":"","expires_in":7200}',
+        '{"access_token":"T T","expires_in":7200}',
+        '{"access_token":"\\u4e2d","expires_in":7200}',
+        '{"access_token":"' + "T" * 2049 + '","expires_in":7200}',
+        '{"expires_in":7200}',
+    ],
+)
+def test_an_implausible_token_answer_is_a_retryable_upstream_error(
+    tmp_path: Path, now: List[float], answer: str
+) -> None:
+    origin = Origin(answer=answer.encode())
+    try:
+        tokens = TokenManager(
+            appid=demo.APPID,
+            secret=lambda: demo.SECRET,
+            mode="stable",
+            cache=open_store(f"sqlite:///{tmp_path / 's.db'}").tokens,
+            transport=Transport(origin.url()),
+            clock=lambda: now[0],
+        )
+        with pytest.raises(UpstreamError) as caught:
+            tokens.get(deadline=deadline())
+        error = caught.value
+        assert (error.slug, error.errcode, error.retryable) == ("upstream_error", 990502, True)
+        assert tokens.cache.get_token(tokens.key) is None  # nothing kept
+    finally:
+        origin.stop()
+
+
+def test_a_token_answer_of_a_plausible_life_is_kept(tmp_path: Path, now: List[float]) -> None:
+    origin = Origin(answer=b'{"access_token":"T-1_x","expires_in":86400}')
+    try:
+        tokens = TokenManager(
+            appid=demo.APPID,
+            secret=lambda: demo.SECRET,
+            mode="stable",
+            cache=open_store(f"sqlite:///{tmp_path / 's.db'}").tokens,
+            transport=Transport(origin.url()),
+            clock=lambda: now[0],
+        )
+        record = tokens.get(deadline=deadline())
+        assert (record.token, record.expires_at) == ("T-1_x", now[0] + 86400)
+    finally:
+        origin.stop()

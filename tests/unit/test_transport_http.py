@@ -170,6 +170,7 @@ def test_a_proxy_that_cannot_connect_means_nothing_was_sent(origin: Origin) -> N
         ({"HTTPS_PROXY": "socks5://127.0.0.1:1080"}, "HTTPS_PROXY"),
         ({"https_proxy": "http://127.0.0.1:notaport"}, "https_proxy"),
         ({"ALL_PROXY": "https://user:hunter2@proxy.example:3128"}, "ALL_PROXY"),
+        ({"HTTPS_PROXY": "http://user:hunter2@[::1"}, "HTTPS_PROXY"),
     ],
 )
 def test_an_unusable_proxy_is_misconfigured_naming_the_variable(

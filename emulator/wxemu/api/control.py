@@ -12,6 +12,7 @@ from typing import Any, Optional
 from .. import callbacks, demo, ssm
 from ..call import Call, ControlError
 from ..errors import WeChatError
+from ..hostile import KINDS
 from ..models import Fault
 from ..quota import daily_limit, used_today
 
@@ -196,9 +197,16 @@ def list_messages(call: Call) -> dict[str, Any]:
 
 
 def add_fault(call: Call) -> dict[str, Any]:
-    """``{path, errcode?, errmsg?, status?, delay_ms?, drop?, times?}``: the next calls to path
-    fail so (``drop``: carried out, then the connection closes with no answer)."""
+    """``{path, errcode?, errmsg?, status?, delay_ms?, drop?, hostile?, interval_ms?, times?}``:
+    the next calls to path fail so (``drop``: carried out, then the connection closes with no
+    answer; ``hostile``: carried out, then answered as a hostile upstream would)."""
     body = _body(call)
+    hostile = body.get("hostile")
+    if hostile is not None and hostile not in KINDS:
+        raise ControlError(400, f"hostile must be one of {', '.join(KINDS)}")
+    interval_ms = _int(body, "interval_ms", 500)
+    if interval_ms < 1:
+        raise ControlError(400, "interval_ms must be ≥ 1")
     path = _str(body, "path") or ""
     errcode = body.get("errcode")
     status = body.get("status")
@@ -206,8 +214,8 @@ def add_fault(call: Call) -> dict[str, Any]:
     drop = body.get("drop", False)
     if not isinstance(drop, bool):
         raise ControlError(400, "drop must be true or false")
-    if errcode is None and status is None and delay_ms <= 0 and not drop:
-        raise ControlError(400, "a fault needs errcode, status, delay_ms or drop")
+    if errcode is None and status is None and delay_ms <= 0 and not drop and hostile is None:
+        raise ControlError(400, "a fault needs errcode, status, delay_ms, drop or hostile")
     if errcode is not None and (isinstance(errcode, bool) or not isinstance(errcode, int)):
         raise ControlError(400, "errcode must be an integer")
     if status is not None and (not isinstance(status, int) or not 100 <= status <= 599):
@@ -217,7 +225,15 @@ def add_fault(call: Call) -> dict[str, Any]:
         raise ControlError(400, "times must be ≥ 1")
     errmsg = body.get("errmsg")
     fault = Fault(
-        path, times, errcode, errmsg if isinstance(errmsg, str) else None, status, delay_ms, drop
+        path,
+        times,
+        errcode,
+        errmsg if isinstance(errmsg, str) else None,
+        status,
+        delay_ms,
+        drop,
+        hostile,
+        interval_ms,
     )
     call.emulator.add_fault(fault)
     return list_faults(call)

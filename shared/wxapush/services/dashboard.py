@@ -16,8 +16,10 @@ any prefix a gateway puts in front (``/dashboard/…``, ``/release/dashboard/…
 ``…/api/user``             GET     a user's messages and grant balances (``openid``)
 =========================  ======  ==========================================================
 
-Every answer carries a Content-Security-Policy that allows the page's own files only (no inline
-script, no other origin), and the page renders every value of the log as text.
+Every answer — its errors included, whichever layer refuses the request — carries a
+Content-Security-Policy that allows the page's own files only (no inline script, no other
+origin), ``X-Content-Type-Options``, ``X-Frame-Options`` and ``Referrer-Policy``; JSON answers
+carry ``Cache-Control: no-store``. The page renders every value of the log as text.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 JSON_TYPE = "application/json; charset=utf-8"
+#: The dashboard's own folder: ``…/dashboard`` redirects to ``…/dashboard/``, nothing else does.
+FOLDER = "dashboard"
 
 _STATIC = re.compile(r"/static/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})$")
 _API = re.compile(r"/api/([a-z_]{1,32})$")
@@ -101,9 +105,12 @@ def _route(inv: Invocation) -> RawResponse:
     _allow(http, "GET", "HEAD")
     if not path.endswith("/"):
         # The page's links are relative ("static/app.js", "api/summary"): they must resolve
-        # under the dashboard's folder. Relative, so a gateway's stage prefix is kept.
-        last = path.rsplit("/", 1)[-1]
-        return _raw("", 308, "text/plain; charset=utf-8", {"Location": f"{last}/"})
+        # under the dashboard's folder. Relative, so a gateway's stage prefix is kept; built
+        # from the function's own name, never from the request's text (a "\\evil.com" there
+        # would send the browser to another site).
+        if path.rsplit("/", 1)[-1] != FOLDER:
+            raise _Answer(_not_found("no such dashboard page"))
+        return _raw("", 308, "text/plain; charset=utf-8", {"Location": f"{FOLDER}/"})
     return _static("index.html")
 
 
@@ -162,7 +169,8 @@ def _asset(name: str) -> Optional[Tuple[str, str]]:
 
 def _not_found(message: str) -> RawResponse:
     error = InvalidRequest(message)
-    return _raw(json.dumps(error.to_result(), ensure_ascii=False), 404, JSON_TYPE)
+    text = json.dumps(error.to_result(), ensure_ascii=False)
+    return _raw(text, 404, JSON_TYPE, {"Cache-Control": "no-store"})
 
 
 def _json(body: Dict[str, Any], extra: Optional[Dict[str, str]] = None) -> RawResponse:

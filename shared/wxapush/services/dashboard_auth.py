@@ -4,9 +4,11 @@ The key travels once, in a POST body, and is never put in a URL, a cookie or bro
 The cookie holds ``<issued ms>.<expires s>.<mac>``: an HMAC under a key derived from
 ``WXAPUSH_ADMIN_KEY``, so rotating the admin key ends every session, and no session table is
 needed. Sign-out ends every session issued before it (there is one operator identity, the
-admin key's): the instant is kept in the shared store, read on each request. Sign-in attempts
-are throttled per source address and per app with the shared rate limiter (token buckets), so
-guessing the key is slow however many instances answer.
+admin key's): the instant is kept in the shared store, read on each request. A wrong key and
+a forged cookie are failed credentials, throttled per source address and per app in the buckets
+every function shares (:mod:`wxapush.credential_guard`), so guessing the key is slow however
+many instances answer and whichever function is asked. ``WXAPUSH_ADMIN_KEY_PREVIOUS`` signs in
+too, and its sessions stay valid, while a rotation is under way.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional
 
+from wxapush import credential_guard
 from wxapush.app import App
-from wxapush.errors import Forbidden, InvalidRequest, RateLimited, Unauthorized
+from wxapush.errors import Forbidden, InvalidRequest, Unauthorized
 from wxapush.invocation import HttpRequest
 from wxapush.store.base import TokenRecord
 
@@ -28,9 +31,6 @@ COOKIE = "wxapush_dashboard"
 CSRF_HEADER = "x-csrf-token"
 #: How long a session lasts (seconds); the cookie's Max-Age says the same.
 SESSION_TTL = 8 * 3600
-#: Sign-in attempts: per source address a burst of 5, then one every 10 s; per app 30, one per 2 s.
-PER_SOURCE = (0.1, 5)
-PER_APP = (0.5, 30)
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 #: The page's own form, posted when script is off (or not loaded yet).
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -60,16 +60,25 @@ def _admin_key(app: App) -> str:
     return key
 
 
+def _admin_keys(app: App) -> tuple[str, ...]:
+    """The current key (which signs new sessions) and the previous one, during a rotation."""
+    _admin_key(app)
+    return app.settings.admin_keys()
+
+
 def _signed_out_key(app: App) -> str:
     return f"dashboard-signed-out:{app.settings.appid}"
 
 
 def sign_in(app: App, http: HttpRequest) -> Session:
     """Check the key in the JSON body ``{"key": …}`` (throttled); a new session if it matches."""
-    admin_key = _admin_key(app)
-    _throttle(app, http)
-    key = _key_from(http)
-    if not hmac.compare_digest(key.encode("utf-8"), admin_key.encode("utf-8")):
+    keys = _admin_keys(app)
+    admin_key = keys[0]
+    appid = app.settings.appid
+    credential_guard.check(app.store, appid, http.source_ip, app_wide=True)
+    given = _key_from(http).encode("utf-8")
+    if not any([hmac.compare_digest(given, key.encode("utf-8")) for key in keys]):
+        credential_guard.failed(app.store, appid, http.source_ip)
         raise Unauthorized("the admin key is not valid")
     issued_ms = int(time.time() * 1000)
     expires_at = issued_ms // 1000 + SESSION_TTL
@@ -78,17 +87,20 @@ def sign_in(app: App, http: HttpRequest) -> Session:
 
 
 def current_session(app: App, http: HttpRequest) -> Session:
-    """The valid session the request's cookie carries; ``unauthorized`` otherwise."""
-    admin_key = _admin_key(app)
+    """The valid session the request's cookie carries; ``unauthorized`` otherwise (a forged
+    cookie counts as a failed credential)."""
+    keys = _admin_keys(app)
     value = cookies(http).get(COOKIE)
     if not value:
         raise Unauthorized("sign in to the dashboard first")
+    credential_guard.check(app.store, app.settings.appid, http.source_ip)
     issued, _, rest = value.partition(".")
     expires, _, mac = rest.partition(".")
-    if not (issued.isdigit() and expires.isdigit() and len(issued) < 16 and len(expires) < 13):
-        raise Unauthorized("the dashboard session is not valid; sign in again")
-    expected = _mac(admin_key, "session", f"{issued}.{expires}")
-    if not hmac.compare_digest(mac.encode("ascii", "replace"), expected.encode("ascii")):
+    given = mac.encode("ascii", "replace")
+    well_formed = issued.isdigit() and expires.isdigit() and len(issued) < 16 and len(expires) < 13
+    macs = [_mac(key, "session", f"{issued}.{expires}").encode("ascii") for key in keys]
+    if not well_formed or not any([hmac.compare_digest(given, m) for m in macs]):
+        credential_guard.failed(app.store, app.settings.appid, http.source_ip)
         raise Unauthorized("the dashboard session is not valid; sign in again")
     if int(expires) <= time.time():
         raise Unauthorized("the dashboard session has expired; sign in again")
@@ -195,18 +207,3 @@ def _key_from(http: HttpRequest) -> str:
     if not isinstance(key, str) or not key:
         raise InvalidRequest("key must be a non-empty string")
     return key
-
-
-def _throttle(app: App, http: HttpRequest) -> None:
-    appid = app.settings.appid
-    buckets = [(f"dashboard-sign-in:{appid}", PER_APP)]
-    if http.source_ip:
-        # A Function URL passes no source address: then only the app-wide limit applies, or one
-        # stranger's bad attempt every few seconds would lock the operator out.
-        buckets.insert(0, (f"dashboard-sign-in:{appid}:{http.source_ip}", PER_SOURCE))
-    for bucket, (rate, burst) in buckets:
-        wait = app.store.limiter.acquire(bucket, rate, burst, max_wait=0.0)
-        if wait > 0:
-            raise RateLimited(
-                f"too many sign-in attempts; retry in {wait:.0f}s", retry_after=round(wait, 3)
-            )

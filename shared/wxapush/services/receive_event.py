@@ -20,8 +20,9 @@ import json
 import logging
 import time
 from dataclasses import asdict
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
+from wxapush import limits
 from wxapush.app import App, current_app
 from wxapush.config import Settings
 from wxapush.errors import (
@@ -75,14 +76,14 @@ def run(inv: Invocation) -> Union[Dict[str, Any], RawResponse]:
         raise Forbidden("receive_event answers WeChat's HTTP pushes only")
     app = current_app()
     settings = app.settings
-    token = settings.callback_token
-    if not token:
+    tokens = settings.callback_tokens()
+    if not tokens:
         raise Misconfigured("WXAPUSH_CALLBACK_TOKEN is not set", setting="WXAPUSH_CALLBACK_TOKEN")
     query = inv.request
     timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
     # The entry point answers GET (the URL check) and POST (pushes); any other method got 405.
     if inv.http.method == "GET":
-        _verify(settings, query.get("signature"), token, timestamp, nonce)
+        _verify(settings, query.get("signature"), tokens, timestamp, nonce)
         echostr = query.get("echostr")
         if not echostr:
             raise InvalidRequest("echostr is required to verify the URL")
@@ -92,7 +93,7 @@ def run(inv: Invocation) -> Union[Dict[str, Any], RawResponse]:
     body = inv.http.body
     if len(body) > MAX_PUSH_BYTES:
         raise InvalidRequest(f"a push is at most {MAX_PUSH_BYTES} bytes", errcode=REQUEST_TOO_LARGE)
-    document = _open(settings, token, query, timestamp, nonce, body)
+    document = _open(settings, tokens, query, timestamp, nonce, body)
     try:
         push = parse_push(document)
     except EventParseError as error:
@@ -116,7 +117,7 @@ def _encrypted(query: Mapping[str, str]) -> bool:
 
 def _open(
     settings: Settings,
-    token: str,
+    tokens: Sequence[str],
     query: Mapping[str, str],
     timestamp: str,
     nonce: str,
@@ -133,7 +134,7 @@ def _open(
                 "plaintext pushes are refused while WXAPUSH_ENCODING_AES_KEY is set "
                 "(choose secure or compatible mode in the console)"
             )
-        _verify(settings, query.get("signature"), token, timestamp, nonce)
+        _verify(settings, query.get("signature"), tokens, timestamp, nonce)
         return _document(body)
     if not keys:
         raise Misconfigured(
@@ -146,7 +147,7 @@ def _open(
     # Compatible mode puts plaintext fields next to Encrypt: they are not signed and are
     # ignored; only the ciphertext, covered by msg_signature, is read.
     encrypted = encrypted.strip()
-    _verify(settings, query.get("msg_signature"), token, timestamp, nonce, encrypted)
+    _verify(settings, query.get("msg_signature"), tokens, timestamp, nonce, encrypted)
     try:
         message, _ = decrypt_with_any(encrypted, keys, settings.appid)
     except CallbackCryptoError as error:
@@ -157,12 +158,14 @@ def _open(
 def _verify(
     settings: Settings,
     given: Optional[str],
-    token: str,
+    tokens: Sequence[str],
     timestamp: str,
     nonce: str,
     *extra: str,
 ) -> None:
-    if not signature_matches(given, token, timestamp, nonce, *extra):
+    # The current Token, or the previous one while the console is being changed over.
+    matches = [signature_matches(given, token, timestamp, nonce, *extra) for token in tokens]
+    if not any(matches):
         raise Unauthorized("the signature does not match (WXAPUSH_CALLBACK_TOKEN)")
     max_age = settings.callback_max_age
     if max_age <= 0:
@@ -210,10 +213,15 @@ def _signature_ttl(settings: Settings) -> float:
 
 
 def _document(body: bytes) -> Dict[str, Any]:
+    """The push document, held to the limits of every request (:mod:`wxapush.limits`): what
+    the signature covers — the decrypted message included — is not trusted to be storable (a
+    lone surrogate, a NUL, a deep nesting would fail in the store, as a bug would)."""
     try:
-        return parse_document(body)
+        document = parse_document(body)
     except EventParseError as error:
         raise InvalidRequest(f"unreadable push: {error}") from None
+    limits.check_event(document, limit=MAX_PUSH_BYTES, what="push")
+    return document
 
 
 # -- handling ---------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from wxapush.errors import (
     ok,
 )
 from wxapush.runtime import Invocation
-from wxapush.services import grants, respect, send_claim
+from wxapush.services import grants, respect, send_claim, user_rate
 from wxapush.services.fields import flag, pick, text, wechat_items
 from wxapush.services.validation import validate_send
 from wxapush.store.base import GrantKey, LogRecord, TemplateInfo, new_log_id
@@ -119,6 +119,8 @@ def run(inv: Invocation) -> dict[str, Any]:
         )
     if not req.touser:
         raise InvalidRequest("touser is required")
+    if caller.kind == "user":
+        user_rate.take_user_slot(app, req.touser)  # before anything is claimed or sent
     return Sender(app, inv.deadline).send(req)
 
 

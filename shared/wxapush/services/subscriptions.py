@@ -13,6 +13,7 @@ Under ``WXAPUSH_GRANT_POLICY=off`` nothing is recorded.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, Mapping, Optional
 
 from wxapush.app import App, current_app
@@ -22,6 +23,8 @@ from wxapush.services.fields import pick, text
 from wxapush.wechat.events import POPUP, Push
 
 log = logging.getLogger("wxapush.subscriptions")
+#: What a status of WeChat's looks like (accept, reject, ban, filter…).
+_WORD = re.compile(r"^[a-z_]{1,20}$")
 
 #: Choices that allow one message. The ``…With…`` forms are how ``wx.getSetting`` reports an
 #: accept with a voice reminder or an alert; a front end may pass them on.
@@ -49,7 +52,10 @@ def apply_choice(app: App, openid: str, template_id: str, status: str, *, popup:
     elif status in ACCEPTED and popup:
         app.store.grants.grant(appid, openid, template_id)
     elif status not in ACCEPTED and status not in IGNORED:
-        log.info("subscription status %r for %s ignored", status, template_id)
+        # The status is the caller's text: named only when it reads like one of WeChat's words
+        # (a user's text — an openid, say — never reaches the log).
+        shown = status if isinstance(status, str) and _WORD.match(status) else "(unrecognised)"
+        log.info("subscription status %s for %s ignored", shown, template_id)
 
 
 def apply_event(app: App, push: Push) -> None:

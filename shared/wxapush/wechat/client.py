@@ -4,8 +4,10 @@ Two layers, so that the token manager can use the transport without a cycle:
 
 * :class:`Transport` sends one logical request: connect/read timeouts, retries with jittered
   backoff for ``-1``, ``45011``, HTTP 500/502/503 and failures to connect, never past the
-  invocation's deadline; a send is never retried once WeChat may have acted on it. WeChat
-  answers errors with HTTP 200 and ``{"errcode": N, "errmsg": "…"}``
+  invocation's deadline (each exchange, its answer included, ends by it: a trickling or
+  oversized answer is cut off, :mod:`wxapush.wechat.bounded_answer`); a send is never retried
+  once WeChat may have acted on it. WeChat answers errors with HTTP 200 and
+  ``{"errcode": N, "errmsg": "…"}``
   (https://developers.weixin.qq.com/miniprogram/dev/server/API/mp-access-token/api_getaccesstoken.html).
   It speaks HTTP/1.1 through the standard library over one keep-alive connection
   (:mod:`wxapush.wechat.connection`; proxies from the environment, :mod:`wxapush.wechat.proxy`).
@@ -190,6 +192,8 @@ class Transport:
                 body,
                 connect_timeout=min(self.policy.connect_timeout, remaining),
                 read_timeout=min(self.policy.read_timeout, remaining),
+                # The whole exchange, however slowly the answer trickles, ends by then.
+                deadline=time.monotonic() + remaining,
             )
         except NotSent as failed:  # nothing was written: safe to try again, even for a send
             raise _Retry(failed.reason, timeout=failed.timeout) from None

@@ -9,6 +9,11 @@ failures mean different things to a caller that must not send twice:
 2. **exchange** — write the request, read the whole answer. A failure here raises
    :class:`~.exchange_errors.Lost`: it may come after the origin acted on the request.
 
+Each phase ends by a deadline, not by a timeout per read: an origin that trickles its answer a
+byte at a time (or a proxy its ``CONNECT`` answer) is cut off when the phase's time is up, however
+often it sends (:mod:`.bounded_answer`). An answer is read up to :data:`MAX_ANSWER_BYTES` and
+refused past it, before it is held in memory: WeChat's answers are a few KiB.
+
 An idle connection the origin has since closed (its keep-alive timeout) is found *before* a
 request is written on it: a socket that polls readable while no answer is due holds either the
 origin's FIN or bytes nobody asked for, and is dropped for a new connection (phase 1 again).
@@ -26,11 +31,13 @@ import os
 import select
 import socket
 import threading
+import time
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from wxapush.config import env_value
 from wxapush.errors import Misconfigured
+from wxapush.wechat.bounded_answer import AnswerTooLarge, bounded_responses
 from wxapush.wechat.exchange_errors import Lost, NotSent
 from wxapush.wechat.proxy import proxy_for
 
@@ -40,6 +47,9 @@ if TYPE_CHECKING:
 #: Idle connections kept per origin; more only when several threads call at once.
 MAX_IDLE = 4
 USER_AGENT = "wxapush"
+#: The largest answer read (status line, headers and body); WeChat's are a few KiB, its
+#: template list a few tens of KiB.
+MAX_ANSWER_BYTES = 1024 * 1024
 JSON = "application/json"
 
 
@@ -88,17 +98,31 @@ class OriginConnections:
         *,
         connect_timeout: float,
         read_timeout: float,
+        deadline: Optional[float] = None,
     ) -> Tuple[int, bytes]:
         """Send one request and read its whole answer: ``(status, body)``.
 
+        The connection is made within ``connect_timeout``; the answer must have arrived whole
+        ``read_timeout`` after the request left; neither goes past ``deadline`` (a
+        ``time.monotonic()`` instant) when given.
+
         Raises :class:`NotSent` when no connection could be made (nothing was written), and
-        :class:`Lost` when the connection failed after that (the request may have been acted on).
+        :class:`Lost` when the connection failed after that (the request may have been acted on),
+        the answer came too slowly or was larger than :data:`MAX_ANSWER_BYTES`.
         """
-        conn = self._checkout() or self._connect(connect_timeout)
+        start = time.monotonic()
+        end = start + connect_timeout + read_timeout if deadline is None else deadline
+        conn = self._checkout() or self._connect(min(start + connect_timeout, end))
+        answer_by = min(time.monotonic() + read_timeout, end)
+        if answer_by <= time.monotonic():  # connected, but no time left to wait for an answer
+            self._checkin(conn)
+            raise NotSent("no time left to send", timeout=True)
+        # The answer (and every read of it) ends by answer_by, however it trickles in.
+        conn.response_class = bounded_responses(answer_by, MAX_ANSWER_BYTES)
         try:
             sock = conn.sock
             assert sock is not None
-            sock.settimeout(read_timeout)
+            sock.settimeout(max(answer_by - time.monotonic(), 0.001))
             conn.putrequest(method, self._prefix + path_and_query, skip_host=True)
             for name, value in self._headers if body is None else self._json_headers:
                 conn.putheader(name, value)
@@ -106,10 +130,15 @@ class OriginConnections:
                 conn.putheader("Content-Length", str(len(body)))
             conn.endheaders(body)  # headers and body leave in one write
             response = conn.getresponse()
+            if response.length is not None and response.length > MAX_ANSWER_BYTES:
+                raise AnswerTooLarge  # refused before reading it
             data = response.read()
         except socket.timeout:
             conn.close()
             raise Lost("no answer in time", timeout=True) from None
+        except AnswerTooLarge:
+            conn.close()
+            raise Lost(f"answer over {MAX_ANSWER_BYTES} bytes") from None
         except (OSError, http.client.HTTPException):
             conn.close()
             raise Lost("connection lost") from None
@@ -148,10 +177,15 @@ class OriginConnections:
                 return
         conn.close()
 
-    def _connect(self, timeout: float) -> http.client.HTTPConnection:
+    def _connect(self, connect_by: float) -> http.client.HTTPConnection:
+        timeout = connect_by - time.monotonic()
+        if timeout <= 0:
+            raise NotSent("no time left to connect", timeout=True)
         host, port = (self.proxy.host, self.proxy.port) if self.proxy else (self.host, self.port)
         conn: http.client.HTTPConnection
         if self.https:
+            # The TLS handshake is bounded as a whole by the socket's timeout (CPython's ssl
+            # module counts one deadline across the handshake's reads).
             conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._ssl)
             if self.proxy is not None:
                 tunnel_headers: Dict[str, str] = {}
@@ -160,12 +194,14 @@ class OriginConnections:
                 conn.set_tunnel(self.host, self.port, tunnel_headers)
         else:
             conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        # The proxy's answer to CONNECT is read by the same deadline.
+        conn.response_class = bounded_responses(connect_by, MAX_ANSWER_BYTES)
         try:
             conn.connect()
         except socket.timeout:
             conn.close()
             raise NotSent("connect timeout", timeout=True) from None
-        except (OSError, http.client.HTTPException):
+        except (OSError, http.client.HTTPException, AnswerTooLarge):
             # Refused, unreachable, unresolvable, the tunnel refused, the certificate refused.
             conn.close()
             raise NotSent("could not connect") from None

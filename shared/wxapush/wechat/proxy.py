@@ -58,7 +58,10 @@ def _variable(env: Mapping[str, str], lower: str) -> tuple[str, Optional[str]]:
 
 
 def _parse(variable: str, url: str) -> Proxy:
-    parts = urlsplit(url if "://" in url else "http://" + url)
+    try:
+        parts = urlsplit(url if "://" in url else "http://" + url)
+    except ValueError:  # an unclosed "[" of an IPv6 address, among others
+        raise ProxyError(variable, "not a URL (is an IPv6 address's bracket unclosed?)") from None
     if parts.scheme.lower() != "http":
         raise ProxyError(variable, f"only http:// proxies are supported, not {parts.scheme}://")
     try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from typing import Callable, Optional
+from typing import Any, Callable, Mapping, Optional, Tuple
 
 from wxapush.errors import NoTimeLeft, UpstreamError
 from wxapush.store.base import TokenCache, TokenRecord
@@ -27,6 +27,10 @@ REFRESH_MARGIN = 300.0
 FORCE_REFRESH_INTERVAL = 30.0
 #: A fetch holding the lock longer than this is presumed dead; its lock frees itself.
 LOCK_TTL = 10.0
+#: The longest life a token answer may claim (WeChat's tokens live 7200 s) and the longest
+#: token taken (WeChat reserves 512 characters).
+MAX_EXPIRES_IN = 86400
+MAX_TOKEN_LENGTH = 2048
 
 
 class TokenManager:
@@ -131,8 +135,30 @@ class TokenManager:
         errcode = answer.get("errcode", 0)
         if errcode:
             raise error_for_errcode(errcode, str(answer.get("errmsg", "")))
-        token, expires_in = answer.get("access_token"), answer.get("expires_in")
-        if not isinstance(token, str) or not token or not isinstance(expires_in, int):
-            raise UpstreamError("token answer without access_token/expires_in", retryable=True)
+        token, expires_in = _checked(answer)
         now = self.clock()
         return TokenRecord(token=token, expires_at=now + expires_in, fetched_at=now)
+
+
+def _checked(answer: Mapping[str, Any]) -> Tuple[str, int]:
+    """The token and its life from WeChat's answer, refused unless both are plausible: a token
+    of printable ASCII, a life of 1 s to a day (a negative one would fetch on every call, one
+    of 400 digits would overflow the clock)."""
+    token, expires_in = answer.get("access_token"), answer.get("expires_in")
+    if (
+        not isinstance(token, str)
+        or not 0 < len(token) <= MAX_TOKEN_LENGTH
+        or not token.isascii()
+        or not token.isprintable()
+        or " " in token
+    ):
+        raise UpstreamError("token answer without a usable access_token", retryable=True)
+    if (
+        isinstance(expires_in, bool)
+        or not isinstance(expires_in, int)
+        or not 0 < expires_in <= MAX_EXPIRES_IN
+    ):
+        raise UpstreamError(
+            f"token answer's expires_in is not 1 to {MAX_EXPIRES_IN} seconds", retryable=True
+        )
+    return token, expires_in
