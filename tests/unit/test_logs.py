@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.functional.conftest import ADMIN_KEY
 from tests.reliability.secrets_plugin import SecretScan
 from wxapush import logs, runtime
 from wxapush.config import reset_settings
@@ -108,7 +109,7 @@ def test_the_secrets_scan_reads_the_json_keys_too() -> None:
     # A secret in an extra key never reaches getMessage(): the scan must read the JSON line.
     scan = SecretScan()
     record = logging.LogRecord("wxapush.x", logging.INFO, __file__, 1, "clean", None, None)
-    record.errmsg = "leaked test-admin-key-0123456789"
+    record.errmsg = f"leaked {ADMIN_KEY}"
     scan.emit(record)
     assert scan.found and "test-a" in scan.found[0]
 
