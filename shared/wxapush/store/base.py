@@ -217,6 +217,19 @@ class SendLog(Protocol):
         stay; the keys become free); return how many keys were forgotten."""
 
 
+class LogRollups(Protocol):
+    """Counts of closed periods kept beside the send log, so that ``SendLog.summarize`` reads
+    O(periods), not O(records). A store whose writes keep counters already (Redis) has none."""
+
+    def roll_up(
+        self, appid: str, buckets: Sequence[Tuple[int, int]], now: Optional[float] = None
+    ) -> int:
+        """Count the app's records of each closed bucket (``[start, end)`` of ``created_at``,
+        ``end <= now``) not counted yet or written since; forget the buckets not named; return
+        how many were counted. ``SendLog.summarize`` counts live whatever no clean bucket
+        covers, so its figures equal a full count whenever this last ran."""
+
+
 # --- grants and templates -----------------------------------------------------------------------
 
 

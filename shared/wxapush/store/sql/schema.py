@@ -20,7 +20,7 @@ from wxapush.store.sql.dialects import schema_lock
 from wxapush.store.sql.pool import Connection, Pool
 from wxapush.store.sql.tables import TABLES, create_index, create_table, index_names
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Tables:
     campaigns: str
     recipients: str
     counters: str
+    send_rollup: str
 
     def all(self) -> List[str]:
         """Every table, in creation order."""
@@ -143,11 +144,22 @@ def _add_summary_index(conn: Connection, tables: Tables) -> None:
     conn.execute(create_index(conn.dialect, tables.prefix, "send_log", "summary"))
 
 
+def _v5_rollups(conn: Connection, tables: Tables) -> None:
+    """v4 -> v5: the dashboard's rollups (``send_rollup``) and the ``send_log`` index that finds
+    the records written since a rollup was counted. Safe to run on a database that has part."""
+    if f"{tables.prefix}_send_log_updated" not in indexes_of(conn, tables.send_log):
+        conn.execute(create_index(conn.dialect, tables.prefix, "send_log", "updated"))
+    if not has_table(conn, tables.send_rollup):
+        _create(conn, tables.prefix, "send_rollup")
+        exact_collation(conn, tables, [tables.send_rollup])
+
+
 #: MIGRATIONS[v](conn, tables) takes a database at version v-1 to v. Version 1 is creation.
 MIGRATIONS: Dict[int, Callable[[Connection, Tables], None]] = {
     2: _add_summary_index,
     3: exact_collation,
     4: _v4_broadcast,
+    5: _v5_rollups,
 }
 
 _ready: Set[Tuple[str, str]] = set()
