@@ -29,6 +29,7 @@ from wxapush.store.redis.ledgers import (
     RedisTemplateRegistry,
     RedisTokenCache,
 )
+from wxapush.store.redis.rollups import RedisRollups
 from wxapush.store.redis.send_log import RedisSendLog
 
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -65,6 +66,7 @@ class RedisStore:
         self.limiter = RedisRateLimiter(self.client, self.keys)
         self.campaigns = RedisCampaignQueue(self.client, self.keys)
         self.counters = RedisCounters(self.client, self.keys)
+        self.rollups = RedisRollups(self.client, self.keys.prefix)
 
     def close(self) -> None:
         if not self._closed:
