@@ -117,6 +117,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--store", choices=("sqlite", "redis"), default="sqlite")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sort", default="tottime", help="the profile's order (cumtime…)")
     args = parser.parse_args()
 
     from tests.functional.store import _namespaces
@@ -155,7 +156,7 @@ def main() -> None:
                 profile = cProfile.Profile(time.process_time)
                 batch = pushes(args.pushes, "prof")
                 profile.runcall(wxapush_round, handler, batch)
-                pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+                pstats.Stats(profile).sort_stats(args.sort).print_stats(30)
         finally:
             reset_app()
             if args.store == "redis":
