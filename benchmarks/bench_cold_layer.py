@@ -16,7 +16,10 @@ here: Linux carries ``ru_maxrss`` across ``exec`` from the forked copy of this p
 holds the zips; ``bench_send.py`` measures it.)
 
 It needs a CPython of the runtime on the machine (pyenv's will do, or ``--python``); wechatpy
-for it is installed once into ``~/.cache/wxapush/bench/``.
+for it is installed once into ``~/.cache/wxapush/bench/``. The clients run in a virtual
+environment made from it with nothing installed (``venv --without-pip``, as
+tests/e2e/test_scf_layout.py does): the interpreter's own site-packages may run start-up hooks
+(``.pth`` files) that SCF's runtime has not, and that would add the same time to every client.
 """
 
 from __future__ import annotations
@@ -124,6 +127,9 @@ def main() -> None:
     proc, base_url = start_wxemu()
     try:
         with tempfile.TemporaryDirectory() as tmp:
+            venv = Path(tmp, "venv")
+            subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True)
+            python = str(venv / "bin" / "python")
             layers = {
                 "bytecode": layer(Path(tmp, "on"), args.runtime, python, "on"),
                 "source": layer(Path(tmp, "off"), args.runtime, python, "off"),
