@@ -12,10 +12,28 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests import suite_clock
 from wxemu.testing import RunningServer, running_server
 
 # Every log line of the suite is searched for the secrets and openids the tests use.
 pytest_plugins = ["tests.reliability.secrets_plugin"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start the suite at the instant WXAPUSH_TEST_CLOCK chooses (noon in Shanghai by default)."""
+    try:
+        suite_clock.install()
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    suite_clock.uninstall()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return suite_clock.describe()
+
 
 SERVICES = {
     "redis": ("WXAPUSH_TEST_REDIS", "redis://127.0.0.1:6379/15", 6379),

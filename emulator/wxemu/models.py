@@ -157,6 +157,9 @@ class App:
     force_refreshes: list[float] = field(default_factory=list)
     #: Daily counters per API path: path -> (day, used).
     counters: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Calls counted per API path since the app was made: no day boundary or quota clearing
+    #: resets these, so a test counts what it did whatever the hour it runs at.
+    calls: dict[str, int] = field(default_factory=dict)
     #: Per-path daily limits that override :data:`wxemu.quota.DAILY_LIMITS`.
     daily_limits: dict[str, int] = field(default_factory=dict)
     #: clear_quota calls so far (WeChat allows 10 a month; wxemu never resets this count).

@@ -45,3 +45,9 @@ def charge(app: App, path: str, clock: Clock) -> None:
     if used >= daily_limit(app, path):
         raise WeChatError(45009)
     app.counters[path] = (clock.day(), used + 1)
+    app.calls[path] = app.calls.get(path, 0) + 1
+
+
+def calls_made(app: App, path: str) -> int:
+    """Calls to ``path`` counted since the app was made, across days and quota clearing."""
+    return app.calls.get(path, 0)

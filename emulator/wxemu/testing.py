@@ -10,7 +10,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
+from datetime import time as dtime
 from typing import Any, Optional
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -145,6 +148,17 @@ class RunningServer:
     def advance(self, seconds: float) -> float:
         now: float = self.control("POST", "clock", json={"advance": seconds})["now"]
         return now
+
+    def advance_to(self, time_of_day: str, zone: str = "Asia/Shanghai") -> float:
+        """Move the clock forward to the next ``HH:MM[:SS]`` in ``zone`` (WeChat's by default),
+        so a test of a day's limits starts where it chooses, whatever the hour it runs at."""
+        tz = ZoneInfo(zone)
+        now = datetime.fromtimestamp(self.emulator.clock.now(), tz)
+        wanted = dtime.fromisoformat(time_of_day)
+        target = datetime.combine(now.date(), wanted, tzinfo=tz)
+        if target <= now:
+            target = datetime.combine(now.date() + timedelta(days=1), wanted, tzinfo=tz)
+        return self.advance(target.timestamp() - now.timestamp())
 
     def login_code(self, appid: str, openid: Optional[str] = None) -> dict[str, Any]:
         body = {"appid": appid, **({"openid": openid} if openid else {})}

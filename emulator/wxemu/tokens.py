@@ -58,13 +58,16 @@ def stable(emulator: Emulator, app: App, force_refresh: bool) -> Token:
         usable = current is not None and current.problem(now) is None
         if force_refresh and current is not None:
             day = emulator.clock.day()
-            today = [t for t in app.force_refreshes if day_of(t) == day]
-            app.force_refreshes = today
-            too_soon = bool(today) and now - today[-1] < FORCE_REFRESH_GAP
+            # The 30 s gap holds across midnight; only the count of 20 restarts with the day.
+            recent = [
+                t for t in app.force_refreshes if day_of(t) == day or now - t < FORCE_REFRESH_GAP
+            ]
+            app.force_refreshes = recent
+            too_soon = bool(recent) and now - recent[-1] < FORCE_REFRESH_GAP
             if not too_soon:
-                if len(today) >= FORCE_REFRESHES_PER_DAY:
+                if sum(day_of(t) == day for t in recent) >= FORCE_REFRESHES_PER_DAY:
                     raise WeChatError(45009)
-                today.append(now)
+                recent.append(now)
                 for token in emulator.tokens.values():
                     if token.appid == app.appid and token.kind == "stable" and token.superseded_at:
                         token.revoked = True

@@ -135,13 +135,37 @@ def test_force_refresh_within_30_seconds_does_not_refresh(wxemu, http):
     assert stable(wxemu, http, force=True).json()["access_token"] == first
 
 
+def test_the_30_second_gap_holds_across_midnight(wxemu, http):
+    wxemu.advance_to("23:59:50")
+    stable(wxemu, http)
+    first = stable(wxemu, http, force=True).json()["access_token"]
+    wxemu.advance(20)  # 00:00:10 in Beijing: a new day, but 20 s after the last refresh
+    assert stable(wxemu, http, force=True).json()["access_token"] == first
+    wxemu.advance(10)
+    assert stable(wxemu, http, force=True).json()["access_token"] != first
+
+
 def test_21st_force_refresh_of_the_day_answers_45009(wxemu, http):
+    wxemu.advance_to("12:00")  # the 20 refreshes and the 21st fall on one Beijing day
     stable(wxemu, http)
     for _ in range(20):
         assert "access_token" in stable(wxemu, http, force=True).json()
         wxemu.advance(30)
     response = stable(wxemu, http, force=True)
     assert_wechat_error(response, 45009, "reach max api daily quota limit", wxemu)
+
+
+def test_force_refreshes_are_counted_per_beijing_day(wxemu, http):
+    wxemu.advance_to("23:49:30")
+    stable(wxemu, http)
+    for _ in range(20):
+        assert "access_token" in stable(wxemu, http, force=True).json()
+        wxemu.advance(30)
+    assert_wechat_error(  # 23:59:30: the day's 20 are spent
+        stable(wxemu, http, force=True), 45009, "reach max api daily quota limit", wxemu
+    )
+    wxemu.advance(31)  # 00:00:01 in Beijing: a new day
+    assert "access_token" in stable(wxemu, http, force=True).json()
 
 
 def test_stable_token_requires_post_43002(wxemu, http):

@@ -33,16 +33,6 @@ def quiet_now(wxemu: RunningServer) -> str:
     return f"{start:%H:%M}-{end:%H:%M}"
 
 
-def at_local_noon(wxemu: RunningServer) -> None:
-    """Move wxemu's clock to the next 12:00 in Asia/Shanghai, so that a test of a day's cap runs
-    far from the day's end whatever the hour CI runs it at."""
-    now = datetime.fromtimestamp(wxemu.emulator.clock.now(), ZoneInfo("Asia/Shanghai"))
-    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
-    if noon <= now:
-        noon += timedelta(days=1)
-    wxemu.advance(noon.timestamp() - now.timestamp())
-
-
 def campaign(invoke: Invoke, recipients: List[str]) -> str:
     created = invoke(
         "broadcast", {"template_id": demo.TEMPLATE_ID, "data": DATA, "recipients": recipients}
@@ -79,7 +69,7 @@ def test_quiet_hours_defer_a_campaign_until_they_end(
 def test_the_daily_cap_skips_capped_users_until_the_next_day(
     invoke: Invoke, wxemu: RunningServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at_local_noon(wxemu)
+    wxemu.advance_to("12:00")  # a day's cap, far from the day's end
     configure(wxemu, monkeypatch, WXAPUSH_USER_CAP="1/day")
     u1, u2, u3 = users(wxemu, 3)
     for openid in (u1, u2, u3):
@@ -127,7 +117,7 @@ def test_scope_all_refuses_single_sends_unless_urgent(
 def test_scope_all_caps_a_user_calling_send_repeatedly(
     invoke: Invoke, wxemu: RunningServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at_local_noon(wxemu)
+    wxemu.advance_to("12:00")  # a day's cap, far from the day's end
     configure(wxemu, monkeypatch, WXAPUSH_USER_CAP="2/day", WXAPUSH_RESPECT_SCOPE="all")
     [user] = users(wxemu, 1, granted=False)
     # a refusal by WeChat sends nothing and takes nothing from the cap

@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 import pytest
 
+from tests import suite_clock
 from wxemu import demo
 from wxemu.testing import RunningServer
 
@@ -57,6 +58,7 @@ def probe(
 ) -> dict[str, Any]:
     """Import (and, with ``call``, invoke once) an entry point in a fresh interpreter."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WXAPUSH_", "TENCENTCLOUD_"))}
+    env.pop(suite_clock.SHIFT_VARIABLE, None)  # the suite clock's shim would add its own imports
     env.update(
         WXAPUSH_APPID="wx0123456789abcdef",
         WXAPUSH_APPSECRET="0123456789abcdef0123456789abcdef",

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from wxapush.store.base import LogQuery, new_log_id
+from wxapush.store.base import LogQuery, _reset_id_state, new_log_id
 from wxapush.store.common import check_changes, check_query, msgid_from_i64, msgid_to_i64
 
 CROCKFORD = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
@@ -20,6 +20,7 @@ def test_log_ids_are_26_crockford_chars_and_strictly_increasing() -> None:
 
 
 def test_log_ids_sort_by_time() -> None:
+    _reset_id_state()  # as in a new instance: no earlier id (minted at another time) to follow
     before = new_log_id()
     # the id's first 10 chars are the millisecond: compare with an id built for a later time
     later_ms = int(time.time() * 1000) + 10_000
