@@ -50,4 +50,4 @@ def roll_up(app: App, deadline: float) -> Dict[str, Any]:
     now = time.time()
     settings = app.settings
     wanted = buckets(now, settings.tzinfo, settings.log_retention_days)
-    return {"buckets": rollups.roll_up(settings.appid, wanted, now)}
+    return {"buckets": rollups.roll_up(settings.appid, wanted, now, deadline)}

@@ -222,12 +222,17 @@ class LogRollups(Protocol):
     O(periods), not O(records). A store whose writes keep counters already (Redis) has none."""
 
     def roll_up(
-        self, appid: str, buckets: Sequence[Tuple[int, int]], now: Optional[float] = None
+        self,
+        appid: str,
+        buckets: Sequence[Tuple[int, int]],
+        now: Optional[float] = None,
+        deadline: Optional[float] = None,
     ) -> int:
         """Count the app's records of each closed bucket (``[start, end)`` of ``created_at``,
-        ``end <= now``) not counted yet or written since; forget the buckets not named; return
-        how many were counted. ``SendLog.summarize`` counts live whatever no clean bucket
-        covers, so its figures equal a full count whenever this last ran."""
+        ``end <= now``) not counted yet or written since, stopping short of ``deadline``
+        (``time.monotonic``); forget the buckets not named; return how many were counted.
+        ``SendLog.summarize`` counts live whatever no clean bucket covers, so its figures equal
+        a full count whenever this ran, and whatever it left for its next run."""
 
 
 # --- grants and templates -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ changed outside the scripts) does not show in the summary.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, List, Tuple
@@ -116,3 +117,12 @@ def test_buckets_not_asked_for_any_more_are_forgotten(store: Any) -> None:
     _behind_the_back(store, records[0], "delivered")
     # day 0 is counted live now: the change shows
     assert dict(store.log.summarize(APP, BOUNDS).periods[0]) == {"delivered": 2, "failed": 1}
+
+
+def test_a_roll_up_short_of_time_leaves_the_rest_counted_live(store: Any) -> None:
+    _seed(store)
+    if hasattr(store, "client"):
+        pytest.skip("Redis sums counters in one script: no deadline")
+    assert store.rollups.roll_up(APP, BUCKETS, NOW, deadline=time.monotonic()) == 0
+    assert _as_dict(store, BOUNDS) == _full(store)
+    assert store.rollups.roll_up(APP, BUCKETS, NOW, deadline=time.monotonic() + 60) == 5

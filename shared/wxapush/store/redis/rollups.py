@@ -28,8 +28,13 @@ class RedisRollups:
         self._summary = client.register_script(SUMMARY_ROLLED)
 
     def roll_up(
-        self, appid: str, buckets: Sequence[Tuple[int, int]], now: Optional[float] = None
+        self,
+        appid: str,
+        buckets: Sequence[Tuple[int, int]],
+        now: Optional[float] = None,
+        deadline: Optional[float] = None,
     ) -> int:
+        # One script sums quarter counters (a few thousand hash reads at most): no deadline.
         args = [self._prefix, appid]
         for start, end in buckets:
             if start < end and (now is None or end <= now):
