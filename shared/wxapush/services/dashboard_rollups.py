@@ -2,8 +2,8 @@
 
 The buckets are the days of the retention window in ``WXAPUSH_TZ`` that have ended, and the
 hours of today that have ended: the dashboard's summary reads those counts and counts live only
-the open hour (``LogRollups``; store/sql/rollups.py). A store without rollups (Redis keeps
-counters in its write scripts, SQLite counts its own file) has nothing to do.
+the open hour (``LogRollups``; store/sql/rollups.py, store/redis/rollups.py). A store without
+rollups (SQLite counts its own file) has nothing to do.
 """
 
 from __future__ import annotations

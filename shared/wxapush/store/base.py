@@ -219,7 +219,9 @@ class SendLog(Protocol):
 
 class LogRollups(Protocol):
     """Counts of closed periods kept beside the send log, so that ``SendLog.summarize`` reads
-    O(periods), not O(records). A store whose writes keep counters already (Redis) has none."""
+    O(periods), not O(records): SQL counts the records of a closed day or hour once (store/sql/
+    rollups.py), Redis sums its quarter-hour counters (store/redis/rollups.py). SQLite has none:
+    an embedded store's summary counts its own file."""
 
     def roll_up(
         self,
