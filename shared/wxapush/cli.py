@@ -18,9 +18,12 @@ import time
 import uuid
 from pathlib import Path
 from types import FrameType
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from wxapush.store.base import STATUSES
+
+if TYPE_CHECKING:
+    from wxapush.packaging_bytecode import Bytecode
 
 FUNCTIONS = ("get_token", "send", "send_log", "refresh_code", "broadcast")
 #: What `wxapush dev` serves beyond `invoke`'s: receive_event answers WeChat (wxemu's pushes),
@@ -251,6 +254,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="where downloaded wheels are kept between builds (default: ~/.cache/wxapush/wheels)",
     )
+    package.add_argument(
+        "--bytecode",
+        choices=packaging.BYTECODE_CHOICES,
+        default="auto",
+        help="compile the layer's bytecode for the runtime with a CPython of that version: "
+        "auto = when one is on this machine (python3.9 on PATH, pyenv, or --python), else build "
+        "without and say so; on = refuse to build without; off = sources only "
+        "(default: %(default)s)",
+    )
+    package.add_argument(
+        "--python",
+        metavar="PATH",
+        help="the target runtime's interpreter that compiles the bytecode (default: found)",
+    )
     package.set_defaults(run=run_package)
     return parser
 
@@ -360,6 +377,15 @@ def _version() -> str:
         return "unknown"
 
 
+def _bytecode_line(compiled: Optional[Bytecode], runtime: str) -> str:
+    if compiled is None:
+        return (f"bytecode: none (no Python {runtime} here, or --bytecode off): every cold "
+                "instance compiles the layer from source")  # fmt: skip
+    refused = f", {len(compiled.failed)} sources it refused" if compiled.failed else ""
+    return (f"bytecode: {compiled.compiled} unchecked-hash {compiled.cache_tag} pycs, compiled "
+            f"by {compiled.interpreter}{refused}")  # fmt: skip
+
+
 def run_package(args: argparse.Namespace) -> int:
     from wxapush import packaging
 
@@ -369,7 +395,14 @@ def run_package(args: argparse.Namespace) -> int:
             extras = list(chosen)
         else:
             extras, why = [e.strip() for e in args.extras.split(",") if e.strip()], "--extras"
-        built = packaging.build(args.output, args.runtime, extras, args.cache_dir)
+        built = packaging.build(
+            args.output,
+            args.runtime,
+            extras,
+            args.cache_dir,
+            bytecode=args.bytecode,
+            python=args.python,
+        )
     except packaging.PackagingError as exc:
         print(f"wxapush package: {exc}", file=sys.stderr)
         return 1
@@ -381,6 +414,7 @@ def run_package(args: argparse.Namespace) -> int:
         size = f"{a.size / 1024:,.1f} KiB"
         print(f"  {a.path!s:<{width}}  {size:>12}  {a.files:>4} files  sha256 {a.sha256[:16]}")
     print("  vendored: " + ", ".join(built.wheels))
+    print("  " + _bytecode_line(built.bytecode, args.runtime))
     print(f"Publish {built.layer.path} as a Python{args.runtime} layer; deploy the code in "
           f"{args.output / packaging.FUNCTIONS_STAGE}/ (docs/deploy.md).")  # fmt: skip
     return 0

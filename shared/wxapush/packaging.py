@@ -13,9 +13,12 @@ are importable (https://www.tencentcloud.com/document/product/583/40323, 583/370
 * ``functions/<function>/``: the same files unzipped, the code roots ``serverless.yml`` and
   ``cloudbaserc.json`` deploy (both CLIs zip a folder themselves).
 
-The same inputs (sources and wheels) give byte-identical zips: entries sorted, one fixed
-timestamp, fixed permissions, no ``__pycache__`` (``/opt`` is read-only on SCF and the target's
-bytecode cannot be compiled by another interpreter anyway).
+The same inputs (sources, wheels and the target's interpreter) give byte-identical zips: entries
+sorted, one fixed timestamp, fixed permissions. The layer carries bytecode for the target
+(``__pycache__/*.cpython-39.pyc``, unchecked-hash pycs compiled by a CPython of the target's
+version: :mod:`wxapush.packaging_bytecode`), because ``/opt`` is read-only on SCF and every cold
+instance would otherwise compile the layer from source. ``bytecode="auto"`` (the default) builds
+without it when the machine has no such interpreter, and says so; ``"on"`` refuses to.
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import unquote, urlsplit
 
-from wxapush import target_resolve
+from wxapush import packaging_bytecode, target_resolve
 from wxapush.target_resolve import DEFAULT_EXTRAS, STORE_EXTRAS
 
 __all__ = [
+    "BYTECODE_CHOICES",
     "DEFAULT_EXTRAS",
     "DEV_ONLY",
     "RUNTIMES",
@@ -55,6 +59,10 @@ __all__ = [
 RUNTIMES = ("3.9", "3.10")
 PLATFORM = "manylinux2014_x86_64"
 
+#: ``auto``: compile when a CPython of the target's version is on the machine; ``on``: must;
+#: ``off``: never.
+BYTECODE_CHOICES = ("auto", "on", "off")
+
 #: Modules of the package that never run in a function.
 DEV_ONLY = frozenset(
     {
@@ -68,6 +76,7 @@ DEV_ONLY = frozenset(
         "cli_migrate.py",
         "cli_remote.py",
         "packaging.py",
+        "packaging_bytecode.py",
         "target_resolve.py",
     }
 )
@@ -102,6 +111,8 @@ class Build:
     layer: Artifact
     functions: Dict[str, Artifact]
     wheels: Tuple[str, ...]
+    #: The bytecode compiled into the layer, or None when it was built without.
+    bytecode: Optional[packaging_bytecode.Bytecode] = None
 
 
 def default_extras(env: Mapping[str, str]) -> Tuple[Tuple[str, ...], str]:
@@ -148,13 +159,30 @@ def build(
     extras: Sequence[str] = DEFAULT_EXTRAS,
     cache_dir: Optional[Path] = None,
     functions_dir: Path = Path("functions"),
+    bytecode: str = "auto",
+    python: Optional[str] = None,
 ) -> Build:
     """Build ``layer.zip``, one zip per function and the staged function folders in ``output``.
 
     ``python_version`` is the target CPython (``3.9`` or ``3.10`` on SCF); wheels are fetched
     into ``cache_dir/<target>/`` (default ``~/.cache/wxapush/wheels``) and reused by later
-    builds.
+    builds. ``bytecode`` is one of :data:`BYTECODE_CHOICES`; ``python`` names the target's
+    interpreter that compiles it (default: found on the machine).
     """
+    if bytecode not in BYTECODE_CHOICES:
+        raise PackagingError(f"bytecode must be one of {', '.join(BYTECODE_CHOICES)}")
+    interpreter = None
+    if bytecode != "off":
+        try:
+            interpreter = packaging_bytecode.find_interpreter(python_version, python)
+        except packaging_bytecode.BytecodeError as exc:
+            raise PackagingError(str(exc)) from None
+        if interpreter is None and bytecode == "on":
+            raise PackagingError(
+                f"no Python {python_version} on this machine to compile the layer's bytecode: "
+                f"install one (pyenv install {python_version}), name it with --python, or "
+                "build without bytecode (--bytecode off)"
+            )
     cache_dir = cache_dir or Path.home() / ".cache" / "wxapush" / "wheels"
     if not functions_dir.is_dir():
         raise PackagingError(f"no {functions_dir}/ here: run it from the project's root")
@@ -165,6 +193,13 @@ def build(
     files = _package_files(Path(__file__).resolve().parent)
     for wheel in wheels:
         files.update(_wheel_files(wheel))
+    compiled = None
+    if interpreter is not None:
+        try:
+            pycs, compiled = packaging_bytecode.compile_layer(files, interpreter)
+        except packaging_bytecode.BytecodeError as exc:
+            raise PackagingError(str(exc)) from None
+        files.update(pycs)
     output.mkdir(parents=True, exist_ok=True)
     layer = _write_zip(output / "layer.zip", files)
     stage = output / FUNCTIONS_STAGE
@@ -177,7 +212,7 @@ def build(
             target = stage / name / arcname
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-    return Build(layer, functions, tuple(w.name for w in wheels))
+    return Build(layer, functions, tuple(w.name for w in wheels), compiled)
 
 
 # -- wheels --------------------------------------------------------------------------------------

@@ -101,9 +101,12 @@ def test_the_layer_has_wxapush_and_its_dependencies_at_the_root(dist: Path) -> N
                    "tencentcloud/ssm/v20190923/ssm_client.py"):  # fmt: skip
         assert module in names, module
     # Dev-only modules stay home: the CLI drives wxemu, packaging drives pip.
-    for dev_only in ("__main__.py", "cli.py", "cli_broadcast.py", "packaging.py"):
+    for dev_only in ("__main__.py", "cli.py", "cli_broadcast.py", "packaging.py",
+                     "packaging_bytecode.py"):  # fmt: skip
         assert f"wxapush/{dev_only}" not in names
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    # Bytecode only where the build compiled it: beside a source, for the target's runtime.
+    pycs = [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
+    assert all(n.endswith(".cpython-39.pyc") and n.split("/")[-2] == "__pycache__" for n in pycs)
     assert not [n for n in names if n.startswith(("python/", "opt/", "wxemu/"))]
     assert {(i.date_time, i.external_attr >> 16) for i in infos} == {(EPOCH, 0o100644)}
 
@@ -117,6 +120,32 @@ def test_the_default_layer_carries_every_store_driver_for_the_target(dist: Path)
     # redis needs async-timeout below Python 3.11.3: resolved for the 3.9 target, whatever
     # interpreter built the layer.
     assert "async_timeout/__init__.py" in names
+
+
+def test_the_layer_carries_bytecode_for_the_target_runtime(dist: Path) -> None:
+    interpreter = target_python()
+    if interpreter == sys.executable:
+        pytest.skip(f"no CPython {RUNTIME} on this machine: the layer is built without bytecode")
+    magic = subprocess.run([interpreter, "-c", "import importlib.util, sys; "
+                            "sys.stdout.write(importlib.util.MAGIC_NUMBER.hex())"],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    with zipfile.ZipFile(dist / "layer.zip") as z:
+        names = set(z.namelist())
+        sources = [n for n in names if n.endswith(".py")]
+        for module in ("wxapush/app.py", "wxapush/services/send.py", "cryptography/__init__.py",
+                       "redis/client.py", "tencentcloud/ssm/v20190923/ssm_client.py"):  # fmt: skip
+            head, _, name = module.rpartition("/")
+            pyc = z.read(f"{head}/__pycache__/{name[:-3]}.cpython-39.pyc")
+            assert pyc[:4].hex() == magic, module  # the target's own format
+            # PEP 552: flags 0b01, a hash-based pyc not checked against its source (no mtime).
+            assert int.from_bytes(pyc[4:8], "little") == 0b01, module
+
+    def pyc_of(source: str) -> str:
+        head, _, name = source.rpartition("/")
+        return f"{head}/__pycache__/{name[:-3]}.cpython-39.pyc".lstrip("/")
+
+    missing = [n for n in sources if pyc_of(n) not in names]
+    assert len(missing) < 0.01 * len(sources), missing[:10]  # a wheel's Python 2 leftovers
 
 
 def test_the_layer_ships_the_dashboards_files(dist: Path) -> None:

@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict
 from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 from wxapush import limits
@@ -251,7 +250,9 @@ def handle(app: App, push: Push, deadline: float) -> None:
 
 def event_key(appid: str, push: Push) -> str:
     """The identity of an event: WeChat re-pushes it with the same content."""
-    items = [asdict(c) for c in push.choices] + [asdict(d) for d in push.deliveries]
+    # vars(), not asdict(): the items are flat dataclasses of text and numbers, so the same
+    # dicts (the same key, whatever version wrote it) without asdict's recursive copy.
+    items = [vars(c) for c in push.choices] + [vars(d) for d in push.deliveries]
     canonical = json.dumps(
         [appid, push.event, push.from_user, push.create_time, items], sort_keys=True
     )

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from wxapush.app import App, current_app
 from wxapush.errors import Forbidden, UpstreamError, WxapushError, ok
 from wxapush.runtime import Invocation
+from wxapush.services.dashboard_rollups import roll_up
 from wxapush.services.reconcile import reconcile
 from wxapush.store.base import TemplateInfo
 from wxapush.store.failures import store_failure
@@ -38,6 +39,7 @@ def run(inv: Invocation) -> dict[str, Any]:
         "templates": sync_templates,
         "prune": prune,
         "reconcile": reconcile,
+        "rollups": roll_up,  # after the steps that change records: counts what they left
     }
     summary: dict[str, Any] = {}
     first_error: WxapushError | None = None

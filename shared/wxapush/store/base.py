@@ -255,6 +255,26 @@ class SendLog(Protocol):
         stay; the keys become free); return how many keys were forgotten."""
 
 
+class LogRollups(Protocol):
+    """Counts of closed periods kept beside the send log, so that ``SendLog.summarize`` reads
+    O(periods), not O(records): SQL counts the records of a closed day or hour once (store/sql/
+    rollups.py), Redis sums its quarter-hour counters (store/redis/rollups.py). SQLite has none:
+    an embedded store's summary counts its own file."""
+
+    def roll_up(
+        self,
+        appid: str,
+        buckets: Sequence[Tuple[int, int]],
+        now: Optional[float] = None,
+        deadline: Optional[float] = None,
+    ) -> int:
+        """Count the app's records of each closed bucket (``[start, end)`` of ``created_at``,
+        ``end <= now``) not counted yet or written since, stopping short of ``deadline``
+        (``time.monotonic``); forget the buckets not named; return how many were counted.
+        ``SendLog.summarize`` counts live whatever no clean bucket covers, so its figures equal
+        a full count whenever this ran, and whatever it left for its next run."""
+
+
 # --- grants and templates -----------------------------------------------------------------------
 
 

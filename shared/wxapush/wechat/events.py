@@ -149,6 +149,7 @@ def _parse_xml(data: bytes) -> Dict[str, Any]:
     tree = _XmlTree()
     parser = xml.parsers.expat.ParserCreate("UTF-8")
     parser.SetParamEntityParsing(xml.parsers.expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.buffer_text = True  # one text callback per run of text, CDATA sections included
     parser.StartDoctypeDeclHandler = tree.refuse
     parser.EntityDeclHandler = tree.refuse
     parser.StartElementHandler = tree.start

@@ -61,9 +61,13 @@ def test_the_ddl_is_the_one_earlier_releases_created(dialect: str) -> None:
     # the class attributes alone: rendering needs no driver
     d: Dialect = Postgres.__new__(Postgres) if dialect == "postgresql" else MySQL.__new__(MySQL)
     rendered = []
+    v5 = {"send_rollup", "updated"}  # schema v5's table and index (the rollups): new, not changed
     for name in sorted(TABLES):
-        rendered.append(create_table(d, "pfx", name))
-        rendered += [create_index(d, "pfx", name, index) for index in index_names(name)]
+        if name not in v5:
+            rendered.append(create_table(d, "pfx", name))
+        rendered += [
+            create_index(d, "pfx", name, index) for index in index_names(name) if index not in v5
+        ]
     assert rendered == LANDED_DDL[dialect]
 
 

@@ -29,6 +29,7 @@ from wxapush.store.redis.ledgers import (
     RedisTemplateRegistry,
     RedisTokenCache,
 )
+from wxapush.store.redis.rollups import RedisRollups
 from wxapush.store.redis.send_log import RedisSendLog
 from wxapush.store.schema_state import SchemaState, readable
 
@@ -77,6 +78,7 @@ class RedisStore:
         self.limiter = RedisRateLimiter(self.client, self.keys)
         self.campaigns = RedisCampaignQueue(self.client, self.keys)
         self.counters = RedisCounters(self.client, self.keys)
+        self.rollups = RedisRollups(self.client, self.keys.prefix)
 
     def close(self) -> None:
         if not self._closed:

@@ -14,6 +14,10 @@ Per-app keys (``<p>:<appid>:…``)::
                                            starting at unix second <quarter>: s:<status>,
                                            t:<template_id>:<status>,
                                            e:<template_id>:<status>:<errcode> (errcode not 0)
+    <p>:<appid>:sum:dirty          set     quarters whose counters changed since the last roll-up
+    <p>:<appid>:roll:<start>:<end> hash    the counters of the quarters of a closed bucket,
+                                           summed (rollups.py)
+    <p>:<appid>:rolls              hash    '<start>:<end>' -> 1 for each summed bucket
     <p>:<appid>:grants:<openid>    hash    template_id -> balance
     <p>:<appid>:templates          hash    template_id -> JSON [position, title, type, …]
     <p>:<appid>:templates:synced   string  when the set was last replaced

@@ -53,6 +53,7 @@ local function tally(f, delta)
   for _, name in ipairs(names) do
     if redis.call('HINCRBY', k, name, delta) == 0 then redis.call('HDEL', k, name) end
   end
+  redis.call('SADD', app(f.appid) .. ':sum:dirty', string.format('%d', q))  -- rollups.py
 end
 local function forget_key(id, f)
   if f.idempotency_key then
@@ -177,23 +178,6 @@ out[1] = total
 if count > 0 and offset < total then
   local ids = redis.call('ZREVRANGEBYSCORE', k, upto, since, 'LIMIT', ARGV[5], ARGV[6])
   for _, id in ipairs(ids) do out[#out + 1] = redis.call('HGETALL', rec(id)) end
-end
-return out
-"""
-)
-
-#: ARGV: prefix, appid, first quarter hour, end (exclusive) -> {quarter, HGETALL, …} non-empty
-SUMMARY = (
-    _COMMON
-    + """
-local base = app(ARGV[2]) .. ':sum:'
-local out = {}
-for q = tonumber(ARGV[3]), tonumber(ARGV[4]) - 1, 900 do
-  local counts = redis.call('HGETALL', base .. string.format('%d', q))
-  if #counts > 0 then
-    out[#out + 1] = string.format('%d', q)
-    out[#out + 1] = counts
-  end
 end
 return out
 """

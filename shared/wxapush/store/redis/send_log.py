@@ -16,7 +16,7 @@ from wxapush.store.common import (
 )
 from wxapush.store.redis import lua
 from wxapush.store.redis.keys import Keys
-from wxapush.store.redis.summary import summarize
+from wxapush.store.redis.rollups import RedisRollups
 
 _FLOATS = frozenset({"created_at", "updated_at"})
 _INTS = frozenset({"errcode", "msgid", "attempts"})
@@ -63,7 +63,7 @@ class RedisSendLog:
         self._find = client.register_script(lua.FIND_MSGID)
         self._prune = client.register_script(lua.PRUNE)
         self._expire = client.register_script(lua.EXPIRE_KEYS)
-        self._summary = client.register_script(lua.SUMMARY)
+        self._rollups = RedisRollups(client, keys.prefix)
 
     def claim(self, record: LogRecord) -> Tuple[LogRecord, bool]:
         check_record(record)
@@ -144,7 +144,8 @@ class RedisSendLog:
         return LogPage(len(matching), matching[q.offset : q.offset + q.count])
 
     def summarize(self, appid: str, bounds: Sequence[float]) -> LogSummary:
-        return summarize(self._summary, self._keys.prefix, appid, bounds)
+        # the quarter counters, summed per closed bucket where refresh_code did (rollups.py)
+        return self._rollups.summarize(appid, bounds)
 
     def prune(self, older_than: float) -> int:
         return self._batched(self._prune, older_than)

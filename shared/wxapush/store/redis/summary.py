@@ -1,32 +1,21 @@
-"""SendLog.summarize on Redis: counters the send-log scripts keep per quarter hour, summed.
+"""The Redis summary's counter fields: counters the send-log scripts keep per quarter hour.
 
 Every claim, update and prune adjusts the counters of the record's quarter hour in the same Lua
-script that writes the record (``lua.tally``), so they always match the records; one script
-reads a whole range at once, a snapshot of one moment. The records are never read.
+script that writes the record (``lua.tally``), so they always match the records; rollups.py
+reads them (summed per closed bucket where refresh_code did), a snapshot of one moment. The
+records are never read.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from typing import Any, Sequence
+from typing import Sequence
 from urllib.parse import unquote
 
-from wxapush.store.base import LogSummary
-from wxapush.store.common import SummaryBuilder, check_bounds
+from wxapush.store.common import SummaryBuilder
 
 
-def summarize(script: Any, prefix: str, appid: str, bounds: Sequence[float]) -> LogSummary:
-    edges = check_bounds(bounds)
-    out = SummaryBuilder(len(edges) - 1)
-    answer = script(keys=[], args=[prefix, appid, str(edges[0]), str(edges[-1])])
-    for quarter, flat in zip(answer[::2], answer[1::2]):
-        period = bisect_right(edges, int(quarter)) - 1
-        for name, value in zip(flat[::2], flat[1::2]):
-            _count(out, period, name.split(":"), int(value))
-    return out.build()
-
-
-def _count(out: SummaryBuilder, period: int, parts: Sequence[str], n: int) -> None:
+def count_field(out: SummaryBuilder, period: int, parts: Sequence[str], n: int) -> None:
+    """One counter field (``s:<status>``, ``t:<tpl>:<status>``, ``e:<tpl>:<status>:<code>``)."""
     kind = parts[0]
     if kind == "s":
         out.period(period, parts[1], n)

@@ -29,6 +29,7 @@ from wxapush.store.sql.ledgers import (
     SqlTokenCache,
 )
 from wxapush.store.sql.pool import Pool
+from wxapush.store.sql.rollups import SqlRollups
 from wxapush.store.sql.schema import SCHEMA_VERSION, Tables, build_tables, ensure_schema
 from wxapush.store.sql.send_log import SqlSendLog
 from wxapush.store.sql.urls import Target, parse_url
@@ -79,6 +80,7 @@ class SqlStore:
         self.limiter = SqlRateLimiter(self.pool, self.tables)
         self.campaigns = SqlCampaignQueue(self.pool, self.tables)
         self.counters = SqlCounters(self.pool, self.tables)
+        self.rollups = SqlRollups(self.pool, self.tables)
 
     def close(self) -> None:
         if not self._closed:

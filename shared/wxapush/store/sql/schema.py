@@ -21,10 +21,11 @@ from wxapush.store.sql.dialects import schema_lock
 from wxapush.store.sql.pool import Connection, Pool
 from wxapush.store.sql.tables import TABLES, create_index, create_table, index_names
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: The oldest schema version whose code may use tables at SCHEMA_VERSION: lower it when a
 #: release's steps only add (a rollback to the release before may then keep the tables).
-READABLE_FROM = SCHEMA_VERSION
+#: Version 5 only adds (the rollups table and an index): version 4's code may use its tables.
+READABLE_FROM = 4
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Tables:
     campaigns: str
     recipients: str
     counters: str
+    send_rollup: str
 
     def all(self) -> List[str]:
         """Every table, in creation order."""
@@ -172,11 +174,22 @@ def _add_summary_index(conn: Connection, tables: Tables) -> None:
     conn.execute(create_index(conn.dialect, tables.prefix, "send_log", "summary"))
 
 
+def _v5_rollups(conn: Connection, tables: Tables) -> None:
+    """v4 -> v5: the dashboard's rollups (``send_rollup``) and the ``send_log`` index that finds
+    the records written since a rollup was counted. Safe to run on a database that has part."""
+    if f"{tables.prefix}_send_log_updated" not in indexes_of(conn, tables.send_log):
+        conn.execute(create_index(conn.dialect, tables.prefix, "send_log", "updated"))
+    if not has_table(conn, tables.send_rollup):
+        _create(conn, tables.prefix, "send_rollup")
+        exact_collation(conn, tables, [tables.send_rollup])
+
+
 #: MIGRATIONS[v](conn, tables) takes a database at version v-1 to v. Version 1 is creation.
 MIGRATIONS: Dict[int, Callable[[Connection, Tables], None]] = {
     2: _add_summary_index,
     3: exact_collation,
     4: _v4_broadcast,
+    5: _v5_rollups,
 }
 
 #: What each step does, for ``wxapush migrate``.
@@ -185,6 +198,7 @@ STEP_NOTES = {
     3: "convert every table to an exact-byte collation (MySQL/MariaDB: ALTER TABLE … CONVERT,"
     " which rewrites the send log; nothing on PostgreSQL)",
     4: "add send_log.broadcast_id and its index, campaigns, recipients, counters (broadcast)",
+    5: "add the dashboard's rollups table and the send log's (appid, updated_at) index",
 }
 
 _ready: Set[Tuple[str, str]] = set()

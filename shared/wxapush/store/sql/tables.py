@@ -60,6 +60,8 @@ TABLES: Dict[str, Table] = {
             "summary": ("appid", "created_at", "template_id", "status", "errcode"),
             "time": ("appid", *_LOG_PAGE),
             "tpl": ("appid", "template_id", *_LOG_PAGE),
+            # schema v5: the records written since a rollup was counted (rollups.py)
+            "updated": ("appid", "updated_at"),
             "user": ("appid", "touser", *_LOG_PAGE),
         },
         # NULL keys never collide (both databases), so unkeyed sends share the index freely
@@ -133,6 +135,22 @@ TABLES: Dict[str, Table] = {
     ),
     "counters": Table(
         [("counter_key", _ID), ("count", "int"), ("expires_at", "double")], ["counter_key"]
+    ),
+    # schema v5: the send log's counts per closed bucket of created_at (rollups.py); the marker
+    # row of a bucket has template_id and status '' and says when it was counted
+    "send_rollup": Table(
+        [
+            ("appid", "str:64"),
+            ("bucket_start", "bigint"),
+            ("bucket_end", "bigint"),
+            ("template_id", _ID),
+            ("status", "str:16"),
+            ("errcode", "int"),
+            ("n", "bigint"),
+            ("rolled_at", "double"),
+            ("oldest", "double?"),
+        ],
+        ["appid", "bucket_start", "bucket_end", "template_id", "status", "errcode"],
     ),
 }
 
