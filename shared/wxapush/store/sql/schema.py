@@ -24,8 +24,7 @@ from wxapush.store.sql.tables import TABLES, create_index, create_table, index_n
 SCHEMA_VERSION = 5
 #: The oldest schema version whose code may use tables at SCHEMA_VERSION: lower it when a
 #: release's steps only add (a rollback to the release before may then keep the tables).
-#: Version 5 only adds (the rollups table and an index): version 4's code may use its tables.
-READABLE_FROM = 4
+READABLE_FROM = SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
