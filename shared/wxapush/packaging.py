@@ -57,7 +57,14 @@ PLATFORM = "manylinux2014_x86_64"
 
 #: Modules of the package that never run in a function.
 DEV_ONLY = frozenset(
-    {"__main__.py", "cli.py", "cli_broadcast.py", "packaging.py", "target_resolve.py"}
+    {
+        "__main__.py",
+        "cli.py",
+        "cli_broadcast.py",
+        "cli_broadcast_file.py",
+        "packaging.py",
+        "target_resolve.py",
+    }
 )
 FUNCTIONS_STAGE = "functions"
 # The earliest time a zip can hold: no build date leaks into the bytes.
