@@ -29,8 +29,9 @@ from wxapush.services.fields import flag, pick
 from wxapush.store.base import CAMPAIGN_STATUSES, OUTCOMES, Campaign, LogQuery
 
 ACTIONS = ("create", "status", "cancel", "work", "append", "start")
-#: The largest request a direct call may carry (SCF's synchronous Invoke takes 6 MB): about
-#: 190,000 openids. Over HTTP the gateway's body limit applies.
+#: The largest request a direct call of the entry point may carry (SCF's synchronous Invoke
+#: takes 6 MB): about 190,000 openids. Over HTTP the body limit (256 KiB) applies; a campaign
+#: larger than one request is appended in chunks (broadcast_chunks).
 MAX_REQUEST = 6 * 1024 * 1024
 #: Every count a status answer carries, zeros included.
 COUNTS = ("queued", "deferred", "sent", "delivered", *[o for o in OUTCOMES if o != "sent"])
