@@ -39,6 +39,7 @@ def test_chunks_appended_then_started_are_sent_once_each(
     assert_error(append(invoke, 0, openids[1:4]), "conflict", 990409)  # another list, same chunk
     report = status(invoke, "big-1")
     assert (report["status"], report["counts"]["queued"]) == ("open", 5)
+    assert report["eta_seconds"] is None  # not started: no ETA (0 would mean over)
     # Open: no worker sees it.
     assert invoke("broadcast", {"action": "work"})["worked"] == {}
     assert wxemu.messages(demo.APPID) == []

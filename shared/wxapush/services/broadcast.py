@@ -133,7 +133,8 @@ def status(app: App, campaign: Campaign) -> Dict[str, Any]:
         "total": campaign.total,
         "counts": counts,
         "rate": round(rate, 2),
-        "eta_seconds": eta if campaign.status in ("queued", "running") else 0,
+        # open: nothing is sent before the start, so no ETA yet; over: 0
+        "eta_seconds": eta if campaign.status in ("queued", "running", "open") else 0,
         "created_at": campaign.created_at,
         "updated_at": campaign.updated_at,
     }
