@@ -5,7 +5,7 @@ Run on demand: ``.venv/bin/python benchmarks/bench_broadcast.py [--recipients N]
 
 For each store and scenario: N recipients (all subscribed in wxemu), W worker processes each
 invoking ``functions/broadcast`` with ``{"action": "work"}`` until the campaign is done, all
-sharing ``WXAPUSH_RATE_LIMIT=R``. Printed: the achieved rate against the configured one (the
+sharing ``WXAPUSH_RATE_LIMIT=R`` (all of it: ``WXAPUSH_BROADCAST_SHARE=1``). Printed: the achieved rate against the configured one (the
 baseline), WeChat messages sent twice (must be 0) and recipients unaccounted for (must be 0).
 Scenarios: ``plain``; ``kill`` — one worker SIGKILLed once a third is sent (its send in flight
 may end ``unknown``); ``faults`` — wxemu fails about 5 % of sends (``-1``, HTTP 503), which the
@@ -87,6 +87,8 @@ def run(wx: RunningServer, store: str, scenario: str, args: argparse.Namespace) 
         "WXAPUSH_APPSECRET": demo.SECRET,
         "WXAPUSH_API_BASE": wx.base_url,
         "WXAPUSH_RATE_LIMIT": str(args.rate),
+        # The campaign alone, at the whole rate: what the store and the workers can drain.
+        "WXAPUSH_BROADCAST_SHARE": "1",
         "WXAPUSH_BROADCAST_LEASE": "30",
         "WXAPUSH_GRANT_POLICY": "off",
     }

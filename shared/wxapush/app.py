@@ -11,8 +11,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from wxapush import pacing
 from wxapush.config import Settings, get_settings
-from wxapush.errors import Misconfigured, RateLimited, redact
+from wxapush.errors import Misconfigured, redact
+from wxapush.pacing import SEND_TIME as SEND_TIME  # re-exported: the send path keeps it
 from wxapush.store import (
     SchemaBehindError,
     SchemaVersionError,
@@ -27,8 +29,6 @@ from wxapush.wechat.tokens import TokenManager
 
 #: How long an instance trusts its copy of a template (refresh_code syncs every few minutes).
 TEMPLATE_TTL = 60.0
-#: Time kept for the send itself after waiting for a slot of WXAPUSH_RATE_LIMIT.
-SEND_TIME = 1.0
 
 
 @dataclass
@@ -69,28 +69,19 @@ class App:
             seen = self._templates[template_id] = (now, info)
         return seen[1]
 
-    def pace_send(self, deadline: float) -> None:
-        """Take a slot of ``WXAPUSH_RATE_LIMIT`` (one bucket per app, shared by all instances).
+    def pace_send(self, deadline: float, campaign: bool = False) -> None:
+        """Take this send's slots of ``WXAPUSH_RATE_LIMIT`` (one bucket per app, shared by all
+        instances; a campaign's send first takes one of the campaigns' share, see
+        :mod:`wxapush.pacing`).
 
         Waits for the slot when the wait still leaves ``SEND_TIME`` before ``deadline``;
-        otherwise raises :class:`RateLimited` (retryable) having reserved nothing, so the caller
-        sends nothing. Slots are evenly spaced (burst 1): WeChat counts per minute and per day
+        otherwise raises :class:`RateLimited` (retryable) having reserved nothing of the app's
+        bucket, so the caller sends nothing. Slots are evenly spaced (burst 1): WeChat counts
+        per minute and per day
         (https://developers.weixin.qq.com/miniprogram/dev/server/API/openApi-mgnt/api_getapiquota.html),
         and an even pace never bunches a minute's sends into its first second.
         """
-        rate = self.settings.rate_limit
-        if rate is None:
-            return
-        budget = max(0.0, deadline - time.monotonic() - SEND_TIME)
-        key = f"send:{self.settings.appid}"
-        wait = self.store.limiter.acquire(key, rate, 1, max_wait=budget)
-        if wait > budget:
-            raise RateLimited(
-                f"WXAPUSH_RATE_LIMIT ({rate:g}/s) reached; retry in {wait:.1f}s",
-                retry_after=round(wait, 3),
-            )
-        if wait > 0:
-            time.sleep(wait)
+        pacing.pace(self.settings, self.store.limiter, deadline, campaign)
 
     def forget_templates(self) -> None:
         self._templates.clear()

@@ -17,6 +17,8 @@ import sys
 import time
 from typing import Any, Callable, Dict, List
 
+from wxapush import cli_broadcast_file
+
 OVER = ("done", "cancelled")
 BAR = 30
 
@@ -63,7 +65,13 @@ def run(args: argparse.Namespace, direct: Callable[..., Dict[str, Any]]) -> int:
         event = _create_event(args)
         if isinstance(event, str):
             return _usage(event)
-        result = direct("broadcast", event)
+        if args.to_file:  # any size: appended in chunks to one campaign (cli_broadcast_file)
+            try:
+                result = cli_broadcast_file.create(direct, event, args.to_file)
+            except (OSError, UnicodeDecodeError) as exc:
+                return _usage(f"--to-file: {getattr(exc, 'strerror', None) or exc}: {args.to_file}")
+        else:
+            result = direct("broadcast", event)
     if result.get("errcode") != 0 or not (args.wait or args.work):
         return _show(result, args.json)
     return watch(direct, result["broadcast_id"], work=args.work, raw=args.json)
@@ -83,14 +91,6 @@ def _create_event(args: argparse.Namespace) -> Any:
     event: Dict[str, Any] = {"template_id": args.template, "data": data}
     if args.granted:
         event["audience"] = {"granted": True}
-    else:
-        try:
-            with open(args.to_file, encoding="utf-8") as lines:
-                event["recipients"] = [
-                    line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()
-                ]
-        except OSError as exc:
-            return f"--to-file: {exc.strerror}: {args.to_file}"
     for name, value in (("page", args.page), ("broadcast_id", args.id)):
         if value:
             event[name] = value

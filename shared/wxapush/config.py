@@ -26,6 +26,7 @@ from wxapush.config_values import (
     per_day,
     per_period,
     positive_rate,
+    share,
     url_setting,
 )
 from wxapush.errors import Misconfigured, redact, url_password
@@ -41,6 +42,8 @@ __all__ = [
 ]
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
+#: Campaigns' part of WXAPUSH_RATE_LIMIT: half, so an order message never waits behind them.
+BROADCAST_SHARE_DEFAULT = 0.5
 TOKEN_MODES = ("stable", "classic")
 GRANT_POLICIES = ("track", "enforce", "off")
 MINIPROGRAM_STATES = ("formal", "trial", "developer")
@@ -111,6 +114,8 @@ class Settings:
     grant_policy: str = "track"
     #: Sends per second per app, shared by all instances; ``None``: no local limit.
     rate_limit: Optional[float] = None
+    #: The campaigns' part of ``rate_limit`` (single sends always have the rest; see pacing).
+    broadcast_share: float = BROADCAST_SHARE_DEFAULT
     miniprogram_state: str = "formal"
     tz: str = _SHANGHAI
     log_retention_days: int = 30
@@ -441,6 +446,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         grant_policy=choice("WXAPUSH_GRANT_POLICY", "track", GRANT_POLICIES),
         rate_limit=parse("WXAPUSH_RATE_LIMIT", None, positive_rate, "a number above 0"),
+        broadcast_share=parse(
+            "WXAPUSH_BROADCAST_SHARE", BROADCAST_SHARE_DEFAULT, share, "a number above 0, at most 1"
+        ),
         miniprogram_state=choice("WXAPUSH_MINIPROGRAM_STATE", "formal", MINIPROGRAM_STATES),
         tz=tz,
         log_retention_days=parse(

@@ -46,6 +46,14 @@ def positive_rate(raw: str) -> Optional[float]:
     return value
 
 
+def share(raw: str) -> float:
+    """A part of a whole: above 0, at most 1."""
+    value = float(raw)
+    if not math.isfinite(value) or not 0 < value <= 1:
+        raise ValueError(raw)
+    return value
+
+
 def http_url(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:

@@ -69,6 +69,7 @@ DEV_ONLY = frozenset(
         "__main__.py",
         "cli.py",
         "cli_broadcast.py",
+        "cli_broadcast_file.py",
         "cli_doctor.py",
         "cli_doctor_checks.py",
         "cli_doctor_remote.py",

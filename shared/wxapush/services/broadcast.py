@@ -5,7 +5,10 @@
   ``broadcast_id`` (idempotent) -> ``broadcast_id``, ``total``, ``status: "queued"``;
 * ``{"action": "status", "broadcast_id"}`` -> status, total, counts per outcome, rate, ETA;
 * ``{"action": "cancel", "broadcast_id"}`` -> what has not been sent is not sent;
-* ``{"action": "work"}`` or the timer -> drain the queue until the deadline.
+* ``{"action": "work"}`` or the timer -> drain the queue until the deadline;
+* a campaign of any size: create with ``"open": true``, ``{"action": "append", "broadcast_id",
+  "chunk", "recipients"}`` per chunk, then ``{"action": "start", "broadcast_id"}``
+  (``broadcast_chunks``).
 
 The campaign lives in the shared store's queue (``Store.campaigns``); see docs/broadcast.md.
 """
@@ -19,15 +22,16 @@ from wxapush.app import App, current_app
 from wxapush.errors import Conflict, Forbidden, InvalidRequest, ok
 from wxapush.invocation import TIMER
 from wxapush.runtime import Invocation
-from wxapush.services import broadcast_fanout
+from wxapush.services import broadcast_chunks, broadcast_fanout
 from wxapush.services.broadcast_create import broadcast_id_of, create
 from wxapush.services.broadcast_worker import Worker
 from wxapush.services.fields import flag, pick
 from wxapush.store.base import CAMPAIGN_STATUSES, OUTCOMES, Campaign, LogQuery
 
-ACTIONS = ("create", "status", "cancel", "work")
-#: The largest request a direct call may carry (SCF's synchronous Invoke takes 6 MB): about
-#: 190,000 openids. Over HTTP the gateway's body limit applies.
+ACTIONS = ("create", "status", "cancel", "work", "append", "start")
+#: The largest request a direct call of the entry point may carry (SCF's synchronous Invoke
+#: takes 6 MB): about 190,000 openids. Over HTTP the body limit (256 KiB) applies; a campaign
+#: larger than one request is appended in chunks (broadcast_chunks).
 MAX_REQUEST = 6 * 1024 * 1024
 #: Every count a status answer carries, zeros included.
 COUNTS = ("queued", "deferred", "sent", "delivered", *[o for o in OUTCOMES if o != "sent"])
@@ -41,6 +45,15 @@ def run(inv: Invocation) -> Dict[str, Any]:
     action = "work" if inv.shape == TIMER else pick(inv.request, "action") or "create"
     if action not in ACTIONS:
         raise InvalidRequest(f"action must be one of {', '.join(ACTIONS)}")
+    if action == "create" and flag(inv.request, "open"):
+        return ok(**broadcast_chunks.open_campaign(app, inv.request))  # recipients by append
+    if action == "append":
+        return ok(**broadcast_chunks.append(app, inv.request))
+    if action == "start":
+        fan_out = broadcast_fanout.prepare(inv)
+        bid = broadcast_id_of(inv.request, required=True) or ""
+        queued = broadcast_chunks.start(app, bid)
+        return ok(**status(app, queued), workers_started=fan_out())
     if action == "create":
         fan_out = broadcast_fanout.prepare(inv)  # a bad setting refuses before anything is written
         created = create(app, inv.request, _audience(app, inv.request))
@@ -92,6 +105,8 @@ def status(app: App, campaign: Campaign) -> Dict[str, Any]:
     appid, bid = app.settings.appid, campaign.broadcast_id
     stored = app.store.campaigns.counts(appid, bid)
     counts = {name: stored.get(name, 0) for name in COUNTS}
+    if campaign.status == "open":  # appended, waiting for the start (staged in the store)
+        counts["queued"] = campaign.total
     if campaign.status in CAMPAIGN_STATUSES and stored:
         query = LogQuery(
             appid,
@@ -118,7 +133,8 @@ def status(app: App, campaign: Campaign) -> Dict[str, Any]:
         "total": campaign.total,
         "counts": counts,
         "rate": round(rate, 2),
-        "eta_seconds": eta if campaign.status in ("queued", "running") else 0,
+        # open: nothing is sent before the start, so no ETA yet; over: 0
+        "eta_seconds": eta if campaign.status in ("queued", "running", "open") else 0,
         "created_at": campaign.created_at,
         "updated_at": campaign.updated_at,
     }

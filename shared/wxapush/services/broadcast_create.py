@@ -52,19 +52,7 @@ def broadcast_id_of(request: Dict[str, Any], required: bool = False) -> Optional
 def create(app: App, request: Dict[str, Any], audience: Optional[List[str]]) -> Dict[str, Any]:
     """Queue the campaign ``request`` describes; ``audience``: the granted users, if asked."""
     bid = broadcast_id_of(request)
-    data = pick(request, "data")
-    if not isinstance(data, dict) or not data:
-        raise InvalidRequest('data is required: the template\'s values, e.g. {"thing1": "…"}')
-    base = SendRequest(
-        touser="",
-        template_id=text(request, "template_id", "templateId", required=True) or "",
-        page=text(request, "page", limit=MAX_PAGE),
-        data=wrap(data),
-        miniprogram_state=text(request, "miniprogram_state", "miniprogramState")
-        or app.settings.miniprogram_state,
-        lang=text(request, "lang") or "zh_CN",
-        idempotency_key=None,
-    )
+    base = base_request(app, request)
     granted = audience is not None
     if bid is not None:
         # A repeat is answered before the audience is read again: the granted users change as
@@ -98,6 +86,23 @@ def create(app: App, request: Dict[str, Any], audience: Optional[List[str]]) -> 
     if not created:
         return _repeat(stored, campaign.request_hash, bid)
     return {"broadcast_id": bid, "total": stored.total, "status": stored.status, "duplicate": False}
+
+
+def base_request(app: App, request: Dict[str, Any]) -> SendRequest:
+    """The campaign's message, every recipient's send before its own ``touser`` and data."""
+    data = pick(request, "data")
+    if not isinstance(data, dict) or not data:
+        raise InvalidRequest('data is required: the template\'s values, e.g. {"thing1": "…"}')
+    return SendRequest(
+        touser="",
+        template_id=text(request, "template_id", "templateId", required=True) or "",
+        page=text(request, "page", limit=MAX_PAGE),
+        data=wrap(data),
+        miniprogram_state=text(request, "miniprogram_state", "miniprogramState")
+        or app.settings.miniprogram_state,
+        lang=text(request, "lang") or "zh_CN",
+        idempotency_key=None,
+    )
 
 
 #: How many campaigns of one request (each over and past the TTL) a derived id walks past.

@@ -115,6 +115,7 @@ class Worker:
         rate = self.app.settings.rate_limit
         if rate is None:
             return BATCH
+        rate *= self.app.settings.broadcast_share  # campaigns' part of it (wxapush.pacing)
         # Other workers share the rate: lease what an eighth of it would send in time, so that
         # up to eight workers never lease more than they can send before the lease runs out
         # (what a worker cannot start in time waits for its lease to end).

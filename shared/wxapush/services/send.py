@@ -262,7 +262,7 @@ class Sender:
         try:
             # pace_send keeps SEND_TIME before the time it is given: the send starts by start_by.
             limit = self.deadline if self.start_by is None else self.start_by + SEND_TIME
-            self.app.pace_send(min(limit, self.deadline))
+            self.app.pace_send(min(limit, self.deadline), campaign=req.broadcast_id is not None)
         except RateLimited as error:
             self._fail(req, record, template, error, "rejected")  # nothing was sent
         if self.before_call is not None:

@@ -7,10 +7,11 @@ implements both and passes ``tests/functional/store/test_campaigns.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Protocol, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
-#: A campaign's life: queued -> running -> done, or cancelled at any point before done.
-CAMPAIGN_STATUSES = ("queued", "running", "done", "cancelled")
+#: A campaign's life: queued -> running -> done, or cancelled at any point before done. A
+#: campaign created ``open`` takes its recipients in chunks (``append``) until ``start``.
+CAMPAIGN_STATUSES = ("open", "queued", "running", "done", "cancelled")
 #: A recipient's final outcomes; ``queued`` and ``deferred`` are the states before one.
 OUTCOMES = ("sent", "not_subscribed", "failed", "rejected", "capped", "unknown", "cancelled")
 
@@ -96,6 +97,21 @@ class CampaignQueue(Protocol):
 
     def counts(self, appid: str, broadcast_id: str) -> Dict[str, int]:
         """Recipients per state: ``queued``, ``deferred`` and each outcome (zeros omitted)."""
+
+    def append(
+        self, appid: str, broadcast_id: str, recipients: Sequence[Recipient], now: float
+    ) -> Tuple[Optional[str], List[Recipient]]:
+        """Add ``recipients`` (their ``seq`` chosen by the caller) to an ``open`` campaign, all
+        or nothing, never leased before ``start``; ``total`` grows by their number.
+
+        Returns the campaign's status (None: no such campaign) and the recipients already
+        stored at any of these ``seq``s, from the lowest to the highest given: written only if
+        the status is ``open`` and that list is empty (a chunk appended again writes nothing).
+        """
+
+    def start(self, appid: str, broadcast_id: str, now: float) -> bool:
+        """An ``open`` campaign becomes ``queued``, its recipients due at ``now``; True if it
+        was open (False: no such campaign, or started or over already)."""
 
 
 class Counters(Protocol):

@@ -15,12 +15,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from wxapush.store.base import OUTCOMES, Campaign, Lease, Recipient
 from wxapush.store.common import dump_json
 from wxapush.store.redis import campaign_lua as lua
+from wxapush.store.redis.campaign_chunks import RedisCampaignChunks
 from wxapush.store.redis.keys import Keys
 
 _HEAD = ("template_id", "page", "data", "miniprogram_state", "lang", "created_at")
 
 
-class RedisCampaignQueue:
+class RedisCampaignQueue(RedisCampaignChunks):
     """CampaignQueue on one Redis database (see the module docstring)."""
 
     def __init__(self, client: Any, keys: Keys) -> None:
@@ -37,6 +38,10 @@ class RedisCampaignQueue:
         head = {name: getattr(c, name) for name in _HEAD}
         head["request_hash"] = c.request_hash
         key = self._keys.campaign(c.appid, c.broadcast_id)
+        if c.status == "open":  # its recipients come by append (campaign_chunks)
+            if self._create_open(c, dump_json(head)):
+                return campaign, True
+            return self._found(c), False
         ordered = sorted(recipients, key=lambda r: r.seq)
         if [r.seq for r in ordered] != list(range(len(ordered))):
             raise ValueError("recipients must be numbered 0, 1, 2, …")
@@ -45,10 +50,13 @@ class RedisCampaignQueue:
         keys = [key, f"{key}:r", self._keys.queue(c.appid)]
         if self._create(keys=keys, args=args)[0] == 1:
             return campaign, True
+        return self._found(c), False
+
+    def _found(self, c: Campaign) -> Campaign:
         found = self.get(c.appid, c.broadcast_id)
         if found is None:  # pragma: no cover - a campaign is never deleted
             raise RuntimeError("campaign vanished")
-        return found, False
+        return found
 
     def get(self, appid: str, broadcast_id: str) -> Optional[Campaign]:
         raw = self._r.hmget(

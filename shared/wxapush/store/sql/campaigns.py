@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from wxapush.store.base import OUTCOMES, Campaign, Lease, Recipient
 from wxapush.store.common import dump_json
+from wxapush.store.sql.campaign_chunks import SqlCampaignChunks
 from wxapush.store.sql.dialects import insert_ignore, placeholders, transaction
 from wxapush.store.sql.pool import Connection, Pool
 from wxapush.store.sql.schema import Tables
@@ -29,7 +30,7 @@ _RECIPIENT_ROW = ("appid", "broadcast_id", "seq", "touser", "data", "state", "du
                   "attempts")  # fmt: skip
 
 
-class SqlCampaignQueue:
+class SqlCampaignQueue(SqlCampaignChunks):
     """CampaignQueue: ``<prefix>_campaigns`` and ``<prefix>_recipients``."""
 
     def __init__(self, pool: Pool, tables: Tables) -> None:

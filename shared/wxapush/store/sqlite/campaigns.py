@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from wxapush.store.base import OUTCOMES, Campaign, Lease, Recipient
 from wxapush.store.common import dump_json
+from wxapush.store.sqlite.campaign_chunks import SqliteCampaignChunks
 from wxapush.store.sqlite.database import Database
 
 _CAMPAIGN = (
@@ -28,7 +29,7 @@ def _campaign(row: Sequence[Any]) -> Campaign:
     return Campaign(*values)
 
 
-class SqliteCampaignQueue:
+class SqliteCampaignQueue(SqliteCampaignChunks):
     """CampaignQueue: ``campaigns`` and ``recipients`` tables (see the module docstring)."""
 
     def __init__(self, db: Database) -> None:

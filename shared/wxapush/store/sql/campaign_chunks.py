@@ -1,0 +1,86 @@
+"""CampaignQueue's chunked campaigns on SQL: recipients appended ``staged``, queued at start.
+
+A staged recipient is a row no lease picks (only ``queued`` and ``deferred`` ones are due).
+Each step locks the campaign's row first (``FOR UPDATE``), so two appends of one chunk, or an
+append racing ``start``, take turns: the second append finds the first's rows and writes
+nothing, and no recipient is appended after the campaign was queued.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import List, Optional, Sequence, Tuple
+
+from wxapush.store.base import Recipient
+from wxapush.store.common import dump_json
+from wxapush.store.sql.dialects import placeholders, transaction
+from wxapush.store.sql.pool import Connection, Pool
+
+_INSERT_ROWS = 1000  # recipients per INSERT statement
+_ROW = ("appid", "broadcast_id", "seq", "touser", "data", "state", "due_at", "attempts")
+
+
+class SqlCampaignChunks:
+    """``append`` and ``start`` of :class:`~wxapush.store.base.CampaignQueue` (a mixin)."""
+
+    _pool: Pool
+    _c: str
+    _r: str
+
+    def append(
+        self, appid: str, broadcast_id: str, recipients: Sequence[Recipient], now: float
+    ) -> Tuple[Optional[str], List[Recipient]]:
+        if not recipients:
+            raise ValueError("append needs recipients")
+        seqs = [r.seq for r in recipients]
+        rows = [
+            (appid, broadcast_id, r.seq, r.touser,
+             None if r.data is None else dump_json(r.data), "staged", 0, 0)
+            for r in recipients
+        ]  # fmt: skip
+        insert = f"INSERT INTO {self._r} ({', '.join(_ROW)}) VALUES ({placeholders(len(_ROW))})"
+
+        def write(conn: Connection) -> Tuple[Optional[str], List[Recipient]]:
+            found = conn.first(
+                f"SELECT status FROM {self._c} WHERE appid = %s AND broadcast_id = %s FOR UPDATE",
+                [appid, broadcast_id],
+            )
+            if found is None or found[0] != "open":
+                return (None if found is None else str(found[0])), []
+            stored = conn.rows(
+                f"SELECT seq, touser, data FROM {self._r} WHERE appid = %s AND broadcast_id = %s"
+                " AND seq BETWEEN %s AND %s ORDER BY seq",
+                [appid, broadcast_id, min(seqs), max(seqs)],
+            )
+            if stored:
+                return "open", [
+                    Recipient(int(seq), str(touser), None if data is None else json.loads(data))
+                    for seq, touser, data in stored
+                ]
+            for first in range(0, len(rows), _INSERT_ROWS):
+                conn.executemany(insert, rows[first : first + _INSERT_ROWS])
+            conn.execute(
+                f"UPDATE {self._c} SET total = total + %s, updated_at = %s"
+                " WHERE appid = %s AND broadcast_id = %s",
+                [len(rows), now, appid, broadcast_id],
+            )
+            return "open", []
+
+        return transaction(self._pool, write)
+
+    def start(self, appid: str, broadcast_id: str, now: float) -> bool:
+        def write(conn: Connection) -> bool:
+            changed = conn.execute(
+                f"UPDATE {self._c} SET status = 'queued', updated_at = %s"
+                " WHERE appid = %s AND broadcast_id = %s AND status = 'open'",
+                [now, appid, broadcast_id],
+            )
+            if changed:
+                conn.execute(
+                    f"UPDATE {self._r} SET state = 'queued', due_at = %s"
+                    " WHERE appid = %s AND broadcast_id = %s AND state = 'staged'",
+                    [now, appid, broadcast_id],
+                )
+            return bool(changed)
+
+        return transaction(self._pool, write)
