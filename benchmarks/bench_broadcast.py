@@ -5,8 +5,9 @@ Run on demand: ``.venv/bin/python benchmarks/bench_broadcast.py [--recipients N]
 
 For each store and scenario: N recipients (all subscribed in wxemu), W worker processes each
 invoking ``functions/broadcast`` with ``{"action": "work"}`` until the campaign is done, all
-sharing ``WXAPUSH_RATE_LIMIT=R`` (all of it: ``WXAPUSH_BROADCAST_SHARE=1``). Printed: the achieved rate against the configured one (the
-baseline), WeChat messages sent twice (must be 0) and recipients unaccounted for (must be 0).
+sharing ``WXAPUSH_RATE_LIMIT=R`` (all of it: ``WXAPUSH_BROADCAST_SHARE=1``). Printed: the
+achieved rate against the configured one (the baseline), WeChat messages sent twice (must be
+0) and recipients unaccounted for (must be 0).
 Scenarios: ``plain``; ``kill`` — one worker SIGKILLed once a third is sent (its send in flight
 may end ``unknown``); ``faults`` — wxemu fails about 5 % of sends (``-1``, HTTP 503), which the
 send path retries. wxemu runs in this process; loopback only; every loop is bounded.
