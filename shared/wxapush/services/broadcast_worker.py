@@ -28,6 +28,7 @@ from wxapush.errors import (
     NotSubscribed,
     OutcomeUnknown,
     QuietHours,
+    QuotaExhausted,
     RateLimited,
     WxapushError,
 )
@@ -76,6 +77,8 @@ class Worker:
         self.stop = False  # the invocation is out of time
         self.margin = min(MARGIN, self.lease_seconds / 4)
         self.batch_over = False
+        #: When WeChat's spent daily quota (45009) ends: recipients wait for it untried.
+        self.quota_until: Optional[float] = None
         self.start_by = deadline - START_BEFORE
         #: Why the worker leased nothing at all, when that was the time limit's doing.
         self.idle_reason: Optional[str] = None
@@ -103,9 +106,14 @@ class Worker:
             )
             self.batch_over = False
             for lease in leases:
+                if self.quota_until is not None:
+                    self._defer(lease, self.quota_until, retry=False)
+                    continue
                 if self.batch_over or self._left(self.start_by) <= 0:
                     break  # the rest are due again when their lease runs out
                 self._one(lease)
+            if self.quota_until is not None:
+                break  # another batch would meet the same spent quota
         return dict(self.done)
 
     def _left(self, until: float) -> float:
@@ -193,6 +201,11 @@ class Worker:
             # A pending record under this recipient's key: a send in flight when its worker
             # died (or still in flight). Never sent again; its outcome cannot be known here.
             self._settle(lease, "unknown")
+        elif isinstance(error, QuotaExhausted):
+            # WeChat's day is spent (45009): nothing passes before its midnight. This recipient
+            # and the rest of the batch wait for it untried, using no attempt.
+            self.quota_until = now + float(error.extras.get("retry_after", DEFAULT_RETRY))
+            self._defer(lease, self.quota_until, retry=False)
         elif isinstance(error, (NoTimeLeft, RateLimited)) and error.errcode >= 990000:
             # Our own limits (the deadline, WXAPUSH_RATE_LIMIT): nothing sent, the key freed;
             # end the batch, and the recipient is due again when its lease runs out.
