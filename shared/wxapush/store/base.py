@@ -22,6 +22,12 @@ from wxapush.store.campaign_seams import Counters as Counters
 from wxapush.store.campaign_seams import Lease as Lease
 from wxapush.store.campaign_seams import Recipient as Recipient
 
+# The push seam (receive_event's claim and ledger write in one), likewise.
+from wxapush.store.choice_seams import GRANT as GRANT
+from wxapush.store.choice_seams import REVOKE as REVOKE
+from wxapush.store.choice_seams import Change as Change
+from wxapush.store.choice_seams import ChoiceLedger as ChoiceLedger
+
 STATUSES = ("pending", "sent", "delivered", "undelivered", "failed", "rejected", "unknown")
 
 #: WeChat's msgid is a 64-bit integer; accept the unsigned range so no real id is ever refused.
@@ -376,6 +382,8 @@ class Store(Protocol):
     def templates(self) -> TemplateRegistry: ...
     @property
     def events(self) -> EventLog: ...
+    @property
+    def choices(self) -> ChoiceLedger: ...
     @property
     def limiter(self) -> RateLimiter: ...
     @property
