@@ -91,6 +91,12 @@ class TokenCache(Protocol):
     def invalidate_token(self, key: str, token: str) -> bool:
         """Remove the record only if its token is still ``token``; True if removed."""
 
+    def prune_tokens(self, prefix: str, expired_before: float) -> int:
+        """Delete the records whose key starts with ``prefix`` (exact bytes) and whose
+        ``expires_at`` is before ``expired_before``; return how many. A store whose records
+        expire by themselves may leave them to that and return 0: the redis backend's vanish
+        ``TOKEN_GRACE`` (a day) after their ``expires_at``."""
+
     def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
         """Take the lock for ``ttl`` seconds without blocking; True if taken.
 

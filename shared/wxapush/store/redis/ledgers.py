@@ -50,6 +50,11 @@ class RedisTokenCache:
     def invalidate_token(self, key: str, token: str) -> bool:
         return bool(self._invalidate(keys=[self._keys.token(key)], args=[token]))
 
+    def prune_tokens(self, prefix: str, expired_before: float) -> int:
+        # Each record is a key with a TTL (put_token): Redis drops it TOKEN_GRACE after its
+        # expiry, where finding the expired ones would SCAN the whole keyspace.
+        return 0
+
     def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
         return bool(self._r.set(self._keys.lock(name), owner, nx=True, px=_ms(ttl)))
 
