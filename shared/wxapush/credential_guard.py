@@ -73,6 +73,12 @@ def failed(store: Store, appid: str, source_ip: Optional[str]) -> None:
         raise RateLimited(_message(longest), retry_after=round(longest, 3))
 
 
+def prune(store: Store, appid: str, now: float) -> int:
+    """Delete the app's ended locks (refresh_code): one record per locked address, which
+    :func:`check` tidies only when that address comes back. Returns how many went."""
+    return store.tokens.prune_tokens(f"credentials:{appid}:", now)
+
+
 def _message(wait: float) -> str:
     # Read at the dashboard's sign-in too: Chinese first.
     seconds = max(1, round(wait))

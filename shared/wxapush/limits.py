@@ -79,9 +79,17 @@ def check_event(event: Any, *, limit: int = MAX_EVENT_BYTES, what: str = "event"
                 for key, item in value.items():
                     if not isinstance(key, str):
                         raise InvalidRequest(f"{_path(what, where)} has a key that is not a string")
-                    child = (where, key)
-                    size += _string_size(key, what, child) + 4
-                    stack.append((item, child, inner))
+                    # ASCII text without a NUL (most keys and values): its length is its size.
+                    if key.isascii() and "\x00" not in key:
+                        size += len(key) + 4
+                    else:
+                        size += _string_size(key, what, (where, key)) + 4
+                    if type(item) is str and item.isascii() and "\x00" not in item:
+                        size += len(item) + 2  # a leaf: no need to stack it
+                        if size > limit:
+                            raise _too_large(what, limit)
+                    else:
+                        stack.append((item, (where, key), inner))
             else:
                 for index, item in enumerate(value):
                     stack.append((item, (where, index), inner))
@@ -91,10 +99,12 @@ def check_event(event: Any, *, limit: int = MAX_EVENT_BYTES, what: str = "event"
                 f"{_path(what, where)} is not a JSON value ({type(value).__name__})"
             )
         if size > limit:
-            raise InvalidRequest(
-                f"the {what} is larger than {limit} bytes", errcode=REQUEST_TOO_LARGE
-            )
+            raise _too_large(what, limit)
     return size
+
+
+def _too_large(what: str, limit: int) -> InvalidRequest:
+    return InvalidRequest(f"the {what} is larger than {limit} bytes", errcode=REQUEST_TOO_LARGE)
 
 
 #: Where a value sits: None at the top, else (its container's Where, its key or index).

@@ -4,14 +4,24 @@ least 32 characters, the previous admin key and push Token accepted during a rot
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any, Dict, Optional
 
 import pytest
 
-from tests.functional.conftest import ADMIN_KEY, CALLBACK_TOKEN, context, gateway_event, handler
+from tests.functional.conftest import (
+    ADMIN_KEY,
+    CALLBACK_TOKEN,
+    Invoke,
+    context,
+    gateway_event,
+    handler,
+)
+from tests.functional.test_functions import TIMER
 from wxapush import session
-from wxapush.app import reset_app
+from wxapush.app import current_app, reset_app
 from wxapush.config import reset_settings
+from wxapush.services import refresh_code
 from wxapush.wechat.callback import sign
 from wxemu import demo
 
@@ -79,6 +89,23 @@ def test_another_instance_honours_the_lock(env: Dict[str, str]) -> None:
         http("get_token", f"guess-{n}")
     reset_app()  # a new instance: only the shared store remembers
     assert http("get_token")["errcode"] == 990429
+
+
+def test_refresh_code_deletes_a_lock_once_it_has_ended(
+    env: Dict[str, str], invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lock is one record per address, which check() tidies only if the address comes back."""
+    for n in range(6):
+        http("get_token", f"guess-{n}")
+    tokens = current_app().store.tokens
+    key = f"credentials:{demo.APPID}:10.0.0.1:locked"
+    lock = tokens.get_token(key)
+    assert lock is not None
+    for now, pruned in ((lock.expires_at - 1, 0), (lock.expires_at + 1, 1)):
+        monkeypatch.setattr(refresh_code, "time", SimpleNamespace(time=lambda at=now: at))
+        assert invoke("refresh_code", TIMER)["prune"]["credential_locks"] == pruned
+    assert tokens.get_token(key) is None
+    assert tokens.get_token(f"token:{demo.APPID}:stable") is not None  # the access token stays
 
 
 def test_forged_sessions_count_and_expired_ones_do_not(

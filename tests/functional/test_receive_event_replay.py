@@ -108,11 +108,11 @@ def test_a_failed_plaintext_push_keeps_its_signature_bound_to_its_body(  # type:
     real = subscriptions.apply_event
     failures = []
 
-    def flaky(app: Any, push: Any) -> None:
+    def flaky(app: Any, push: Any, *args: Any) -> bool:
         if not failures:
             failures.append(push)
             raise sqlite3.OperationalError("database is locked")
-        real(app, push)
+        return real(app, push, *args)
 
     monkeypatch.setattr(subscriptions, "apply_event", flaky)
     query = plaintext_query("77")

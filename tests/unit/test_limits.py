@@ -45,3 +45,25 @@ def test_refusals_name_the_path_never_the_value() -> None:
         limits.check_send_data({"thing1": {"value": "x", "color": "#000"}})
     assert refused.value.extras["field"] == "data.thing1"
     assert "color" in refused.value.errmsg and "hint" in refused.value.extras
+
+
+def test_an_objects_text_leaves_are_sized_and_checked_in_place() -> None:
+    """Text leaves of an object are counted where they sit (no walk of their own): the same
+    size, and the same refusals, as any other value."""
+    assert limits.check_event({"k": "ab"}) == 2 + (1 + 4) + (2 + 2)
+    assert limits.check_event({"k": "é"}) == limits.check_event({"k": "ab"})  # UTF-8 bytes
+    assert limits.check_event(["ab"]) == limits.check_event(["é"]) == 2 + 1 + 2 + 2
+    for event, message in (
+        ({"a": {"b\x00": "x"}}, "event.a.b? contains a NUL character"),
+        ({"a": ["x", "\ud800"]}, "event.a[1] is not valid Unicode"),
+        ({"a": {"b": "\ud800"}}, "event.a.b is not valid Unicode"),
+    ):
+        with pytest.raises(InvalidRequest) as refused:
+            limits.check_event(event)
+        assert refused.value.errmsg.startswith(message), refused.value.errmsg
+        assert (refused.value.slug, refused.value.errcode) == ("invalid_request", 990400)
+    wide = {f"k{i}": "x" * 100 for i in range(20)}  # 2,000+ bytes in leaves alone
+    with pytest.raises(InvalidRequest) as too_large:
+        limits.check_event(wide, limit=1000, what="push")
+    assert too_large.value.errmsg == "the push is larger than 1000 bytes"
+    assert (too_large.value.slug, too_large.value.errcode) == ("invalid_request", 990413)

@@ -235,14 +235,16 @@ def handle(app: App, push: Push, deadline: float) -> None:
         log.info("push %s/%s acknowledged, nothing to do", push.msg_type, push.event)
         return
     key = event_key(app.settings.appid, push)
+    if push.event != SENT:
+        # The claim and the ledger's writes in one call (one round trip on Redis).
+        if not subscriptions.apply_event(app, push, key, EVENT_TTL):
+            log.info("%s re-pushed; already handled", push.event)
+        return
     if not app.store.events.first_seen(key, EVENT_TTL):
         log.info("%s re-pushed; already handled", push.event)
         return
     try:
-        if push.event == SENT:
-            _record_deliveries(app, push, deadline)
-        else:
-            subscriptions.apply_event(app, push)
+        _record_deliveries(app, push, deadline)
     except BaseException:
         app.store.events.forget(key)
         raise

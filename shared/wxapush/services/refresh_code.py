@@ -14,6 +14,7 @@ import logging
 import time
 from typing import Any, Callable
 
+from wxapush import credential_guard
 from wxapush.app import App, current_app
 from wxapush.errors import Forbidden, UpstreamError, WxapushError, ok
 from wxapush.runtime import Invocation
@@ -111,12 +112,13 @@ def template_info(item: dict[str, Any]) -> TemplateInfo:
 
 
 def prune(app: App, deadline: float) -> dict[str, Any]:
-    """Forget idempotency keys past their TTL, log records past retention, old event keys and
-    the per-user cap's counters of days gone by."""
+    """Forget idempotency keys past their TTL, log records past retention, old event keys,
+    the per-user cap's counters of days gone by and ended credential locks."""
     now, settings = time.time(), app.settings
     return {
         "idempotency_keys": app.store.log.expire_idempotency(now - settings.idempotency_ttl),
         "log_records": app.store.log.prune(now - settings.log_retention_days * DAY),
         "event_keys": app.store.events.prune(now),
         "cap_counters": app.store.counters.prune(now),
+        "credential_locks": credential_guard.prune(app.store, settings.appid, now),
     }

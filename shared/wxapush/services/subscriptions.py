@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from wxapush.app import App, current_app
 from wxapush.errors import Forbidden, InvalidRequest, InvalidTemplate, ok
 from wxapush.runtime import Invocation
 from wxapush.services.fields import pick, text
+from wxapush.store.base import GRANT, REVOKE, Change
 from wxapush.wechat.events import POPUP, Push
 
 log = logging.getLogger("wxapush.subscriptions")
@@ -46,23 +47,38 @@ def apply_choice(app: App, openid: str, template_id: str, status: str, *, popup:
     """
     if app.settings.grant_policy == "off":
         return
-    appid = app.settings.appid
+    change = _change(template_id, status, popup=popup)
+    if change == REVOKE:
+        app.store.grants.revoke(app.settings.appid, openid, template_id)
+    elif change == GRANT:
+        app.store.grants.grant(app.settings.appid, openid, template_id)
+
+
+def apply_event(app: App, push: Push, event: str, ttl: float) -> bool:
+    """A popup or change event's choices, item by item, recorded once per ``event`` (its key):
+    False if a re-push of it was handled already. One round trip on Redis (``ChoiceLedger``)."""
+    changes: List[Change] = []
+    if app.settings.grant_policy != "off":
+        popup = push.event == POPUP
+        for choice in push.choices:
+            change = _change(choice.template_id, choice.status, popup=popup)
+            if change is not None:
+                changes.append((choice.template_id, change))
+    # Under off the event is still claimed: a re-push is acknowledged as handled either way.
+    return app.store.choices.record_once(event, ttl, app.settings.appid, push.from_user, changes)
+
+
+def _change(template_id: str, status: str, *, popup: bool) -> Optional[str]:
     if status in REFUSED:
-        app.store.grants.revoke(appid, openid, template_id)
-    elif status in ACCEPTED and popup:
-        app.store.grants.grant(appid, openid, template_id)
-    elif status not in ACCEPTED and status not in IGNORED:
+        return REVOKE
+    if status in ACCEPTED and popup:
+        return GRANT
+    if status not in ACCEPTED and status not in IGNORED:
         # The status is the caller's text: named only when it reads like one of WeChat's words
         # (a user's text — an openid, say — never reaches the log).
         shown = status if isinstance(status, str) and _WORD.match(status) else "(unrecognised)"
         log.info("subscription status %s for %s ignored", shown, template_id)
-
-
-def apply_event(app: App, push: Push) -> None:
-    """A popup or change event's choices, item by item."""
-    popup = push.event == POPUP
-    for choice in push.choices:
-        apply_choice(app, push.from_user, choice.template_id, choice.status, popup=popup)
+    return None
 
 
 def record(inv: Invocation) -> Dict[str, Any]:

@@ -22,6 +22,12 @@ from wxapush.store.campaign_seams import Counters as Counters
 from wxapush.store.campaign_seams import Lease as Lease
 from wxapush.store.campaign_seams import Recipient as Recipient
 
+# The push seam (receive_event's claim and ledger write in one), likewise.
+from wxapush.store.choice_seams import GRANT as GRANT
+from wxapush.store.choice_seams import REVOKE as REVOKE
+from wxapush.store.choice_seams import Change as Change
+from wxapush.store.choice_seams import ChoiceLedger as ChoiceLedger
+
 STATUSES = ("pending", "sent", "delivered", "undelivered", "failed", "rejected", "unknown")
 
 #: WeChat's msgid is a 64-bit integer; accept the unsigned range so no real id is ever refused.
@@ -84,6 +90,12 @@ class TokenCache(Protocol):
 
     def invalidate_token(self, key: str, token: str) -> bool:
         """Remove the record only if its token is still ``token``; True if removed."""
+
+    def prune_tokens(self, prefix: str, expired_before: float) -> int:
+        """Delete the records whose key starts with ``prefix`` (exact bytes) and whose
+        ``expires_at`` is before ``expired_before``; return how many. A store whose records
+        expire by themselves may leave them to that and return 0: the redis backend's vanish
+        ``TOKEN_GRACE`` (a day) after their ``expires_at``."""
 
     def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
         """Take the lock for ``ttl`` seconds without blocking; True if taken.
@@ -376,6 +388,8 @@ class Store(Protocol):
     def templates(self) -> TemplateRegistry: ...
     @property
     def events(self) -> EventLog: ...
+    @property
+    def choices(self) -> ChoiceLedger: ...
     @property
     def limiter(self) -> RateLimiter: ...
     @property

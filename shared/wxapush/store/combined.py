@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from wxapush.store.base import (
     CampaignQueue,
+    ChoiceLedger,
     Counters,
     EventLog,
     GrantLedger,
@@ -22,8 +23,8 @@ from wxapush.store.base import (
 
 
 class CombinedStore:
-    """``records`` for the log, grants, templates, events and campaigns; ``cache`` for tokens,
-    limits and counters."""
+    """``records`` for the log, grants, templates, events (and choices) and campaigns;
+    ``cache`` for tokens, limits and counters."""
 
     def __init__(self, records: Store, cache: Store) -> None:
         self.records = records
@@ -60,6 +61,10 @@ class CombinedStore:
     @property
     def events(self) -> EventLog:
         return self.records.events
+
+    @property
+    def choices(self) -> ChoiceLedger:
+        return self.records.choices
 
     def close(self) -> None:
         try:

@@ -89,12 +89,18 @@ def see_event(store: Store, index: int, key: str) -> Any:
     return store.events.first_seen(key, ttl=60)
 
 
+def record_choice(store: Store, index: int, key: str) -> Any:
+    """One popup push's claim and grant (receive_event), the same event in every process."""
+    return store.choices.record_once(key, 60, APP, "oUser1", [("TPL_A", "grant")])
+
+
 TASKS: Dict[str, Callable[..., Any]] = {
     "claim_key": claim_key,
     "take_lock": take_lock,
     "consume": consume,
     "reserve": reserve,
     "see_event": see_event,
+    "record_choice": record_choice,
 }
 
 

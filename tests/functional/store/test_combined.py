@@ -36,6 +36,10 @@ def test_the_cache_setting_combines_the_two(combined: Store) -> None:
     assert type(combined.tokens).__name__ == "RedisTokenCache"
     assert type(combined.limiter).__name__ == "RedisRateLimiter"
     assert combined.log is combined.records.log and combined.events is combined.records.events
+    # A push's claim and its ledger writes stay together, in the records' store.
+    assert (
+        combined.choices is combined.records.choices and combined.grants is combined.records.grants
+    )
 
 
 def test_tokens_and_limits_live_in_the_cache_records_in_the_store(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from wxapush.store import Store, TokenRecord
 
@@ -110,3 +111,40 @@ def test_a_lock_past_its_ttl_is_free(store: Store) -> None:
     # the presumed-dead owner wakes up: it must not release b's lock
     assert store.tokens.release_lock("fetch", "dead") is False
     assert store.tokens.acquire_lock("fetch", "c", ttl=60) is False
+
+
+def test_prune_tokens_deletes_the_ended_records_under_the_prefix_only(store: Store) -> None:
+    now = time.time()
+    ended = {"credentials:wx1:10.0.0.1:locked": now - 10, "credentials:wx1:locked": now - 1}
+    kept = {
+        "credentials:wx1:10.0.0.2:locked": now + 60,  # still locked
+        "credentials:wx2:10.0.0.1:locked": now - 10,  # another app's
+        "Credentials:wx1:10.0.0.3:locked": now - 10,  # keys are exact bytes
+        "token:wx1:stable": now - 10,  # an expired access token: not a lock
+        "credentials:wx1": now - 10,  # shorter than the prefix
+    }
+    for key, expires_at in {**ended, **kept}.items():
+        store.tokens.put_token(key, TokenRecord("locked", expires_at, now - 20))
+    pruned = store.tokens.prune_tokens("credentials:wx1:", now)
+    for key, expires_at in kept.items():
+        assert store.tokens.get_token(key) == TokenRecord("locked", expires_at, now - 20), key
+    if type(store).__name__ == "RedisStore":
+        # Each record is a key with a TTL: Redis drops an ended one a day after it ended.
+        from wxapush.store.redis.ledgers import TOKEN_GRACE
+
+        on_redis: Any = store
+        assert pruned == 0
+        for key in ended:
+            assert 0 < on_redis.client.pttl(on_redis.keys.token(key)) <= TOKEN_GRACE * 1000
+    else:
+        assert pruned == 2
+        assert [store.tokens.get_token(key) for key in ended] == [None, None]
+
+
+def test_a_prune_prefix_is_text_not_a_pattern(store: Store) -> None:
+    now = time.time()
+    for key in ("cred_%:a", "credXY:a", "cred_%Z:b"):
+        store.tokens.put_token(key, TokenRecord("locked", now - 10, now - 20))
+    store.tokens.prune_tokens("cred_%:", now)
+    assert store.tokens.get_token("credXY:a") is not None
+    assert store.tokens.get_token("cred_%Z:b") is not None

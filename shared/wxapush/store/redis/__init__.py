@@ -23,6 +23,7 @@ from wxapush.store.connections import SharedHandles, pop_url_option
 from wxapush.store.redis.campaigns import RedisCampaignQueue, RedisCounters
 from wxapush.store.redis.keys import DEFAULT_PREFIX, Keys
 from wxapush.store.redis.ledgers import (
+    RedisChoiceLedger,
     RedisEventLog,
     RedisGrantLedger,
     RedisRateLimiter,
@@ -75,6 +76,7 @@ class RedisStore:
         self.grants = RedisGrantLedger(self.client, self.keys)
         self.templates = RedisTemplateRegistry(self.client, self.keys)
         self.events = RedisEventLog(self.client, self.keys)
+        self.choices = RedisChoiceLedger(self.client, self.keys)
         self.limiter = RedisRateLimiter(self.client, self.keys)
         self.campaigns = RedisCampaignQueue(self.client, self.keys)
         self.counters = RedisCounters(self.client, self.keys)

@@ -1,4 +1,4 @@
-"""TokenCache, GrantLedger, TemplateRegistry, EventLog and RateLimiter on Redis."""
+"""TokenCache, GrantLedger, TemplateRegistry, EventLog, ChoiceLedger and RateLimiter on Redis."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import math
 import time
 from typing import Any, List, Optional, Sequence
 
-from wxapush.store.base import TemplateInfo, TokenRecord
+from wxapush.store.base import Change, TemplateInfo, TokenRecord
+from wxapush.store.choice_seams import check_changes
 from wxapush.store.common import check_bucket, dump_json, template_from_json, template_to_json
 from wxapush.store.redis import lua
 from wxapush.store.redis.keys import Keys
@@ -48,6 +49,11 @@ class RedisTokenCache:
 
     def invalidate_token(self, key: str, token: str) -> bool:
         return bool(self._invalidate(keys=[self._keys.token(key)], args=[token]))
+
+    def prune_tokens(self, prefix: str, expired_before: float) -> int:
+        # Each record is a key with a TTL (put_token): Redis drops it TOKEN_GRACE after its
+        # expiry, where finding the expired ones would SCAN the whole keyspace.
+        return 0
 
     def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
         return bool(self._r.set(self._keys.lock(name), owner, nx=True, px=_ms(ttl)))
@@ -167,6 +173,30 @@ class RedisEventLog:
             done += count
             if count < 1000:
                 return done
+
+
+class RedisChoiceLedger:
+    """ChoiceLedger: the event's claim and the ledger's writes in one script (one round trip).
+
+    The script writes all or nothing, so a failure needs no ``forget``: an error reply wrote
+    nothing, and after a lost reply the claim stands if and only if the changes were applied —
+    WeChat's retry (or redis-py's) finds them done, or applies them. Exactly once, where the
+    two round trips of ``ComposedChoiceLedger`` may apply a change twice after a lost reply.
+    """
+
+    def __init__(self, client: Any, keys: Keys) -> None:
+        self._keys = keys
+        self._record = client.register_script(lua.RECORD_CHOICES)
+
+    def record_once(
+        self, event: str, ttl: float, appid: str, openid: str, changes: Sequence[Change]
+    ) -> bool:
+        check_changes(changes)
+        keys = [self._keys.event(event), self._keys.events, self._keys.grants(appid, openid)]
+        args: List[Any] = [_ms(ttl), repr(time.time() + ttl)]
+        for template_id, change in changes:
+            args += (template_id, change)
+        return bool(self._record(keys=keys, args=args))
 
 
 class RedisRateLimiter:

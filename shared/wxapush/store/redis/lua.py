@@ -260,6 +260,34 @@ end
 return 0
 """
 
+#: KEYS: event key, events index, the user's grants hash; ARGV: ttl ms, window end, then
+#: (template_id, 'grant' | 'revoke') pairs -> 1 applied, 0 seen already. FIRST_SEEN and the
+#: ledger's writes in one: a receive_event push in one round trip. Whatever would fail (a key or
+#: a balance of another type) fails before the first write, since a script's writes before an
+#: error would stay: the claim stands if and only if the changes were applied.
+RECORD_CHOICES = """
+local kind = redis.call('TYPE', KEYS[3]).ok
+if kind ~= 'hash' and kind ~= 'none' then
+  return redis.error_reply('WRONGTYPE the grants key holds a ' .. kind)
+end
+for i = 3, #ARGV, 2 do
+  local v = ARGV[i + 1] == 'grant' and redis.call('HGET', KEYS[3], ARGV[i])
+  if v and not string.match(v, '^%-?%d+$') then
+    return redis.error_reply('the balance of ' .. ARGV[i] .. ' is not an integer')
+  end
+end
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], KEYS[1])
+for i = 3, #ARGV, 2 do
+  if ARGV[i + 1] == 'grant' then
+    redis.call('HINCRBY', KEYS[3], ARGV[i], 1)
+  else
+    redis.call('HSET', KEYS[3], ARGV[i], 0)
+  end
+end
+return 1
+"""
+
 #: KEYS: events index; ARGV: now, batch -> how many ended windows were dropped
 PRUNE_EVENTS = """
 local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])

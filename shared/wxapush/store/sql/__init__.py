@@ -16,6 +16,7 @@ import re
 from typing import Dict, Tuple
 
 from wxapush.store.base import BackendNotAvailableError, StoreURLError
+from wxapush.store.choice_seams import ComposedChoiceLedger
 from wxapush.store.connections import SharedHandles, pop_url_option
 from wxapush.store.schema_state import SchemaState
 from wxapush.store.sql import schema
@@ -77,6 +78,7 @@ class SqlStore:
         self.grants = SqlGrantLedger(self.pool, self.tables)
         self.templates = SqlTemplateRegistry(self.pool, self.tables)
         self.events = SqlEventLog(self.pool, self.tables)
+        self.choices = ComposedChoiceLedger(self.events, self.grants)
         self.limiter = SqlRateLimiter(self.pool, self.tables)
         self.campaigns = SqlCampaignQueue(self.pool, self.tables)
         self.counters = SqlCounters(self.pool, self.tables)

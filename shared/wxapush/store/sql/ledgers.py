@@ -54,6 +54,12 @@ class SqlTokenCache:
         sql = f"DELETE FROM {self._tokens} WHERE token_key = %s AND token = %s"
         return bool(transaction(self._pool, lambda conn: conn.execute(sql, [key, token])))
 
+    def prune_tokens(self, prefix: str, expired_before: float) -> int:
+        # SUBSTR, not LIKE: exact bytes under any collation, and % or _ in the prefix are text.
+        sql = f"DELETE FROM {self._tokens} WHERE SUBSTR(token_key, 1, %s) = %s AND expires_at < %s"
+        params = [len(prefix), prefix, expired_before]
+        return int(transaction(self._pool, lambda conn: conn.execute(sql, params)))
+
     def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
         t = self._locks
         now = time.time()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from wxapush.store.choice_seams import ComposedChoiceLedger
 from wxapush.store.sqlite.campaigns import SqliteCampaignQueue, SqliteCounters
 from wxapush.store.sqlite.database import SCHEMA_VERSION, Database
 from wxapush.store.sqlite.ledgers import SqliteEventLog, SqliteGrantLedger, SqliteTemplateRegistry
@@ -21,6 +22,7 @@ class SqliteStore:
         self.grants = SqliteGrantLedger(self.db)
         self.templates = SqliteTemplateRegistry(self.db)
         self.events = SqliteEventLog(self.db)
+        self.choices = ComposedChoiceLedger(self.events, self.grants)
         self.limiter = SqliteRateLimiter(self.db)
         self.campaigns = SqliteCampaignQueue(self.db)
         self.counters = SqliteCounters(self.db)

@@ -37,6 +37,13 @@ class SqliteTokenCache:
             cur = conn.execute("DELETE FROM tokens WHERE key = ? AND token = ?", (key, token))
         return cur.rowcount > 0
 
+    def prune_tokens(self, prefix: str, expired_before: float) -> int:
+        # substr, not LIKE: LIKE ignores ASCII case and reads % and _ in the prefix.
+        sql = "DELETE FROM tokens WHERE substr(key, 1, ?) = ? AND expires_at < ?"
+        with self._db.connection() as conn:
+            cur = conn.execute(sql, (len(prefix), prefix, expired_before))
+        return cur.rowcount
+
     def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
         now = time.time()
         with self._db.write() as conn:
