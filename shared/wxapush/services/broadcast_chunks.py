@@ -32,6 +32,7 @@ from wxapush.services.broadcast_create import (
     _validate,
     base_request,
     broadcast_id_of,
+    new_campaign,
 )
 from wxapush.services.fields import pick
 from wxapush.services.send import SendRequest
@@ -56,21 +57,7 @@ def open_campaign(app: App, request: Dict[str, Any]) -> Dict[str, Any]:
     _validate(app, base, [Recipient(0, "", None)])
     canonical = json.dumps([base.payload(), "open"], sort_keys=True, ensure_ascii=False)
     request_hash = hashlib.sha256(canonical.encode()).hexdigest()
-    now = time.time()
-    campaign = Campaign(
-        broadcast_id=bid,
-        appid=app.settings.appid,
-        template_id=base.template_id,
-        page=base.page,
-        data=base.data,
-        miniprogram_state=base.miniprogram_state,
-        lang=base.lang,
-        status="open",
-        total=0,
-        created_at=now,
-        updated_at=now,
-        request_hash=request_hash,
-    )
+    campaign = new_campaign(app, bid, base, "open", 0, request_hash, time.time())
     stored, created = app.store.campaigns.create(campaign, [])
     if not created:
         return _repeat(stored, request_hash, bid)

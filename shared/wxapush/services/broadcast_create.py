@@ -68,7 +68,19 @@ def create(app: App, request: Dict[str, Any], audience: Optional[List[str]]) -> 
         bid, repeated = _derived_id(app, request_hash, now)
         if repeated is not None:
             return _repeat(repeated, request_hash, bid)
-    campaign = Campaign(
+    campaign = new_campaign(app, bid, base, "queued", len(recipients), request_hash, now)
+    stored, created = app.store.campaigns.create(campaign, recipients)
+    if not created:
+        return _repeat(stored, campaign.request_hash, bid)
+    return {"broadcast_id": bid, "total": stored.total, "status": stored.status, "duplicate": False}
+
+
+def new_campaign(
+    app: App, bid: str, base: SendRequest, status: str, total: int, request_hash: str, now: float
+) -> Campaign:
+    """The record of a campaign of ``base``'s message: ``queued`` with its recipients, or
+    ``open`` to take them in chunks."""
+    return Campaign(
         broadcast_id=bid,
         appid=app.settings.appid,
         template_id=base.template_id,
@@ -76,16 +88,12 @@ def create(app: App, request: Dict[str, Any], audience: Optional[List[str]]) -> 
         data=base.data,
         miniprogram_state=base.miniprogram_state,
         lang=base.lang,
-        status="queued",
-        total=len(recipients),
+        status=status,
+        total=total,
         created_at=now,
         updated_at=now,
         request_hash=request_hash,
     )
-    stored, created = app.store.campaigns.create(campaign, recipients)
-    if not created:
-        return _repeat(stored, campaign.request_hash, bid)
-    return {"broadcast_id": bid, "total": stored.total, "status": stored.status, "duplicate": False}
 
 
 def base_request(app: App, request: Dict[str, Any]) -> SendRequest:
