@@ -196,13 +196,24 @@ def test_a_connection_lost_after_sending_is_an_unknown_outcome(hang_up: HangUp) 
 
 def test_retries_stop_at_the_deadline(wxemu: RunningServer) -> None:
     wxemu.fault(SEND, status=503, times=1000)
-    # The reserve leaves the last try ample time for a loopback 503 even on a loaded machine:
-    # a try cut by the deadline mid-answer would be an unknown outcome (990504), not this.
-    patient = RetryPolicy(attempts=1000, base_delay=0.01, max_delay=0.01, reserve=0.4)
+    # No retry starts with less than min_retry left: a try cut by the deadline after its request
+    # was written would be an unknown outcome (990504), not the 503's retryable 990502.
+    patient = RetryPolicy(attempts=1000, base_delay=0.01, max_delay=0.01, reserve=0.1)
     with pytest.raises(UpstreamError) as caught:
-        send(Transport(wxemu.base_url, policy=patient), wxemu, budget=1.0)
+        send(Transport(wxemu.base_url, policy=patient), wxemu, budget=0.6)
     assert (caught.value.errcode, caught.value.retryable) == (990502, True)
     assert 1 < attempts(wxemu, 1000) < 1000  # several tries, then the deadline, not the cap
+    assert wxemu.messages(demo.APPID) == []
+
+
+def test_no_retry_starts_too_late_to_hear_its_answer(wxemu: RunningServer) -> None:
+    """Answers take 150 ms: a retry begun with less left would be cut after its request was
+    written (an unknown outcome); none begins with less than ``min_retry`` (0.25 s) left."""
+    wxemu.fault(SEND, status=503, times=1000, delay_ms=150)
+    patient = RetryPolicy(attempts=1000, base_delay=0.01, max_delay=0.01, reserve=0.1)
+    with pytest.raises(UpstreamError) as caught:
+        send(Transport(wxemu.base_url, policy=patient), wxemu, budget=1.5)
+    assert (caught.value.errcode, caught.value.retryable) == (990502, True)
     assert wxemu.messages(demo.APPID) == []
 
 

@@ -69,6 +69,9 @@ class RetryPolicy:
     read_timeout: float = 5.0
     #: Time kept back from the deadline so the function can still record the outcome.
     reserve: float = 0.3
+    #: The least time a retry starts with: the whole exchange must end by the deadline, and a
+    #: send cut short after its request was written has an unknown outcome, not a retryable one.
+    min_retry: float = 0.25
 
     def backoff(self, attempt: int) -> float:
         return random.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
@@ -157,7 +160,7 @@ class Transport:
         for attempt in range(policy.attempts):
             if attempt:
                 delay = policy.backoff(attempt)
-                if time.monotonic() + delay + policy.reserve >= deadline:
+                if time.monotonic() + delay + policy.reserve + policy.min_retry >= deadline:
                     break
                 time.sleep(delay)
             remaining = deadline - time.monotonic() - policy.reserve
