@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import List
+from typing import List, Union
 
 import pytest
 
@@ -27,13 +27,17 @@ def now() -> List[float]:
     return [time.time()]  # the manager's clock, moved by the tests
 
 
-def manager(wxemu: RunningServer, tmp_path: Path, now: List[float], mode: str) -> TokenManager:
+def manager(
+    wxemu: Union[RunningServer, str], tmp_path: Path, now: List[float], mode: str
+) -> TokenManager:
+    """A token manager on a fresh store, asking wxemu (or another origin's base URL)."""
+    base = wxemu if isinstance(wxemu, str) else wxemu.base_url
     return TokenManager(
         appid=demo.APPID,
         secret=lambda: demo.SECRET,
         mode=mode,
         cache=open_store(f"sqlite:///{tmp_path / 's.db'}").tokens,
-        transport=Transport(wxemu.base_url),
+        transport=Transport(base),
         clock=lambda: now[0],
     )
 
@@ -113,14 +117,7 @@ def test_an_implausible_token_answer_is_a_retryable_upstream_error(
 ) -> None:
     origin = Origin(answer=answer.encode())
     try:
-        tokens = TokenManager(
-            appid=demo.APPID,
-            secret=lambda: demo.SECRET,
-            mode="stable",
-            cache=open_store(f"sqlite:///{tmp_path / 's.db'}").tokens,
-            transport=Transport(origin.url()),
-            clock=lambda: now[0],
-        )
+        tokens = manager(origin.url(), tmp_path, now, "stable")
         with pytest.raises(UpstreamError) as caught:
             tokens.get(deadline=deadline())
         error = caught.value
@@ -133,14 +130,7 @@ def test_an_implausible_token_answer_is_a_retryable_upstream_error(
 def test_a_token_answer_of_a_plausible_life_is_kept(tmp_path: Path, now: List[float]) -> None:
     origin = Origin(answer=b'{"access_token":"T-1_x","expires_in":86400}')
     try:
-        tokens = TokenManager(
-            appid=demo.APPID,
-            secret=lambda: demo.SECRET,
-            mode="stable",
-            cache=open_store(f"sqlite:///{tmp_path / 's.db'}").tokens,
-            transport=Transport(origin.url()),
-            clock=lambda: now[0],
-        )
+        tokens = manager(origin.url(), tmp_path, now, "stable")
         record = tokens.get(deadline=deadline())
         assert (record.token, record.expires_at) == ("T-1_x", now[0] + 86400)
     finally:
