@@ -204,7 +204,9 @@ def plain_sends(wx: RunningServer, store: str, args: argparse.Namespace) -> floa
     return rate
 
 
-def campaign(wx: RunningServer, store: str, scenario: str, args: argparse.Namespace) -> Dict[str, Any]:
+def campaign(
+    wx: RunningServer, store: str, scenario: str, args: argparse.Namespace
+) -> Dict[str, Any]:
     phase = Phase(wx, store, args)
     broadcast = phase.handler("broadcast")
     bid = f"bench-{scenario}"
@@ -216,8 +218,7 @@ def campaign(wx: RunningServer, store: str, scenario: str, args: argparse.Namesp
     assert created["errcode"] == 0, created
     ctx = multiprocessing.get_context("spawn")
     procs = [
-        ctx.Process(target=worker, args=(phase.env, bid, phase.limit))
-        for _ in range(args.workers)
+        ctx.Process(target=worker, args=(phase.env, bid, phase.limit)) for _ in range(args.workers)
     ]
     hooks = list(wx.emulator.message_hooks)
     if scenario == "faults":

@@ -284,7 +284,7 @@ def test_a_campaign_done_is_noticed_once(
     seed_at(now - 40, "sent", broadcast_id="bc-alerts-1")
     judge(now - 30)
     (lease,) = app.store.campaigns.lease(app.settings.appid, "w", now - 20, 60, 10)
-    app.store.campaigns.settle(app.settings.appid, lease, "w", "sent", now - 10)
+    app.store.campaigns.settle(app.settings.appid, "w", [(lease, "sent")], now - 10)
     judge(now)
     judge(now + 60)
     contents = [p["body"]["markdown"]["content"] for p in robot_posts(wxemu)]
@@ -309,7 +309,7 @@ def test_a_campaign_with_queued_recipients_and_no_progress_is_stalled(
     assert judge(now + 600)["firing"] == []  # ten minutes without progress: not yet
     assert judge(now + 1000)["firing"] == ["campaign:bc-alerts-2:stalled"]
     leases = app.store.campaigns.lease(app.settings.appid, "w", now + 1010, 60, 1)
-    app.store.campaigns.settle(app.settings.appid, leases[0], "w", "sent", now + 1020)
+    app.store.campaigns.settle(app.settings.appid, "w", [(leases[0], "sent")], now + 1020)
     assert judge(now + 1100)["firing"] == []  # it moved
     contents = [p["body"]["markdown"]["content"] for p in robot_posts(wxemu)]
     assert len(contents) == 2 and "停滞" in contents[0] and "恢复" in contents[1]

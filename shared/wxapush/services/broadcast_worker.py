@@ -7,8 +7,10 @@ the derived key ``b:<broadcast_id>:<seq>``, so a batch retried or taken over fro
 never sends a recipient twice: its first outcome replays. A send the dead worker left at
 WeChat's door (its record ``pending``, the call started) cannot be known and ends ``unknown``,
 never sent again; one it left before the door is taken over and sent (``send_claim``).
-Cancellation is read again just before each call, so a cancel stops every worker within the
-send already on the wire.
+The mark at WeChat's door is made only if the campaign is not cancelled, in the same write
+(``CampaignQueue.dispatch``), so a cancel stops every worker within the send already on the
+wire. A batch's outcomes are settled together once it ends: one write per lease, not per
+recipient (a recipient whose settle is lost is leased again and replays its first outcome).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 import time
 import uuid
 from collections import Counter
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 from wxapush.app import App
 from wxapush.errors import (
@@ -35,7 +37,7 @@ from wxapush.errors import (
 from wxapush.services import respect
 from wxapush.services.broadcast_create import merged
 from wxapush.services.send import BROADCAST_KEY_PREFIX, Sender, SendRequest
-from wxapush.store.base import Campaign, Lease
+from wxapush.store.base import Campaign, Lease, LogRecord
 
 log = logging.getLogger("wxapush.broadcast")
 
@@ -74,6 +76,7 @@ class Worker:
         self.lease_seconds = float(app.settings.broadcast_lease)
         self.campaigns: Dict[str, Optional[Campaign]] = {}
         self.done: Counter[str] = Counter()
+        self.settled: List[Tuple[Lease, str]] = []  # the batch's outcomes, written at its end
         self.stop = False  # the invocation is out of time
         self.margin = min(MARGIN, self.lease_seconds / 4)
         self.batch_over = False
@@ -112,6 +115,7 @@ class Worker:
                 if self.batch_over or self._left(self.start_by) <= 0:
                     break  # the rest are due again when their lease runs out
                 self._one(lease)
+            self._flush()
             if self.quota_until is not None:
                 break  # another batch would meet the same spent quota
         return dict(self.done)
@@ -136,8 +140,15 @@ class Worker:
         return self.campaigns[bid]
 
     def _settle(self, lease: Lease, outcome: str) -> None:
-        if self.queue.settle(self.appid, lease, self.owner, outcome, self.app.clock()):
-            self.done[outcome] += 1
+        self.settled.append((lease, outcome))
+
+    def _flush(self) -> None:
+        """Record the batch's outcomes, in one write, while its lease holds."""
+        if self.settled:
+            self.done.update(
+                self.queue.settle(self.appid, self.owner, self.settled, self.app.clock())
+            )
+            self.settled = []
 
     def _defer(self, lease: Lease, until: float, retry: bool) -> None:
         if self.queue.defer(self.appid, lease, self.owner, until, retry=retry):
@@ -167,7 +178,7 @@ class Worker:
             self.app,
             self.deadline,
             start_by=self.start_by,
-            before_call=lambda: self._still_wanted(lease.broadcast_id),
+            door=lambda record: self._door(lease.broadcast_id, record),
         )
         try:
             sender.send(req)
@@ -179,15 +190,15 @@ class Worker:
             return
         self._settle(lease, "sent")
 
-    def _still_wanted(self, bid: str) -> None:
-        """Just before a send's call to WeChat (after its rate slot's wait): refuse it if the
-        campaign was cancelled meanwhile. One read of the campaign by its key per send, so that
-        once ``cancel`` answers, each worker sends at most the one message already on the wire.
-        """
-        campaign = self.queue.get(self.appid, bid)
-        self.campaigns[bid] = campaign  # the rest of the batch is skipped without a send
-        if campaign is None or campaign.status == "cancelled":
+    def _door(self, bid: str, record: LogRecord) -> bool:
+        """The send's mark at WeChat's door, after its rate slot's wait and just before the
+        call: made only if the campaign is not cancelled, in the same write. So once ``cancel``
+        answers, each worker sends at most the one message already on the wire."""
+        answer = self.queue.dispatch(self.appid, bid, record.log_id, time.time())
+        if answer == "cancelled":
+            self.campaigns[bid] = None  # the rest of the batch is settled without a send
             raise CampaignCancelled(f"broadcast {bid} was cancelled: not sent", broadcast_id=bid)
+        return answer == "marked"
 
     def _failed(self, lease: Lease, error: WxapushError) -> None:
         now = self.app.clock()

@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, NoReturn, Optional
+from typing import Any, NoReturn, Optional
 
 from wxapush import limits
 from wxapush.app import SEND_TIME, App, current_app
@@ -168,16 +168,17 @@ class Sender:
         app: App,
         deadline: float,
         start_by: float | None = None,
-        before_call: Callable[[], None] | None = None,
+        door: send_claim.Door | None = None,
     ) -> None:
         self.app = app
         self.log = app.store.log
         self.deadline = deadline
         #: The latest time the call to WeChat may start (a broadcast worker's lease), if any.
         self.start_by = start_by
-        #: Run after the rate limit's wait, just before the call: a refusal it raises sends
-        #: nothing (a broadcast worker checks that its campaign was not cancelled meanwhile).
-        self.before_call = before_call
+        #: The mark at WeChat's door, if not the log's own (see ``send_claim.dispatch``): a
+        #: broadcast worker's also checks, in the same write, that its campaign is not
+        #: cancelled; a refusal it raises sends nothing.
+        self.door = door
         self.held: str | None = None  # the per-user cap's counter taken for this send
 
     def send(self, req: SendRequest) -> dict[str, Any]:
@@ -265,11 +266,6 @@ class Sender:
             self.app.pace_send(min(limit, self.deadline), campaign=req.broadcast_id is not None)
         except RateLimited as error:
             self._fail(req, record, template, error, "rejected")  # nothing was sent
-        if self.before_call is not None:
-            try:
-                self.before_call()
-            except WxapushError as error:
-                self._fail(req, record, template, error, "rejected")  # nothing was sent
         try:
             # The token first, so that after the door's mark nothing but the call remains.
             self.app.client.tokens.get(deadline=self.deadline)
@@ -277,7 +273,11 @@ class Sender:
             self._fail(req, record, template, error, "rejected")  # nothing was sent
         except WxapushError as error:
             self._fail(req, record, template, error, "failed")  # WeChat's token endpoint failed
-        if not send_claim.dispatch(self.log, record, self.deadline):
+        try:
+            dispatched = send_claim.dispatch(self.log, record, self.deadline, self.door)
+        except WxapushError as error:  # the door refused it: nothing was sent
+            self._fail(req, record, template, error, "rejected")
+        if not dispatched:
             respect.give_back(self.app, self.held)
             raise Conflict(
                 "a retry with this idempotency_key took this send over before it called WeChat; "

@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import time
 from contextlib import suppress
-from typing import Callable, Tuple, TypeVar
+from typing import Callable, Optional, Tuple, TypeVar
 
 from wxapush.app import SEND_TIME
+from wxapush.errors import WxapushError
 from wxapush.store.base import LogRecord, SendLog
 from wxapush.store.failures import store_failure
 
 T = TypeVar("T")
+#: A mark at WeChat's door of its own (a broadcast worker's): True if marked, False if the
+#: claim is no longer this attempt's; a ``WxapushError`` it raises refuses the call.
+Door = Callable[[LogRecord], bool]
 
 #: Tries of one store write whose outcome a transient failure left unknown, and the pause
 #: before the next (times the try's number).
@@ -105,12 +109,14 @@ def take_over(log: SendLog, stale: LogRecord) -> bool:
     )
 
 
-def dispatch(log: SendLog, record: LogRecord, deadline: float) -> bool:
+def dispatch(log: SendLog, record: LogRecord, deadline: float, door: Optional[Door] = None) -> bool:
     """Mark ``record`` as at WeChat's door (``attempts`` 1), just before the call starts. False
     if the claim is no longer this attempt's (taken over, or given up by reconciliation): the
-    call must not start."""
+    call must not start. ``door`` makes the mark instead of the log's update, if given."""
 
     def mark() -> bool:
+        if door is not None:
+            return door(record)
         try:
             return log.update(
                 record.log_id, only_if={"status": "pending"}, attempts=1, updated_at=time.time()
@@ -120,6 +126,8 @@ def dispatch(log: SendLog, record: LogRecord, deadline: float) -> bool:
 
     try:
         return again(mark, deadline)
+    except WxapushError:
+        raise  # the door refused the call (its own answer, not a store failure)
     except Exception:
         # The mark may have been written, and the call will not start: say so in the record
         # (never sent, key freed), or a retry would meet "in progress" for a send never made.

@@ -58,8 +58,8 @@ class Lease:
 class CampaignQueue(Protocol):
     """Campaigns and their recipients: a durable work queue on the store's own primitives.
 
-    A worker ``lease``s due recipients for a while; it then ``settle``s each with its outcome or
-    ``defer``s it. A lease that runs out (the worker died) makes its recipients due again, for
+    A worker ``lease``s due recipients for a while; it then ``settle``s them with their outcomes
+    or ``defer``s one. A lease that runs out (the worker died) makes its recipients due again, for
     another worker to take. Every recipient ends with exactly one outcome: ``settle`` by a
     worker that no longer holds the lease writes nothing.
     """
@@ -82,9 +82,19 @@ class CampaignQueue(Protocol):
         by its entry's idle time when another worker looks, SQL by the end stamped on it.
         """
 
-    def settle(self, appid: str, lease: Lease, owner: str, outcome: str, now: float) -> bool:
-        """Record the recipient's final ``outcome`` (one of OUTCOMES) if ``owner`` still holds
-        its lease; True if recorded. A campaign whose last recipient settles becomes done."""
+    def settle(
+        self, appid: str, owner: str, outcomes: Sequence[Tuple[Lease, str]], now: float
+    ) -> Dict[str, int]:
+        """Record each recipient's final outcome (one of OUTCOMES) if ``owner`` still holds its
+        lease, in one write (a worker settles its batch at once): how many of each outcome were
+        recorded. A campaign whose last recipient settles becomes done."""
+
+    def dispatch(self, appid: str, broadcast_id: str, log_id: str, now: float) -> str:
+        """Mark a recipient's send record at WeChat's door (``attempts`` 1, ``updated_at``
+        ``now``; see ``send_claim``) if it is still ``pending`` and the campaign is not
+        cancelled, in one atomic step: ``"marked"``, ``"cancelled"`` (nothing written) or
+        ``"lost"`` (the record is gone or no longer pending: nothing written). A cancel
+        therefore stops every worker within the send already on the wire."""
 
     def defer(
         self, appid: str, lease: Lease, owner: str, until: float, *, retry: bool = False
@@ -127,3 +137,17 @@ class Counters(Protocol):
     def prune(self, now: float) -> int:
         """Delete the counters whose time ended by ``now``; how many (0 where the backend
         expires them itself)."""
+
+
+def settled_groups(
+    outcomes: Sequence[Tuple[Lease, str]],
+) -> List[Tuple[str, List[Tuple[str, List[int]]]]]:
+    """A batch of settles grouped for a backend's writes: per campaign (in ``broadcast_id``
+    order, so that concurrent batches lock campaigns in one order), per outcome, the ``seq``s.
+    An outcome outside OUTCOMES is refused before anything is written."""
+    groups: Dict[str, Dict[str, List[int]]] = {}
+    for lease, outcome in outcomes:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        groups.setdefault(lease.broadcast_id, {}).setdefault(outcome, []).append(lease.seq)
+    return [(bid, sorted(groups[bid].items())) for bid in sorted(groups)]

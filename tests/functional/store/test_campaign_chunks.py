@@ -44,7 +44,7 @@ def test_appended_recipients_wait_for_start_then_are_leased_once(store: Store) -
         (r.seq, r.touser, r.data) for r in chunk(0, 3) + chunk(10_000, 2)
     ]
     for lease in leased:
-        assert store.campaigns.settle(APP, lease, "w1", "sent", NOW + 4)
+        assert store.campaigns.settle(APP, "w1", [(lease, "sent")], NOW + 4) == {"sent": 1}
     done = store.campaigns.get(APP, "c1")
     assert done is not None and (done.status, done.total) == ("done", 5)
     assert store.campaigns.counts(APP, "c1") == {"sent": 5}

@@ -52,8 +52,10 @@ def test_concurrent_settles_of_the_last_recipients_end_the_campaign(
         interleaved.reset()
         owner = f"w-{round_}"
         with ThreadPoolExecutor(2) as pool:
-            racing = [pool.submit(q.settle, APP, leases[seq], owner, "sent", NOW) for seq in (0, 1)]
+            racing = [
+                pool.submit(q.settle, APP, owner, [(leases[seq], "sent")], NOW) for seq in (0, 1)
+            ]
             settled = [future.result() for future in racing]
-        assert settled == [True, True]
+        assert settled == [{"sent": 1}, {"sent": 1}]
         assert q.counts(APP, bid) == {"sent": 2}
         assert q.get(APP, bid).status == "done"  # type: ignore[union-attr]

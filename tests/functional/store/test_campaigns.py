@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import List
 
 from wxapush.store import LogQuery, Store
@@ -62,9 +63,9 @@ def test_lease_settle_until_done(store: Store) -> None:
     second = q.lease(APP, "w2", NOW, 30, 10)
     assert [x.seq for x in second] == [2]
     assert q.lease(APP, "w3", NOW, 30, 10) == []
-    for lease in first:
-        assert q.settle(APP, lease, "w1", "sent", NOW) is True
-    assert q.settle(APP, second[0], "w2", "not_subscribed", NOW) is True
+    assert q.settle(APP, "w1", [(lease, "sent") for lease in first], NOW) == {"sent": 2}
+    assert q.get(APP, "b1").status == "running"  # type: ignore[union-attr]
+    assert q.settle(APP, "w2", [(second[0], "not_subscribed")], NOW) == {"not_subscribed": 1}
     assert q.counts(APP, "b1") == {"sent": 2, "not_subscribed": 1}
     assert q.get(APP, "b1").status == "done"  # type: ignore[union-attr]
 
@@ -77,11 +78,9 @@ def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_settle(store: S
     time.sleep(0.3)  # Redis measures a lease by the entry's idle time on the server
     [taken] = q.lease(APP, "alive", NOW + 1, 0.2, 10)
     assert taken.seq == dead.seq
-    assert q.settle(APP, dead, "dead", "sent", NOW) is False
-    assert q.settle(APP, taken, "alive", "sent", NOW) is True
-    assert q.settle(APP, taken, "alive", "failed", NOW) is False or q.counts(APP, "b1") == {
-        "sent": 1
-    }
+    assert q.settle(APP, "dead", [(dead, "sent")], NOW) == {}
+    assert q.settle(APP, "alive", [(taken, "sent")], NOW) == {"sent": 1}
+    assert q.settle(APP, "alive", [(taken, "failed")], NOW) == {}
     assert q.counts(APP, "b1") == {"sent": 1}
 
 
@@ -95,8 +94,7 @@ def test_defer_counts_deferred_until_due_then_settles(store: Store) -> None:
     assert q.lease(APP, "w", NOW + 60, 30, 10) == []
     due = q.lease(APP, "w", NOW + 3600, 30, 10)
     assert sorted(x.seq for x in due) == [0, 1]
-    for lease in due:
-        q.settle(APP, lease, "w", "sent", NOW + 3600)
+    q.settle(APP, "w", [(lease, "sent") for lease in due], NOW + 3600)
     assert q.counts(APP, "b1") == {"sent": 2}
     assert q.get(APP, "b1").status == "done"  # type: ignore[union-attr]
 
@@ -122,9 +120,61 @@ def test_cancel_stops_what_is_not_sent(store: Store) -> None:
     assert q.get(APP, "b1").status == "cancelled"  # type: ignore[union-attr]
     assert q.lease(APP, "w2", NOW, 30, 10) == []
     # the recipient in flight when the campaign was cancelled keeps its real outcome
-    assert q.settle(APP, held, "w", "sent", NOW) is True
+    assert q.settle(APP, "w", [(held, "sent")], NOW) == {"sent": 1}
     assert q.counts(APP, "b1") == {"sent": 1, "cancelled": 3}
     assert q.cancel(APP, "missing", NOW) is False
+
+
+def test_a_batch_settles_many_campaigns_and_outcomes_in_one_write(store: Store) -> None:
+    q = store.campaigns
+    q.create(campaign("a", total=3), recipients(3))
+    q.create(campaign("b", total=2), recipients(2))
+    leases = q.lease(APP, "w", NOW, 0.2, 10)
+    assert len(leases) == 5
+    time.sleep(0.3)  # Redis measures a lease by the entry's idle time on the server
+    [taken] = q.lease(APP, "w2", NOW + 1, 0.2, 1)  # one of them, taken over
+    outcome = {0: "sent", 1: "capped", 2: "sent"}
+    expected = Counter(outcome[x.seq] for x in leases if x.seq != taken.seq or
+                       x.broadcast_id != taken.broadcast_id)  # fmt: skip
+    assert q.settle(APP, "w", [(x, outcome[x.seq]) for x in leases], NOW + 1) == expected
+    other = "b" if taken.broadcast_id == "a" else "a"
+    assert q.get(APP, other).status == "done"  # type: ignore[union-attr]
+    assert q.get(APP, taken.broadcast_id).status == "running"  # type: ignore[union-attr]
+    assert q.settle(APP, "w2", [(taken, "sent")], NOW + 1) == {"sent": 1}
+    assert q.get(APP, taken.broadcast_id).status == "done"  # type: ignore[union-attr]
+    assert q.settle(APP, "w", [], NOW) == {}
+
+
+def test_a_batch_with_an_unknown_outcome_writes_nothing(store: Store) -> None:
+    import pytest
+
+    q = store.campaigns
+    q.create(campaign(total=2), recipients(2))
+    first, second = q.lease(APP, "w", NOW, 30, 10)
+    with pytest.raises(ValueError, match="unknown outcome"):
+        q.settle(APP, "w", [(first, "sent"), (second, "delivered")], NOW)
+    assert q.counts(APP, "b1") == {"queued": 2}
+
+
+def test_dispatch_marks_the_record_unless_the_campaign_is_cancelled(store: Store) -> None:
+    from tests.functional.store.test_send_log import make
+
+    q = store.campaigns
+    q.create(campaign(total=3), recipients(3))
+    records = [make(NOW + i, broadcast_id="b1", status="pending") for i in range(3)]
+    for record in records:
+        store.log.claim(record)
+    ids = [r.log_id for r in records]
+    assert q.dispatch(APP, "b1", ids[0], NOW + 5) == "marked"
+    marked = store.log.get(ids[0])
+    assert marked is not None and (marked.attempts, marked.updated_at) == (1, NOW + 5)
+    assert store.log.update(ids[1], status="rejected", updated_at=NOW) is True
+    assert q.dispatch(APP, "b1", ids[1], NOW + 5) == "lost"  # no longer pending
+    assert q.dispatch(APP, "b1", "no-such-log-id", NOW + 5) == "lost"
+    assert q.cancel(APP, "b1", NOW + 6) is True
+    assert q.dispatch(APP, "b1", ids[2], NOW + 7) == "cancelled"
+    untouched = store.log.get(ids[2])
+    assert untouched is not None and untouched.attempts == 0 and untouched.status == "pending"
 
 
 def test_queues_of_two_apps_and_campaigns_are_apart(store: Store) -> None:

@@ -105,6 +105,16 @@ return 1
 """
 )
 
+#: KEYS: campaign head, send record; ARGV: now -> 1 marked at WeChat's door, 0 the record is
+#: gone or no longer pending, -1 the campaign is cancelled (nothing written either way). The
+#: mark sets no field the log's indexes or tallies read.
+DISPATCH = """
+if redis.call('HGET', KEYS[1], 'status') == 'cancelled' then return -1 end
+if redis.call('HGET', KEYS[2], 'status') ~= 'pending' then return 0 end
+redis.call('HSET', KEYS[2], 'attempts', '1', 'updated_at', ARGV[1])
+return 1
+"""
+
 #: KEYS: stream, head, later; ARGV: entry id, consumer, seq, until, retry ('1'/'0'), bid
 #: -> 1, or 0 lease lost
 DEFER = (

@@ -10,9 +10,11 @@ Key names are in ``keys.py``; the scripts in ``campaign_lua.py``.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from wxapush.store.base import OUTCOMES, Campaign, Lease, Recipient
+from wxapush.store.base import Campaign, Lease, Recipient
+from wxapush.store.campaign_seams import settled_groups
 from wxapush.store.common import dump_json
 from wxapush.store.redis import campaign_lua as lua
 from wxapush.store.redis.campaign_chunks import RedisCampaignChunks
@@ -30,6 +32,7 @@ class RedisCampaignQueue(RedisCampaignChunks):
         self._create = client.register_script(lua.CREATE)
         self._lease = client.register_script(lua.LEASE)
         self._settle = client.register_script(lua.SETTLE)
+        self._dispatch = client.register_script(lua.DISPATCH)
         self._defer = client.register_script(lua.DEFER)
         self._cancel = client.register_script(lua.CANCEL)
 
@@ -89,12 +92,25 @@ class RedisCampaignQueue(RedisCampaignChunks):
             leases.append(Lease(bid, int(seq), touser, data, int(attempts), token=entry_id))
         return leases
 
-    def settle(self, appid: str, lease: Lease, owner: str, outcome: str, now: float) -> bool:
-        if outcome not in OUTCOMES:
-            raise ValueError(f"unknown outcome {outcome!r}")
-        keys = [self._keys.queue(appid), self._keys.campaign(appid, lease.broadcast_id)]
-        args = [lease.token, owner, lease.seq, outcome, repr(now)]
-        return bool(self._settle(keys=keys, args=args))
+    def settle(
+        self, appid: str, owner: str, outcomes: Sequence[Tuple[Lease, str]], now: float
+    ) -> Dict[str, int]:
+        settled_groups(outcomes)  # refuses an unknown outcome before anything is written
+        queue = self._keys.queue(appid)
+        pipe = self._r.pipeline(transaction=False)  # one round trip; a script per recipient
+        for lease, outcome in outcomes:
+            keys = [queue, self._keys.campaign(appid, lease.broadcast_id)]
+            args = [lease.token, owner, lease.seq, outcome, repr(now)]
+            self._settle(keys=keys, args=args, client=pipe)
+        recorded: Counter[str] = Counter()
+        for (_, outcome), answer in zip(outcomes, pipe.execute() if outcomes else []):
+            recorded[outcome] += int(answer)
+        return {outcome: n for outcome, n in recorded.items() if n}
+
+    def dispatch(self, appid: str, broadcast_id: str, log_id: str, now: float) -> str:
+        keys = [self._keys.campaign(appid, broadcast_id), self._keys.record(log_id)]
+        answer = self._dispatch(keys=keys, args=[repr(now)])
+        return {1: "marked", 0: "lost", -1: "cancelled"}[int(answer)]
 
     def defer(
         self, appid: str, lease: Lease, owner: str, until: float, *, retry: bool = False

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from wxapush.store.base import OUTCOMES, Campaign, Lease, Recipient
+from wxapush.store.base import Campaign, Lease, Recipient
+from wxapush.store.campaign_seams import settled_groups
 from wxapush.store.common import dump_json
 from wxapush.store.sql.campaign_chunks import SqlCampaignChunks
-from wxapush.store.sql.dialects import insert_ignore, placeholders, transaction
+from wxapush.store.sql.dialects import autocommit, insert_ignore, placeholders, transaction
 from wxapush.store.sql.pool import Connection, Pool
 from wxapush.store.sql.schema import Tables
 from wxapush.store.sql.tables import columns
@@ -37,6 +39,7 @@ class SqlCampaignQueue(SqlCampaignChunks):
         self._pool = pool
         self._c = tables.campaigns
         self._r = tables.recipients
+        self._log = tables.send_log
 
     def create(self, campaign: Campaign, recipients: Sequence[Recipient]) -> Tuple[Campaign, bool]:
         c = campaign
@@ -90,15 +93,20 @@ class SqlCampaignQueue(SqlCampaignChunks):
         return Campaign(**values)
 
     def lease(self, appid: str, owner: str, now: float, seconds: float, limit: int) -> List[Lease]:
+        # One walk of the (appid, state, due_at) index per open state, in due order and no
+        # further than ``limit`` rows: a lease costs the same whatever the queue's size, where
+        # ``state IN (...)`` would make the database sort every due row.
         pick = (
             f"SELECT broadcast_id, seq, touser, data, attempts FROM {self._r}"
-            f" WHERE appid = %s AND {_OPEN} AND due_at <= %s"
+            " WHERE appid = %s AND state = %s AND due_at <= %s"
             " ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED"
         )
 
         def take(conn: Connection) -> List[Tuple[Any, ...]]:
-            rows = conn.rows(pick, [appid, now, limit])
-            for bid in {row[0] for row in rows}:
+            rows = conn.rows(pick, [appid, "deferred", now, limit])  # postponed ones first
+            if len(rows) < limit:
+                rows += conn.rows(pick, [appid, "queued", now, limit - len(rows)])
+            for bid in sorted({row[0] for row in rows}):
                 seqs = [row[1] for row in rows if row[0] == bid]
                 conn.execute(
                     f"UPDATE {self._r} SET owner = %s, due_at = %s WHERE appid = %s"
@@ -116,34 +124,54 @@ class SqlCampaignQueue(SqlCampaignChunks):
         return [Lease(bid, seq, touser, _load(data), attempts)
                 for bid, seq, touser, data, attempts in rows]  # fmt: skip
 
-    def settle(self, appid: str, lease: Lease, owner: str, outcome: str, now: float) -> bool:
-        if outcome not in OUTCOMES:
-            raise ValueError(f"unknown outcome {outcome!r}")
-        # A recipient cancelled while leased still gets its real outcome from its worker.
-        settle = (
-            f"UPDATE {self._r} SET state = %s, owner = NULL"
-            f" WHERE {_RECIPIENT} AND state IN ('queued', 'deferred', 'cancelled')"
-        )
+    def settle(
+        self, appid: str, owner: str, outcomes: Sequence[Tuple[Lease, str]], now: float
+    ) -> Dict[str, int]:
+        groups = settled_groups(outcomes)
         done = (
             f"UPDATE {self._c} SET status = 'done', updated_at = %s"
             f" WHERE {_CAMPAIGN} AND {_ACTIVE} AND NOT EXISTS"
             f" (SELECT 1 FROM {self._r} WHERE {_CAMPAIGN} AND {_OPEN})"
         )
-        # The campaign's row is locked first: settles of one campaign take turns, so the last
-        # one's done-check sees every other recipient's outcome committed. Without it two
-        # settles of the last two recipients each see the other's still open, and neither
-        # ends the campaign (READ COMMITTED reads what was committed when a statement began).
+        # Each campaign's row is locked first (in one order, so that batches never deadlock):
+        # settles of one campaign take turns, so the last one's done-check sees every other
+        # recipient's outcome committed. Without it two settles of the last two recipients each
+        # see the other's still open, and neither ends the campaign (READ COMMITTED reads what
+        # was committed when a statement began).
         lock = f"SELECT status FROM {self._c} WHERE {_CAMPAIGN} FOR UPDATE"
-        bid = lease.broadcast_id
 
-        def write(conn: Connection) -> bool:
-            conn.scalar(lock, [appid, bid])
-            if conn.execute(settle, [outcome, appid, bid, lease.seq, owner]) == 0:
-                return False
-            conn.execute(done, [now, appid, bid, appid, bid])
-            return True
+        def write(conn: Connection) -> Dict[str, int]:
+            recorded: Counter[str] = Counter()
+            for bid, by_outcome in groups:
+                conn.scalar(lock, [appid, bid])
+                changed = 0
+                for outcome, seqs in by_outcome:
+                    # A recipient cancelled while leased still gets its real outcome.
+                    n = conn.execute(
+                        f"UPDATE {self._r} SET state = %s, owner = NULL WHERE appid = %s"
+                        f" AND broadcast_id = %s AND seq IN ({placeholders(len(seqs))})"
+                        " AND owner = %s AND state IN ('queued', 'deferred', 'cancelled')",
+                        [outcome, appid, bid, *seqs, owner],
+                    )
+                    recorded[outcome] += n
+                    changed += n
+                if changed:
+                    conn.execute(done, [now, appid, bid, appid, bid])
+            return {outcome: n for outcome, n in recorded.items() if n}
 
-        return transaction(self._pool, write)
+        return transaction(self._pool, write) if groups else {}
+
+    def dispatch(self, appid: str, broadcast_id: str, log_id: str, now: float) -> str:
+        mark = (
+            f"UPDATE {self._log} SET attempts = 1, updated_at = %s"
+            " WHERE log_id = %s AND status = 'pending' AND NOT EXISTS"
+            f" (SELECT 1 FROM {self._c} WHERE {_CAMPAIGN} AND status = 'cancelled')"
+        )
+        params = [now, log_id, appid, broadcast_id]
+        if autocommit(self._pool, lambda conn: conn.execute(mark, params)):
+            return "marked"
+        campaign = self.get(appid, broadcast_id)
+        return "cancelled" if campaign is None or campaign.status == "cancelled" else "lost"
 
     def defer(
         self, appid: str, lease: Lease, owner: str, until: float, *, retry: bool = False
@@ -154,7 +182,7 @@ class SqlCampaignQueue(SqlCampaignChunks):
             f" WHERE {_RECIPIENT} AND {_OPEN}"
         )
         params = [until, appid, lease.broadcast_id, lease.seq, owner]
-        return bool(transaction(self._pool, lambda conn: conn.execute(sql, params)))
+        return bool(autocommit(self._pool, lambda conn: conn.execute(sql, params)))
 
     def cancel(self, appid: str, broadcast_id: str, now: float) -> bool:
         def write(conn: Connection) -> bool:
@@ -208,12 +236,12 @@ class SqlCounters:
             )
             return bool(taken)
 
-        return transaction(self._pool, attempt)
+        return autocommit(self._pool, attempt)  # each statement is a compare-and-set
 
     def give_back(self, key: str) -> None:
         sql = f"UPDATE {self._t} SET count = count - 1 WHERE counter_key = %s AND count > 0"
-        transaction(self._pool, lambda conn: conn.execute(sql, [key]))
+        autocommit(self._pool, lambda conn: conn.execute(sql, [key]))
 
     def prune(self, now: float) -> int:
         sql = f"DELETE FROM {self._t} WHERE expires_at <= %s"
-        return int(transaction(self._pool, lambda conn: conn.execute(sql, [now])))
+        return int(autocommit(self._pool, lambda conn: conn.execute(sql, [now])))

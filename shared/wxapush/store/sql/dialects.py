@@ -17,6 +17,7 @@ from typing import (
     TYPE_CHECKING,
     Any,
     Callable,
+    ContextManager,
     Dict,
     Iterator,
     List,
@@ -236,10 +237,26 @@ def transaction(pool: Pool, work: Callable[[Connection], T], attempts: int = 6) 
     """``work(conn)`` in one transaction, run again if the database picked it as a deadlock
     victim. InnoDB does so even for single-row statements on one key (a duplicate-key check
     takes a shared lock that racing inserts and updates then wait on in a cycle)."""
-    dialect = pool.dialect
+    return _retried(pool.begin, work, pool.dialect, attempts)
+
+
+def autocommit(pool: Pool, work: Callable[[Connection], T], attempts: int = 6) -> T:
+    """``work(conn)`` in autocommit, each statement its own transaction — for a single
+    statement, or statements whose order alone makes them right (a compare-and-set): one round
+    trip each, where ``transaction`` adds a BEGIN and a COMMIT. Run again like
+    ``transaction`` if the database picked a statement as a deadlock victim."""
+    return _retried(pool.connection, work, pool.dialect, attempts)
+
+
+def _retried(
+    open_: Callable[[], ContextManager[Connection]],
+    work: Callable[[Connection], T],
+    dialect: Dialect,
+    attempts: int,
+) -> T:
     for attempt in range(attempts):
         try:
-            with pool.begin() as conn:
+            with open_() as conn:
                 return work(conn)
         except dialect.Error as exc:
             if attempt == attempts - 1 or not dialect.retryable(exc):

@@ -1,8 +1,10 @@
 """TokenCache, GrantLedger, TemplateRegistry, EventLog and RateLimiter on SQL.
 
-Every write is one short transaction whose statements are correct under READ COMMITTED on both
-databases: conditional UPDATEs (compare-and-set) re-check their WHERE against the latest row,
-and inserts race only on a primary key.
+Every write is correct under READ COMMITTED on both databases: conditional UPDATEs
+(compare-and-set) re-check their WHERE against the latest row, and inserts race only on a
+primary key. A write that is one statement (or a compare-and-set's read and swap) runs in
+autocommit, one round trip per statement; only writes whose statements must commit together
+open a transaction.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import List, Optional, Sequence
 
 from wxapush.store.base import TemplateInfo, TokenRecord
 from wxapush.store.common import bucket_step, template_from_json, template_to_json
-from wxapush.store.sql.dialects import insert_ignore, placeholders, transaction, upsert
+from wxapush.store.sql.dialects import autocommit, insert_ignore, placeholders, transaction, upsert
 from wxapush.store.sql.pool import Connection, Pool
 from wxapush.store.sql.schema import Tables
 
@@ -43,7 +45,7 @@ class SqlTokenCache:
             "fetched_at": record.fetched_at,
         }
         fields = ("token", "expires_at", "fetched_at")
-        transaction(
+        autocommit(
             self._pool,
             lambda conn: upsert(
                 conn, self._tokens, values, ["token_key"], lambda new: {f: new(f) for f in fields}
@@ -52,19 +54,19 @@ class SqlTokenCache:
 
     def invalidate_token(self, key: str, token: str) -> bool:
         sql = f"DELETE FROM {self._tokens} WHERE token_key = %s AND token = %s"
-        return bool(transaction(self._pool, lambda conn: conn.execute(sql, [key, token])))
+        return bool(autocommit(self._pool, lambda conn: conn.execute(sql, [key, token])))
 
     def prune_tokens(self, prefix: str, expired_before: float) -> int:
         # SUBSTR, not LIKE: exact bytes under any collation, and % or _ in the prefix are text.
         sql = f"DELETE FROM {self._tokens} WHERE SUBSTR(token_key, 1, %s) = %s AND expires_at < %s"
         params = [len(prefix), prefix, expired_before]
-        return int(transaction(self._pool, lambda conn: conn.execute(sql, params)))
+        return int(autocommit(self._pool, lambda conn: conn.execute(sql, params)))
 
     def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
         t = self._locks
         now = time.time()
         row = {"name": name, "owner": owner, "expires_at": now + ttl}
-        if transaction(self._pool, lambda conn: insert_ignore(conn, t, row)):
+        if autocommit(self._pool, lambda conn: insert_ignore(conn, t, row)):
             return True
         # A new transaction: InnoDB keeps a shared lock on the duplicate row until the end of
         # the failed insert's transaction, and N racers upgrading theirs would deadlock.
@@ -72,11 +74,11 @@ class SqlTokenCache:
             f"UPDATE {t} SET owner = %s, expires_at = %s WHERE name = %s AND expires_at <= %s"
         )
         params = [owner, now + ttl, name, now]
-        return bool(transaction(self._pool, lambda conn: conn.execute(take_over, params)))
+        return bool(autocommit(self._pool, lambda conn: conn.execute(take_over, params)))
 
     def release_lock(self, name: str, owner: str) -> bool:
         sql = f"DELETE FROM {self._locks} WHERE name = %s AND owner = %s"
-        return bool(transaction(self._pool, lambda conn: conn.execute(sql, [name, owner])))
+        return bool(autocommit(self._pool, lambda conn: conn.execute(sql, [name, owner])))
 
 
 _GRANT_KEY = "appid = %s AND openid = %s AND template_id = %s"
@@ -114,7 +116,7 @@ class SqlGrantLedger:
 
     def revoke(self, appid: str, openid: str, template_id: str) -> None:
         row = dict(appid=appid, openid=openid, template_id=template_id)
-        transaction(
+        autocommit(
             self._pool,
             lambda conn: upsert(
                 conn,
@@ -131,7 +133,7 @@ class SqlGrantLedger:
             f" WHERE {_GRANT_KEY} AND balance > 0"
         )
         params = [time.time(), appid, openid, template_id]
-        return bool(transaction(self._pool, lambda conn: conn.execute(sql, params)))
+        return bool(autocommit(self._pool, lambda conn: conn.execute(sql, params)))
 
     def balance(self, appid: str, openid: str, template_id: str) -> Optional[int]:
         sql = f"SELECT balance FROM {self._t} WHERE {_GRANT_KEY}"
@@ -218,21 +220,19 @@ class SqlEventLog:
     def first_seen(self, key: str, ttl: float) -> bool:
         t, now = self._t, time.time()
         row = {"event_key": key, "expires_at": now + ttl}
-        if transaction(self._pool, lambda conn: insert_ignore(conn, t, row)):
+        if autocommit(self._pool, lambda conn: insert_ignore(conn, t, row)):
             return True
         # a new transaction, as in acquire_lock
         renew = f"UPDATE {t} SET expires_at = %s WHERE event_key = %s AND expires_at <= %s"
-        return bool(
-            transaction(self._pool, lambda conn: conn.execute(renew, [now + ttl, key, now]))
-        )
+        return bool(autocommit(self._pool, lambda conn: conn.execute(renew, [now + ttl, key, now])))
 
     def forget(self, key: str) -> None:
         sql = f"DELETE FROM {self._t} WHERE event_key = %s"
-        transaction(self._pool, lambda conn: conn.execute(sql, [key]))
+        autocommit(self._pool, lambda conn: conn.execute(sql, [key]))
 
     def prune(self, now: float) -> int:
         sql = f"DELETE FROM {self._t} WHERE expires_at <= %s"
-        return int(transaction(self._pool, lambda conn: conn.execute(sql, [now])))
+        return int(autocommit(self._pool, lambda conn: conn.execute(sql, [now])))
 
 
 class SqlRateLimiter:
@@ -259,7 +259,7 @@ class SqlRateLimiter:
             return wait if won else None  # None: another instance moved the bucket first
 
         for _ in range(CAS_ROUNDS):
-            wait = transaction(self._pool, attempt)
+            wait = autocommit(self._pool, attempt)  # the compare-and-set needs no transaction
             if wait is not None:
                 return wait
         raise RuntimeError(f"rate limiter {key!r}: no compare-and-set won in {CAS_ROUNDS} rounds")

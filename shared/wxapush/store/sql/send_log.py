@@ -16,7 +16,7 @@ from wxapush.store.common import (
     msgid_from_i64,
     msgid_to_i64,
 )
-from wxapush.store.sql.dialects import insert_ignore, placeholders, transaction
+from wxapush.store.sql.dialects import autocommit, insert_ignore, placeholders, transaction
 from wxapush.store.sql.pool import Connection, Pool
 from wxapush.store.sql.rollups import SqlRollups
 from wxapush.store.sql.schema import Tables
@@ -57,7 +57,7 @@ class SqlSendLog:
         # Insert first and look only on conflict. A second pass covers a key freed (by
         # expire_idempotency or a failed send) between our insert and our look.
         for _ in range(3):
-            if transaction(self._pool, lambda conn: insert_ignore(conn, self._t, row)):
+            if autocommit(self._pool, lambda conn: insert_ignore(conn, self._t, row)):
                 return record, True
             if record.idempotency_key is None:
                 break
@@ -102,7 +102,8 @@ class SqlSendLog:
                 self._use(conn, grant)  # the grant it used: the same commit
             return found
 
-        if transaction(self._pool, work) > 0:
+        # one statement, in autocommit, unless the grant it used is taken in the same commit
+        if (autocommit if grant is None else transaction)(self._pool, work) > 0:
             return True
         if conditions and self.get(log_id) is not None:
             return False  # there, but no longer as the caller expected

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from wxapush.store.base import OUTCOMES, Campaign, Lease, Recipient
+from wxapush.store.base import Campaign, Lease, Recipient
+from wxapush.store.campaign_seams import settled_groups
 from wxapush.store.common import dump_json
 from wxapush.store.sqlite.campaign_chunks import SqliteCampaignChunks
 from wxapush.store.sqlite.database import Database
@@ -90,21 +92,42 @@ class SqliteCampaignQueue(SqliteCampaignChunks):
                 )
         return [Lease(row[0], row[1], row[2], _load(row[3]), row[4]) for row in rows]
 
-    def settle(self, appid: str, lease: Lease, owner: str, outcome: str, now: float) -> bool:
-        if outcome not in OUTCOMES:
-            raise ValueError(f"unknown outcome {outcome!r}")
-        key = (appid, lease.broadcast_id, lease.seq)
+    def settle(
+        self, appid: str, owner: str, outcomes: Sequence[Tuple[Lease, str]], now: float
+    ) -> Dict[str, int]:
+        groups = settled_groups(outcomes)
+        if not groups:
+            return {}
+        recorded: Counter[str] = Counter()
         with self._db.write() as conn:
-            # A recipient cancelled while leased still gets its real outcome from its worker.
-            changed = conn.execute(
-                "UPDATE recipients SET state = ?, owner = NULL WHERE appid = ? AND"
-                " broadcast_id = ? AND seq = ? AND owner = ?"
-                " AND state IN ('queued', 'deferred', 'cancelled')",
-                (outcome, *key, owner),
+            for bid, by_outcome in groups:
+                changed = 0
+                for outcome, seqs in by_outcome:
+                    # A recipient cancelled while leased still gets its real outcome.
+                    n = conn.execute(
+                        "UPDATE recipients SET state = ?, owner = NULL WHERE appid = ? AND"
+                        f" broadcast_id = ? AND seq IN ({', '.join('?' * len(seqs))})"
+                        " AND owner = ? AND state IN ('queued', 'deferred', 'cancelled')",
+                        (outcome, appid, bid, *seqs, owner),
+                    ).rowcount
+                    recorded[outcome] += n
+                    changed += n
+                if changed:
+                    _finish_if_drained(conn, appid, bid, now)
+        return {outcome: n for outcome, n in recorded.items() if n}
+
+    def dispatch(self, appid: str, broadcast_id: str, log_id: str, now: float) -> str:
+        with self._db.connection() as conn:
+            marked = conn.execute(
+                "UPDATE send_log SET attempts = 1, updated_at = ? WHERE log_id = ?"
+                " AND status = 'pending' AND NOT EXISTS (SELECT 1 FROM campaigns"
+                " WHERE appid = ? AND broadcast_id = ? AND status = 'cancelled')",
+                (now, log_id, appid, broadcast_id),
             ).rowcount
-            if changed:
-                _finish_if_drained(conn, appid, lease.broadcast_id, now)
-        return bool(changed)
+        if marked:
+            return "marked"
+        campaign = self.get(appid, broadcast_id)
+        return "cancelled" if campaign is None or campaign.status == "cancelled" else "lost"
 
     def defer(
         self, appid: str, lease: Lease, owner: str, until: float, *, retry: bool = False
