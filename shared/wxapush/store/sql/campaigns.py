@@ -75,6 +75,8 @@ class SqlCampaignQueue(SqlCampaignChunks):
             return True
 
         if transaction(self._pool, write):
+            if rows:
+                self._count_for_the_planner()
             return campaign, True
         found = self.get(c.appid, c.broadcast_id)
         if found is None:  # pragma: no cover - a campaign is never deleted
