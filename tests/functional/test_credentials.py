@@ -106,6 +106,11 @@ def test_refresh_code_deletes_a_lock_once_it_has_ended(
         assert invoke("refresh_code", TIMER)["prune"]["credential_locks"] == pruned
     assert tokens.get_token(key) is None
     assert tokens.get_token(f"token:{demo.APPID}:stable") is not None  # the access token stays
+    # the address's buckets (at rest a day later) go too: one row per address would stay forever
+    day_later = lock.expires_at + 86400
+    monkeypatch.setattr(refresh_code, "time", SimpleNamespace(time=lambda: day_later))
+    assert invoke("refresh_code", TIMER)["prune"]["rate_buckets"] >= 1
+    assert invoke("refresh_code", TIMER)["prune"]["rate_buckets"] == 0
 
 
 def test_forged_sessions_count_and_expired_ones_do_not(

@@ -180,7 +180,7 @@ def test_refresh_code_prunes_old_records(invoke: Invoke, monkeypatch: pytest.Mon
     result = invoke("refresh_code", TIMER)
     assert result["prune"] == {
         "ok": True, "idempotency_keys": 1, "log_records": 1, "event_keys": 0, "cap_counters": 1,
-        "credential_locks": 0,
+        "credential_locks": 0, "rate_buckets": 0,
     }  # fmt: skip
     assert log_records() == []
 

@@ -113,7 +113,8 @@ def template_info(item: dict[str, Any]) -> TemplateInfo:
 
 def prune(app: App, deadline: float) -> dict[str, Any]:
     """Forget idempotency keys past their TTL, log records past retention, old event keys,
-    the per-user cap's counters of days gone by and ended credential locks."""
+    the per-user cap's counters of days gone by, ended credential locks and the rate limits'
+    buckets at rest."""
     now, settings = time.time(), app.settings
     return {
         "idempotency_keys": app.store.log.expire_idempotency(now - settings.idempotency_ttl),
@@ -121,4 +122,5 @@ def prune(app: App, deadline: float) -> dict[str, Any]:
         "event_keys": app.store.events.prune(now),
         "cap_counters": app.store.counters.prune(now),
         "credential_locks": credential_guard.prune(app.store, settings.appid, now),
+        "rate_buckets": app.store.limiter.prune(now),
     }

@@ -372,6 +372,11 @@ class RateLimiter(Protocol):
         most ``burst`` of them immediate, then one every ``1/rate`` seconds.
         """
 
+    def prune(self, now: float) -> int:
+        """Delete the buckets at rest by ``now`` (full again: one is then the same as none, so
+        nothing changes for a caller); how many (0 where the backend expires them itself). A
+        bucket per source address (the credential guard's) would otherwise stay forever."""
+
 
 class Store(Protocol):
     """One backend's seams, opened together by ``open_store``."""

@@ -65,3 +65,14 @@ def test_processes_racing_get_distinct_slots(store: Store, store_url: str) -> No
     gaps = [b - a for a, b in zip(slots, slots[1:])]
     assert min(gaps) >= 0.05 - SLACK
     assert slots[-1] - slots[0] >= 31 * 0.05 - SLACK  # 32 slots span 31 intervals at least
+
+
+def test_prune_deletes_only_the_buckets_at_rest(store: Store, store_url: str) -> None:
+    assert store.limiter.acquire("at-rest", rate=1000) == 0.0  # full again 1 ms later
+    assert store.limiter.acquire("busy", rate=0.001) == 0.0  # full again in 1,000 s
+    time.sleep(0.05)
+    pruned = store.limiter.prune(time.time())
+    assert pruned == (0 if store_url.startswith("redis") else 1)  # Redis expires keys itself
+    assert store.limiter.acquire("busy", rate=0.001, max_wait=1) > 900  # its debt was kept
+    assert store.limiter.acquire("at-rest", rate=1000) == 0.0  # as if never used
+    assert store.limiter.prune(time.time() - 3600) == 0

@@ -211,3 +211,6 @@ class RedisRateLimiter:
         interval = max(1, int(1_000_000 / rate + 0.5))
         args = [interval, burst, int(min(max_wait, 1e9) * 1_000_000)]
         return int(self._acquire(keys=[self._keys.rate(key)], args=args)) / 1_000_000
+
+    def prune(self, now: float) -> int:
+        return 0  # each bucket's key expires once the bucket is at rest (PX)

@@ -28,3 +28,8 @@ class SqliteRateLimiter:
                     "INSERT OR REPLACE INTO rate_limits (key, tat) VALUES (?, ?)", (key, tat)
                 )
         return wait
+
+    def prune(self, now: float) -> int:
+        with self._db.connection() as conn:
+            at_rest = int(now * 1_000_000)
+            return int(conn.execute("DELETE FROM rate_limits WHERE tat < ?", (at_rest,)).rowcount)
