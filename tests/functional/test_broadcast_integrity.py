@@ -113,3 +113,46 @@ def test_a_worker_with_too_little_time_says_why_it_did_nothing(
     # With time enough, no warning.
     answer = invoke("broadcast", {"action": "work"})
     assert answer["worked"] == {"sent": 2} and "warnings" not in answer
+
+
+def test_a_batch_stopped_by_a_store_failure_records_what_it_sent(
+    invoke: Invoke, wxemu: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's outcomes are settled in one write at its end (issue 21): a failure in the
+    middle of the batch still settles the recipients sent before it, and a worker that never
+    settles (killed) loses nothing: its recipients replay their first outcome, unsent again."""
+    configure(monkeypatch, WXAPUSH_BROADCAST_LEASE="1")
+    created = create(invoke, users(wxemu, 6), broadcast_id="batch-stop")
+    assert created["errcode"] == 0, created
+    log = current_app().store.log
+    real_claim, claims = log.claim, [0]
+
+    def failing_claim(record: Any) -> Any:
+        claims[0] += 1
+        if claims[0] >= 4:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real_claim(record)
+
+    monkeypatch.setattr(log, "claim", failing_claim)
+    failed = invoke("broadcast", {"action": "work"})
+    assert_error(failed, "upstream_error", 990503)
+    assert len(wxemu.messages(demo.APPID)) == 3
+    counts = status(invoke, "batch-stop")["counts"]
+    assert (counts["sent"], counts["queued"]) == (3, 3), counts
+
+    # the next worker, after the lease: the three left are sent once, nothing twice
+    monkeypatch.setattr(log, "claim", real_claim)
+    queue = current_app().store.campaigns
+    monkeypatch.setattr(queue, "settle", lambda *a, **k: {})  # as if killed before settling
+    time.sleep(1.1)
+    assert invoke("broadcast", {"action": "work"})["errcode"] == 0
+    assert len(wxemu.messages(demo.APPID)) == 6
+    assert status(invoke, "batch-stop")["counts"]["queued"] == 3  # never settled
+    monkeypatch.undo()
+    time.sleep(1.1)  # their lease ends: the next worker replays each first outcome
+    assert invoke("broadcast", {"action": "work"})["worked"] == {"sent": 3}
+    assert len(wxemu.messages(demo.APPID)) == 6
+    counts = status(invoke, "batch-stop")["counts"]
+    assert (counts["sent"], counts["queued"], status(invoke, "batch-stop")["status"]) == (
+        6, 0, "done"
+    )  # fmt: skip

@@ -108,17 +108,22 @@ class Worker:
                 self.deadline - START_BEFORE, asked + self.lease_seconds - self.margin
             )
             self.batch_over = False
-            for lease in leases:
-                if self.quota_until is not None:
-                    self._defer(lease, self.quota_until, retry=False)
-                    continue
-                if self.batch_over or self._left(self.start_by) <= 0:
-                    break  # the rest are due again when their lease runs out
-                self._one(lease)
-            self._flush()
+            try:
+                self._work(leases)
+            finally:  # what was sent is recorded even if the batch stopped on a failure
+                self._flush()
             if self.quota_until is not None:
                 break  # another batch would meet the same spent quota
         return dict(self.done)
+
+    def _work(self, leases: List[Lease]) -> None:
+        for lease in leases:
+            if self.quota_until is not None:
+                self._defer(lease, self.quota_until, retry=False)
+                continue
+            if self.batch_over or self._left(self.start_by) <= 0:
+                return  # the rest are due again when their lease runs out
+            self._one(lease)
 
     def _left(self, until: float) -> float:
         return until - time.monotonic()
