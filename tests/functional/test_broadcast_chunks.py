@@ -79,3 +79,35 @@ def test_open_append_and_start_refuse_what_they_cannot_take(
     assert_error(invoke("broadcast", start), "invalid_request", 990400)  # nothing appended
     assert status(invoke, "big-1")["status"] == "open"
     assert wxemu.messages(demo.APPID) == []
+
+
+def test_an_interrupted_upload_is_cancelled_and_nothing_of_it_is_sent(
+    invoke: Invoke, wxemu: RunningServer
+) -> None:
+    openids = users(wxemu, 5)
+    assert open_(invoke)["errcode"] == 0
+    assert append(invoke, 0, openids[:3])["total"] == 3  # then the upload was interrupted
+    cancelled = invoke("broadcast", {"action": "cancel", "broadcast_id": "big-1"})
+    assert (cancelled["errcode"], cancelled["status"], cancelled["total"]) == (0, "cancelled", 3)
+    assert (cancelled["counts"]["cancelled"], cancelled["counts"]["queued"]) == (3, 0)
+    assert cancelled["eta_seconds"] == 0  # over
+    # Over: a second cancel and an append are conflicts; a start queues nothing.
+    assert_error(
+        invoke("broadcast", {"action": "cancel", "broadcast_id": "big-1"}), "conflict", 990409
+    )
+    assert_error(append(invoke, 1, openids[3:]), "conflict", 990409)
+    assert_error(append(invoke, 0, openids[:3]), "conflict", 990409)  # even the same chunk
+    started = invoke("broadcast", {"action": "start", "broadcast_id": "big-1"})
+    assert (started["errcode"], started["status"], started["total"]) == (0, "cancelled", 3)
+    assert invoke("broadcast", {"action": "work"})["worked"] == {}
+    assert wxemu.messages(demo.APPID) == []
+    report = status(invoke, "big-1")
+    assert (report["status"], report["total"], report["counts"]["cancelled"]) == (
+        "cancelled",
+        3,
+        3,
+    )
+    assert report["counts"]["queued"] == 0
+    # The same create again answers the cancelled campaign: it is not reopened.
+    again = open_(invoke)
+    assert (again["errcode"], again["status"], again["duplicate"]) == (0, "cancelled", True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Dict
 
 import pytest
 
+from wxapush import cli_broadcast_file
 from wxapush.cli import main
 from wxemu import demo
 from wxemu.testing import RunningServer
@@ -78,3 +80,42 @@ def test_cancel_by_id_and_errors(
     assert code == 2 and "missing.txt" in err
     code, _, err = run(capsys, "broadcast", "--template", "t", "-d", "novalue", "--granted")
     assert code == 2 and "KEY=VALUE" in err
+
+
+def test_a_to_file_upload_interrupted_before_its_start_is_cancelled_by_id(
+    env: dict[str, str],
+    wxemu: RunningServer,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    listing = tmp_path / "openids.txt"
+    listing.write_text("\n".join(users(wxemu, 3)))
+    step = cli_broadcast_file._step
+
+    def interrupted(direct: Any, event: Dict[str, Any]) -> Dict[str, Any]:
+        if event.get("action") == "start":
+            raise KeyboardInterrupt  # Ctrl-C after the last append
+        return step(direct, event)
+
+    monkeypatch.setattr(cli_broadcast_file, "_step", interrupted)
+    base = ["broadcast", "--template", demo.TEMPLATE_ID, *data_args(), "--to-file", str(listing)]
+    with pytest.raises(KeyboardInterrupt):
+        run(capsys, *base, "--id", "cli-open")
+    monkeypatch.setattr(cli_broadcast_file, "_step", step)
+    code, out, _ = run(capsys, "broadcast", "status", "cli-open", "--json")
+    assert code == 0 and json.loads(out)["status"] == "open"
+    code, out, _ = run(capsys, "broadcast", "cancel", "cli-open")
+    assert code == 0 and "cancelled" in out and "skipped 3" in out, out
+    code, out, _ = run(capsys, "broadcast", "cancel", "cli-open")
+    answer = json.loads(out)
+    assert code == 1 and (answer["error"], answer["errcode"]) == ("conflict", 990409)
+    # The same command again answers the cancelled campaign: nothing is appended or sent.
+    code, out, _ = run(capsys, *base, "--id", "cli-open")
+    answer = json.loads(out)
+    assert code == 0 and (answer["status"], answer["total"], answer["chunks"]) == (
+        "cancelled",
+        3,
+        0,
+    )
+    assert wxemu.messages(demo.APPID) == []

@@ -4,7 +4,8 @@
   [openid | {"touser", "data"}…]}`` or ``"audience": {"granted": true}``, optional
   ``broadcast_id`` (idempotent) -> ``broadcast_id``, ``total``, ``status: "queued"``;
 * ``{"action": "status", "broadcast_id"}`` -> status, total, counts per outcome, rate, ETA;
-* ``{"action": "cancel", "broadcast_id"}`` -> what has not been sent is not sent;
+* ``{"action": "cancel", "broadcast_id"}`` -> what has not been sent is not sent (an open
+  campaign's appended recipients included: it is never started);
 * ``{"action": "work"}`` or the timer -> drain the queue until the deadline;
 * a campaign of any size: create with ``"open": true``, ``{"action": "append", "broadcast_id",
   "chunk", "recipients"}`` per chunk, then ``{"action": "start", "broadcast_id"}``
@@ -71,8 +72,8 @@ def run(inv: Invocation) -> Dict[str, Any]:
     if action == "cancel":
         if not app.store.campaigns.cancel(app.settings.appid, bid, time.time()):
             raise Conflict(
-                f"broadcast {bid} is {campaign.status}: only a queued or running one can be"
-                " cancelled",
+                f"broadcast {bid} is {campaign.status}: only an open, queued or running one"
+                " can be cancelled",
                 broadcast_id=bid,
             )
         campaign = _campaign(app, bid)

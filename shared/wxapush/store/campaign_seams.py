@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
 #: A campaign's life: queued -> running -> done, or cancelled at any point before done. A
-#: campaign created ``open`` takes its recipients in chunks (``append``) until ``start``.
+#: campaign created ``open`` takes its recipients in chunks (``append``) until ``start``
+#: (or ``cancel``).
 CAMPAIGN_STATUSES = ("open", "queued", "running", "done", "cancelled")
 #: A recipient's final outcomes; ``queued`` and ``deferred`` are the states before one.
 OUTCOMES = ("sent", "not_subscribed", "failed", "rejected", "capped", "unknown", "cancelled")
@@ -103,7 +104,10 @@ class CampaignQueue(Protocol):
         ``retry`` as a retry (``attempts`` + 1, counted queued). False if the lease was lost."""
 
     def cancel(self, appid: str, broadcast_id: str, now: float) -> bool:
-        """Stop a queued or running campaign: what is not yet settled ends ``cancelled``."""
+        """Stop an open, queued or running campaign, in one atomic step: what is not yet
+        settled ends ``cancelled`` (an open campaign's staged recipients too, never leased;
+        an ``append`` or ``start`` after it writes nothing). False if there is no such
+        campaign, or it is over already."""
 
     def counts(self, appid: str, broadcast_id: str) -> Dict[str, int]:
         """Recipients per state: ``queued``, ``deferred`` and each outcome (zeros omitted)."""

@@ -4,7 +4,9 @@ An ``open`` campaign's recipients go into its recipients hash (``<head>:r``) and
 onto a staging list (``<head>:staged``), never into the app's stream, so no worker sees them.
 ``start`` moves the staged seqs into the stream a page at a time (each page one script, so
 Redis is never blocked for long) and, once the list is empty, turns the campaign ``queued``
-in the same script as the last page. Appends go only to an ``open`` campaign.
+in the same script as the last page. Appends go only to an ``open`` campaign. A ``cancel``
+of an open campaign drops its staging list (``campaign_lua.CANCEL``); a ``start`` that was
+still paging then stops at its next page.
 """
 
 from __future__ import annotations

@@ -137,11 +137,15 @@ return 1
 """
 )
 
-#: KEYS: head; ARGV: now -> 1 if cancelled now
+#: KEYS: head, staging list; ARGV: now -> 1 if cancelled now. An open campaign's staged seqs
+#: are dropped (UNLINK frees a long list off the script's time): none ever reaches the stream,
+#: and ``counts`` tells every recipient without an outcome ``cancelled``. Entries a ``start``
+#: already moved into the stream are drained as cancelled by the next lease.
 CANCEL = """
 local status = redis.call('HGET', KEYS[1], 'status')
-if status ~= 'queued' and status ~= 'running' then return 0 end
+if status ~= 'open' and status ~= 'queued' and status ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'cancelled', 'updated', ARGV[1])
+if status == 'open' then redis.call('UNLINK', KEYS[2]) end
 return 1
 """
 

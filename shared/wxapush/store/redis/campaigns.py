@@ -122,7 +122,7 @@ class RedisCampaignQueue(RedisCampaignChunks):
 
     def cancel(self, appid: str, broadcast_id: str, now: float) -> bool:
         key = self._keys.campaign(appid, broadcast_id)
-        return bool(self._cancel(keys=[key], args=[repr(now)]))
+        return bool(self._cancel(keys=[key, f"{key}:staged"], args=[repr(now)]))
 
     def counts(self, appid: str, broadcast_id: str) -> Dict[str, int]:
         raw = self._r.hgetall(self._keys.campaign(appid, broadcast_id))
@@ -134,7 +134,9 @@ class RedisCampaignQueue(RedisCampaignChunks):
             if name.startswith("n:") and int(value) > 0
         }
         queued = int(raw["total"]) - int(raw.get("final", 0)) - counts.get("deferred", 0)
-        if raw.get("status") == "cancelled":  # not drained yet: nothing more will be sent
+        # Cancelled: what has no outcome yet (not drained from the stream, or staged in an open
+        # campaign and dropped) never will be sent.
+        if raw.get("status") == "cancelled":
             left = queued + counts.pop("deferred", 0)
             counts["cancelled"] = counts.get("cancelled", 0) + left
             queued = 0

@@ -26,6 +26,7 @@ Per-app keys (``<p>:<appid>:…``)::
     <p>:<appid>:bc:<bid>:o         hash    seq -> the recipient's state once it left 'queued'
     <p>:<appid>:bc:<bid>:a         hash    seq -> retries so far
     <p>:<appid>:bc:<bid>:staged    list    seqs appended to an open campaign, until its start
+                                           (dropped if it is cancelled instead)
     <p>:<appid>:bq                 stream  the app's queue: entries {b: bid, s: seq}, read by
                                            the consumer group 'workers'
     <p>:<appid>:bq:later           zset    'bid seq' -> when a deferred recipient is due

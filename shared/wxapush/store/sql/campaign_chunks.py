@@ -3,7 +3,8 @@
 A staged recipient is a row no lease picks (only ``queued`` and ``deferred`` ones are due).
 Each step locks the campaign's row first (``FOR UPDATE``), so two appends of one chunk, or an
 append racing ``start``, take turns: the second append finds the first's rows and writes
-nothing, and no recipient is appended after the campaign was queued.
+nothing, and no recipient is appended after the campaign was queued or cancelled (``cancel``,
+in ``campaigns.py``, turns an open campaign's staged rows ``cancelled`` under the same lock).
 """
 
 from __future__ import annotations

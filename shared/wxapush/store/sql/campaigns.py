@@ -25,6 +25,8 @@ from wxapush.store.sql.tables import columns
 
 _OPEN = "state IN ('queued', 'deferred')"
 _ACTIVE = "status IN ('queued', 'running')"
+_UNSENT = "state IN ('queued', 'deferred', 'staged')"  # staged: appended to an open campaign
+_CANCELLABLE = "status IN ('open', 'queued', 'running')"
 _CHUNK = 1000  # recipients per INSERT statement
 _CAMPAIGN = "appid = %s AND broadcast_id = %s"
 _RECIPIENT = "appid = %s AND broadcast_id = %s AND seq = %s AND owner = %s"
@@ -188,15 +190,17 @@ class SqlCampaignQueue(SqlCampaignChunks):
 
     def cancel(self, appid: str, broadcast_id: str, now: float) -> bool:
         def write(conn: Connection) -> bool:
+            # The campaign's row first: its lock makes a cancel take turns with an append or a
+            # start (each locks it too), so no recipient is appended or queued after it.
             cancelled = conn.execute(
                 f"UPDATE {self._c} SET status = 'cancelled', updated_at = %s"
-                f" WHERE {_CAMPAIGN} AND {_ACTIVE}",
+                f" WHERE {_CAMPAIGN} AND {_CANCELLABLE}",
                 [now, appid, broadcast_id],
             )
             if cancelled == 0:
                 return False
             conn.execute(
-                f"UPDATE {self._r} SET state = 'cancelled' WHERE {_CAMPAIGN} AND {_OPEN}",
+                f"UPDATE {self._r} SET state = 'cancelled' WHERE {_CAMPAIGN} AND {_UNSENT}",
                 [appid, broadcast_id],
             )
             return True

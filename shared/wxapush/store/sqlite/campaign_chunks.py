@@ -2,7 +2,8 @@
 
 A staged recipient is a row of ``recipients`` that no lease picks (only ``queued`` and
 ``deferred`` ones are due); ``start`` turns the campaign's staged rows ``queued`` and the
-campaign ``queued`` in one ``BEGIN IMMEDIATE`` transaction, so a worker sees all or none.
+campaign ``queued`` in one ``BEGIN IMMEDIATE`` transaction, so a worker sees all or none;
+``cancel`` (in ``campaigns.py``) turns them ``cancelled`` the same way.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ _CAMPAIGN = (
     " created_at, updated_at, request_hash"
 )
 _OPEN = "('queued', 'deferred')"
+_UNSENT = "('queued', 'deferred', 'staged')"  # staged: appended to an open campaign
+_CANCELLABLE = "('open', 'queued', 'running')"
 
 
 def _campaign(row: Sequence[Any]) -> Campaign:
@@ -143,16 +145,18 @@ class SqliteCampaignQueue(SqliteCampaignChunks):
         return bool(changed)
 
     def cancel(self, appid: str, broadcast_id: str, now: float) -> bool:
+        # An open campaign too: its staged recipients end cancelled, and append and start,
+        # which write only to an open campaign, write nothing after.
         with self._db.write() as conn:
             changed = conn.execute(
                 "UPDATE campaigns SET status = 'cancelled', updated_at = ? WHERE appid = ?"
-                " AND broadcast_id = ? AND status IN ('queued', 'running')",
+                f" AND broadcast_id = ? AND status IN {_CANCELLABLE}",
                 (now, appid, broadcast_id),
             ).rowcount
             if changed:
                 conn.execute(
                     "UPDATE recipients SET state = 'cancelled' WHERE appid = ?"
-                    f" AND broadcast_id = ? AND state IN {_OPEN}",
+                    f" AND broadcast_id = ? AND state IN {_UNSENT}",
                     (appid, broadcast_id),
                 )
         return bool(changed)
