@@ -6,7 +6,8 @@ open campaign, then ``start`` queues them all. An openid repeated anywhere in th
 once (its first line). Every step is idempotent — the create by its ``broadcast_id``, an append
 by its chunk number — so a step whose answer was lost is simply sent again, and the same
 command run again with the same ``--id`` after an interruption completes the same campaign
-instead of making a second one.
+instead of making a second one; ``wxapush broadcast cancel ID`` abandons it instead (an open
+campaign is cancelled like a running one, and the command run again then answers it as is).
 """
 
 from __future__ import annotations

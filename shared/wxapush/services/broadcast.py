@@ -71,9 +71,10 @@ def run(inv: Invocation) -> Dict[str, Any]:
     campaign = _campaign(app, bid)
     if action == "cancel":
         if not app.store.campaigns.cancel(app.settings.appid, bid, time.time()):
+            campaign = _campaign(app, bid)  # over: done, or cancelled (perhaps just now)
             raise Conflict(
-                f"broadcast {bid} is {campaign.status}: only an open, queued or running one"
-                " can be cancelled",
+                f"群发 {bid} 已结束（{campaign.status}），无法取消 / broadcast {bid} is"
+                f" {campaign.status}: only an open, queued or running one can be cancelled",
                 broadcast_id=bid,
             )
         campaign = _campaign(app, bid)
