@@ -54,6 +54,8 @@ def test_chunks_appended_then_started_are_sent_once_each(
     assert_error(append(invoke, 2, users(wxemu, 1)), "conflict", 990409)
     repeated = invoke("broadcast", {"action": "start", "broadcast_id": "big-1"})
     assert (repeated["errcode"], repeated["status"]) == (0, "done")
+    done = invoke("broadcast", {"action": "cancel", "broadcast_id": "big-1"})
+    assert_error(done, "conflict", 990409)  # over
     assert len(wxemu.messages(demo.APPID)) == 5
 
 

@@ -120,6 +120,8 @@ def test_a_cancelled_open_campaign_is_never_leased_and_takes_no_more(store: Stor
     leased = q.lease(APP, "w1", NOW + 5, 30, 50)
     assert [(x.broadcast_id, x.touser) for x in leased] == [("after", "o-after")]
     assert q.settle(APP, "w1", [(leased[0], "sent")], NOW + 6) == {"sent": 1}
+    assert q.cancel(APP, "after", NOW + 7) is False  # done: over, as a cancelled one is
+    assert q.get(APP, "after").status == "done"  # type: ignore[union-attr]
     assert q.lease(APP, "w2", NOW + 60, 30, 50) == []
     found = q.get(APP, "c1")
     assert found is not None and (found.status, found.total) == ("cancelled", 5)
