@@ -86,6 +86,10 @@ def push_settings(env: Mapping[str, str]) -> List[Check]:
         raw = value(env, name)
         if raw is None and name.endswith("PREVIOUS"):
             continue
+        if raw is None and token is not None:  # receive_event takes plaintext pushes then
+            detail = "未设置：只收明文模式的推送 / not set: plaintext mode only (明文模式)"
+            checks.append(Check("EncodingAESKey", True, detail))
+            continue
         if raw is None or not AES_KEY.match(raw):
             checks.append(
                 Check(

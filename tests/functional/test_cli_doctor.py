@@ -123,6 +123,25 @@ def test_the_session_secret_check_holds_the_configurations_minimum(
         assert check["fix"].startswith(f"把 {name} 设为至少 16 个随机字符 / ")
 
 
+def test_a_push_token_without_a_key_passes_as_plaintext_mode(
+    sound: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The settings (and receive_event) take a Token alone: the console's plaintext mode."""
+    sound.delenv("WXAPUSH_ENCODING_AES_KEY")
+    load_settings(
+        {"WXAPUSH_APPID": "wx1", "WXAPUSH_APPSECRET": "x", "WXAPUSH_CALLBACK_TOKEN": "t0k"}
+    )
+    status, report = doctor(capsys, "--no-post")
+    assert failed(report) == [] and status == 0
+    (key,) = [c for c in report["checks"] if c["name"] == "EncodingAESKey"]
+    assert key["ok"] and "明文模式" in key["detail"] and "plaintext" in key["detail"]
+    sound.setenv("WXAPUSH_ENCODING_AES_KEY_PREVIOUS", "short")  # a bad previous key still fails
+    status, report = doctor(capsys, "--no-post")
+    assert status == 1 and [
+        c["setting"] for c in failed(report) if c["name"] == "EncodingAESKey"
+    ] == ["WXAPUSH_ENCODING_AES_KEY_PREVIOUS"]
+
+
 def test_a_webhook_that_refuses_fails_naming_it(
     sound: pytest.MonkeyPatch, wxemu: RunningServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
