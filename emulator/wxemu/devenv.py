@@ -1,7 +1,8 @@
 """``.wxapush/dev.env``: the settings of a running ``wxapush dev``, handed to the operator commands.
 
 The local stack configures its own process (the demo app, wxemu's URL, the store, the admin
-key). ``wxapush send/log/invoke`` run in another shell, so the stack writes those settings here
+key, the message-push Token and EncodingAESKey, the session secret). ``wxapush
+send/log/invoke/doctor`` run in another shell, so the stack writes those settings here
 while it runs (and removes the file when it stops). The file is shell syntax as well:
 ``source .wxapush/dev.env`` exports them into a shell for other tools.
 

@@ -70,21 +70,22 @@ class LocalStack:
         # A fresh message-push Token and EncodingAESKey per run, as the console would generate.
         token = secrets.token_hex(16)  # the console's Token: 3–32 letters or digits
         aes_key = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))
+        # Every setting the functions run with goes to dev.env too (the push Token and key,
+        # the session secret included): `wxapush doctor` and `invoke receive_event` in another
+        # shell then see the stack as it is, not one whose message push and login are off.
         self.settings = {
             "WXAPUSH_APPID": self.demo["appid"],
             "WXAPUSH_APPSECRET": self.demo["secret"],
             "WXAPUSH_API_BASE": self.wxemu.base_url,
             "WXAPUSH_STORE": self.store,
             "WXAPUSH_ADMIN_KEY": self.admin_key,
+            "WXAPUSH_CALLBACK_TOKEN": token,
+            "WXAPUSH_ENCODING_AES_KEY": aes_key,
+            # Signs the sessions `login` issues to HTTP front ends; fresh per run.
+            "WXAPUSH_SESSION_SECRET": secrets.token_urlsafe(32),
             "WXAPUSH_TZ": os.environ.get("WXAPUSH_TZ", "").strip() or "Asia/Shanghai",
         }
-        os.environ.update(
-            self.settings,
-            WXAPUSH_CALLBACK_TOKEN=token,
-            WXAPUSH_ENCODING_AES_KEY=aes_key,
-            # Signs the sessions `login` issues to HTTP front ends; fresh per run.
-            WXAPUSH_SESSION_SECRET=secrets.token_urlsafe(32),
-        )
+        os.environ.update(self.settings)
         folder = functions_dir()
         handlers = {name: load_handler(folder / name / "index.py") for name in self.functions}
         try:

@@ -24,12 +24,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, List, Mapping, Optional, Tuple
 
-from wxapush.config import Settings, env_value, load_settings
+from wxapush.config import (
+    MIN_ADMIN_KEY_LENGTH,
+    MIN_SESSION_SECRET_LENGTH,
+    Settings,
+    env_value,
+    load_settings,
+)
 from wxapush.errors import WxapushError
 
-#: The admin key's least length (it is a bearer password for every service call over HTTP).
-ADMIN_KEY_MIN = 32
-SESSION_SECRET_MIN = 32
+#: The least lengths the configuration accepts (config is the rule; doctor only reports it).
+ADMIN_KEY_MIN = MIN_ADMIN_KEY_LENGTH
+SESSION_SECRET_MIN = MIN_SESSION_SECRET_LENGTH
 #: The console's Token: 3 to 32 letters or digits; the EncodingAESKey: 43 letters or digits.
 PUSH_TOKEN = re.compile(r"^[A-Za-z0-9]{3,32}$")
 AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")

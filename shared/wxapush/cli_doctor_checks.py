@@ -41,19 +41,24 @@ def admin_key(env: Mapping[str, str]) -> Check:
 
 
 def session_secret(env: Mapping[str, str]) -> Check:
+    """WXAPUSH_SESSION_SECRET (and its ``_PREVIOUS``) at least as long as the settings require."""
     secret = value(env, "WXAPUSH_SESSION_SECRET")
     if secret is None:
         ssm = value(env, "WXAPUSH_SESSION_SECRET_SSM")
         detail = "read from SSM at login" if ssm else "not set: login and sessions refused"
         return Check("session secret", True, detail)
-    if len(secret) < SESSION_SECRET_MIN:
-        return Check(
-            "session secret",
-            False,
-            f"WXAPUSH_SESSION_SECRET has {len(secret)} characters, fewer than {SESSION_SECRET_MIN}",
-            f"set WXAPUSH_SESSION_SECRET to ≥ {SESSION_SECRET_MIN} random characters: {GENERATE}",
-            "WXAPUSH_SESSION_SECRET",
-        )
+    for name in ("WXAPUSH_SESSION_SECRET", "WXAPUSH_SESSION_SECRET_PREVIOUS"):
+        raw = value(env, name)
+        if raw is not None and len(raw) < SESSION_SECRET_MIN:
+            return Check(
+                "session secret",
+                False,
+                f"{name} 只有 {len(raw)} 个字符，少于 {SESSION_SECRET_MIN} / "
+                f"{name} has {len(raw)} characters, fewer than {SESSION_SECRET_MIN}",
+                f"把 {name} 设为至少 {SESSION_SECRET_MIN} 个随机字符 / "
+                f"set {name} to ≥ {SESSION_SECRET_MIN} random characters: {GENERATE}",
+                name,
+            )
     return Check("session secret", True, f"{len(secret)} characters")
 
 
@@ -80,6 +85,10 @@ def push_settings(env: Mapping[str, str]) -> List[Check]:
     for name in ("WXAPUSH_ENCODING_AES_KEY", "WXAPUSH_ENCODING_AES_KEY_PREVIOUS"):
         raw = value(env, name)
         if raw is None and name.endswith("PREVIOUS"):
+            continue
+        if raw is None and token is not None:  # receive_event takes plaintext pushes then
+            detail = "未设置：只收明文模式的推送 / not set: plaintext mode only (明文模式)"
+            checks.append(Check("EncodingAESKey", True, detail))
             continue
         if raw is None or not AES_KEY.match(raw):
             checks.append(

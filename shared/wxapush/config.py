@@ -88,6 +88,8 @@ _SHANGHAI = "Asia/Shanghai"
 DEFAULT_USER_RATE_LIMIT = (5, 60.0)
 #: The shortest admin key accepted: it stands for the operator on every function.
 MIN_ADMIN_KEY_LENGTH = 32
+#: The shortest session secret accepted (WXAPUSH_SESSION_SECRET and its ``_PREVIOUS``).
+MIN_SESSION_SECRET_LENGTH = 16
 
 
 @dataclass(frozen=True, repr=False)
@@ -394,9 +396,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         )
     for name in ("WXAPUSH_SESSION_SECRET", "WXAPUSH_SESSION_SECRET_PREVIOUS"):
         value = get(name)
-        if value is not None and len(value) < 16:
+        if value is not None and len(value) < MIN_SESSION_SECRET_LENGTH:
             # Never echo the value: it is a secret.
-            raise Misconfigured(f"{name} must be at least 16 characters", setting=name)
+            raise Misconfigured(
+                f"{name} must be at least {MIN_SESSION_SECRET_LENGTH} characters", setting=name
+            )
 
     for name in ("WXAPUSH_ADMIN_KEY", "WXAPUSH_ADMIN_KEY_PREVIOUS"):
         value = get(name)

@@ -11,7 +11,8 @@ import pytest
 from tests.functional.conftest import Invoke
 from tests.functional.test_functions import TIMER
 from wxapush import cli
-from wxapush.config import reset_settings
+from wxapush.config import MIN_SESSION_SECRET_LENGTH, load_settings, reset_settings
+from wxapush.errors import Misconfigured
 from wxemu.testing import RunningServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,6 +95,51 @@ def test_a_bad_setting_fails_naming_it_and_the_fix(
     bad = [c for c in failed(report) if c["name"] == check]
     assert bad and bad[0]["setting"] == name and bad[0]["fix"], report
     assert value not in json.dumps(report) or name in ("WXAPUSH_STORE", "WXAPUSH_RATE_LIMIT")
+
+
+@pytest.mark.parametrize("name", ["WXAPUSH_SESSION_SECRET", "WXAPUSH_SESSION_SECRET_PREVIOUS"])
+@pytest.mark.parametrize("length", [MIN_SESSION_SECRET_LENGTH - 1, MIN_SESSION_SECRET_LENGTH, 20])
+def test_the_session_secret_check_holds_the_configurations_minimum(
+    sound: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, length: int
+) -> None:
+    """doctor passes exactly the session secrets the settings accept (config is the rule)."""
+    secret = "s" * length
+    sound.setenv("WXAPUSH_SESSION_SECRET", "current-session-secret-0123456789")
+    sound.setenv(name, secret)
+    try:
+        load_settings({"WXAPUSH_APPID": "wx1", "WXAPUSH_APPSECRET": "x", name: secret})
+        accepted = True
+    except Misconfigured as error:
+        assert error.extras["setting"] == name
+        accepted = False
+    assert accepted is (length >= 16)  # the README's "≥ 16 characters"
+    status, report = doctor(capsys, "--no-post")
+    (check,) = [c for c in report["checks"] if c["name"] == "session secret"]
+    assert check["ok"] is accepted and (status == 0) is accepted, report
+    assert secret not in json.dumps(report)
+    if not accepted:
+        assert check["setting"] == name
+        assert check["detail"].startswith(f"{name} 只有 {length} 个字符，少于 16 / ")
+        assert check["fix"].startswith(f"把 {name} 设为至少 16 个随机字符 / ")
+
+
+def test_a_push_token_without_a_key_passes_as_plaintext_mode(
+    sound: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The settings (and receive_event) take a Token alone: the console's plaintext mode."""
+    sound.delenv("WXAPUSH_ENCODING_AES_KEY")
+    load_settings(
+        {"WXAPUSH_APPID": "wx1", "WXAPUSH_APPSECRET": "x", "WXAPUSH_CALLBACK_TOKEN": "t0k"}
+    )
+    status, report = doctor(capsys, "--no-post")
+    assert failed(report) == [] and status == 0
+    (key,) = [c for c in report["checks"] if c["name"] == "EncodingAESKey"]
+    assert key["ok"] and "明文模式" in key["detail"] and "plaintext" in key["detail"]
+    sound.setenv("WXAPUSH_ENCODING_AES_KEY_PREVIOUS", "short")  # a bad previous key still fails
+    status, report = doctor(capsys, "--no-post")
+    assert status == 1 and [
+        c["setting"] for c in failed(report) if c["name"] == "EncodingAESKey"
+    ] == ["WXAPUSH_ENCODING_AES_KEY_PREVIOUS"]
 
 
 def test_a_webhook_that_refuses_fails_naming_it(
