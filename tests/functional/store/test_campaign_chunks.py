@@ -181,7 +181,7 @@ def test_redis_cancel_between_two_pages_of_a_start_sends_none_and_drops_the_stag
     head = keys.campaign(APP, "c1")
     one_page = q._script("start", redis_chunks.START)
     assert one_page(keys=[head, f"{head}:staged", keys.queue(APP)], args=["c1", NOW, 4]) == [1]
-    assert client.llen(f"{head}:staged") == 6  # 4 moved into the stream, the campaign open
+    assert client.llen(f"{head}:staged") == 6  # 4 moved into the stream, the campaign queued
     assert q.cancel(APP, "c1", NOW + 1) is True
     assert client.exists(f"{head}:staged") == 0
     assert q.start(APP, "c1", NOW + 2) is False
@@ -191,3 +191,29 @@ def test_redis_cancel_between_two_pages_of_a_start_sends_none_and_drops_the_stag
     assert q.counts(APP, "c1") == {"cancelled": 10}
     found = q.get(APP, "c1")
     assert found is not None and (found.status, found.total) == ("cancelled", 10)
+
+
+def test_redis_a_lease_between_two_pages_of_a_start_hands_out_what_was_moved(
+    redis_store: Any,
+) -> None:
+    """White box: a worker leasing between two pages of a start (a campaign over START_PAGE
+    recipients, workers running) gets the entries already moved: the first page makes the
+    campaign queued. They were drained unsent and uncounted while it stayed open."""
+    q, keys = redis_store.campaigns, redis_store.keys
+    q.create(opened(), [])
+    q.append(APP, "c1", chunk(0, 10), NOW)
+    head = keys.campaign(APP, "c1")
+    one_page = q._script("start", redis_chunks.START)
+    assert one_page(keys=[head, f"{head}:staged", keys.queue(APP)], args=["c1", NOW, 4]) == [1]
+    assert q.append(APP, "c1", chunk(10, 2), NOW) == ("queued", [])  # the start has begun
+    early = q.lease(APP, "w1", NOW + 1, 30, 50)
+    assert sorted(x.seq for x in early) == [0, 1, 2, 3]
+    assert q.start(APP, "c1", NOW + 2) is True  # the rest of the start (a retry, say)
+    rest = q.lease(APP, "w2", NOW + 3, 30, 50)
+    assert sorted(x.seq for x in rest) == list(range(4, 10))
+    settled = q.settle(APP, "w1", [(x, "sent") for x in early], NOW + 4)
+    settled2 = q.settle(APP, "w2", [(x, "sent") for x in rest], NOW + 4)
+    assert (settled, settled2) == ({"sent": 4}, {"sent": 6})
+    assert q.counts(APP, "c1") == {"sent": 10}
+    assert q.get(APP, "c1").status == "done"  # type: ignore[union-attr]
+    assert q.start(APP, "c1", NOW + 5) is False

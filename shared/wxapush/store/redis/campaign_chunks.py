@@ -50,9 +50,18 @@ return {'open'}
 """
 
 #: KEYS: head, staging list, stream; ARGV: bid, now, page
-#: -> {0} not open, {1} a page moved (more to come), {2} started
+#: -> {0} not open (nor a start under way), {1} a page moved (more to come), {2} started.
+#: The first page makes the campaign ``queued``: a lease between two pages then hands out the
+#: entries already moved (an ``open`` campaign's entries would be drained unsent), and no
+#: append comes after the start began. A later page (the start continued, or retried after a
+#: lost reply) moves what is still staged.
 START = """
-if redis.call('HGET', KEYS[1], 'status') ~= 'open' then return {0} end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'open' then
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'updated', ARGV[2])
+elseif (status ~= 'queued' and status ~= 'running') or redis.call('EXISTS', KEYS[2]) == 0 then
+  return {0}
+end
 pcall(redis.call, 'XGROUP', 'CREATE', KEYS[3], 'workers', '0', 'MKSTREAM')
 local page = tonumber(ARGV[3])
 local seqs = redis.call('LRANGE', KEYS[2], 0, page - 1)
@@ -60,7 +69,6 @@ for _, seq in ipairs(seqs) do redis.call('XADD', KEYS[3], '*', 'b', ARGV[1], 's'
 redis.call('LTRIM', KEYS[2], #seqs, -1)
 if #seqs == page and redis.call('LLEN', KEYS[2]) > 0 then return {1} end
 redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[1], 'status', 'queued', 'updated', ARGV[2])
 return {2}
 """
 

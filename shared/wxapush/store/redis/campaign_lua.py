@@ -137,15 +137,16 @@ return 1
 """
 )
 
-#: KEYS: head, staging list; ARGV: now -> 1 if cancelled now. An open campaign's staged seqs
-#: are dropped (UNLINK frees a long list off the script's time): none ever reaches the stream,
+#: KEYS: head, staging list; ARGV: now -> 1 if cancelled now. Staged seqs (an open campaign's,
+#: or those a start under way has not moved yet) are dropped (UNLINK frees a long list off the
+#: script's time): none ever reaches the stream,
 #: and ``counts`` tells every recipient without an outcome ``cancelled``. Entries a ``start``
 #: already moved into the stream are drained as cancelled by the next lease.
 CANCEL = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'open' and status ~= 'queued' and status ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'cancelled', 'updated', ARGV[1])
-if status == 'open' then redis.call('UNLINK', KEYS[2]) end
+redis.call('UNLINK', KEYS[2])  -- staged seqs (open, or a start under way): never queued
 return 1
 """
 
