@@ -66,8 +66,8 @@ class BackendKiller:
                         "SELECT id FROM information_schema.processlist WHERE host = %s",
                         [f"127.0.0.1:{port}"],
                     )
-                    if found is not None:
-                        conn.execute(f"KILL {int(found)}")
+                    if found is not None and not _killed(conn, int(found)):
+                        found = None  # it ended between the look and the KILL
                 if found is not None:
                     self.killed += 1
 
@@ -88,3 +88,15 @@ class BackendKiller:
                     continue
         finally:
             client.close()
+
+
+def _killed(conn: Any, thread: int) -> bool:
+    """``KILL`` a MySQL/MariaDB connection; False if it had already ended (error 1094,
+    "Unknown thread id"), which would otherwise end the killer's thread."""
+    try:
+        conn.execute(f"KILL {thread}")
+    except conn.dialect.Error as exc:
+        if getattr(exc, "args", (None,))[0] != 1094:
+            raise
+        return False
+    return True
