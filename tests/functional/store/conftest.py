@@ -98,3 +98,13 @@ def store(store_url: str) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+def store_of(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh store of one backend, closed after: the body of a fixture over a few backends
+    (``yield from store_of(request.param, request, tmp_path)``)."""
+    opened = open_store(BACKENDS[backend](request, tmp_path))
+    try:
+        yield opened
+    finally:
+        opened.close()

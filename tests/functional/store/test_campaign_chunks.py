@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Iterator, List
 import pytest
 
 from tests.functional.store.test_campaigns import APP, NOW, campaign
-from wxapush.store import Store, open_store
+from wxapush.store import Store
 from wxapush.store.base import Campaign, Recipient
 from wxapush.store.redis import campaign_chunks as redis_chunks
 
@@ -162,11 +162,9 @@ def test_a_cancel_racing_appends_and_the_start_leaves_nothing_to_send(
 
 @pytest.fixture
 def redis_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    from tests.functional.store.conftest import BACKENDS
+    from tests.functional.store.conftest import store_of
 
-    opened_store = open_store(BACKENDS["redis"](request, tmp_path))
-    yield opened_store
-    opened_store.close()
+    yield from store_of("redis", request, tmp_path)
 
 
 def test_redis_cancel_between_two_pages_of_a_start_sends_none_and_drops_the_staging_list(

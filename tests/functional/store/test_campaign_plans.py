@@ -19,9 +19,8 @@ from typing import Any, Iterator, List, Sequence, Tuple
 
 import pytest
 
-from tests.functional.store.conftest import BACKENDS
+from tests.functional.store.conftest import store_of
 from tests.functional.store.test_campaigns import APP, NOW
-from wxapush.store import open_store
 from wxapush.store.base import Campaign, Recipient
 from wxapush.store.sql import pool as sql_pool
 
@@ -31,11 +30,7 @@ SIZE = 50_000
 
 @pytest.fixture(params=["postgresql", "mysql"])
 def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    store = open_store(BACKENDS[request.param](request, tmp_path))
-    try:
-        yield store
-    finally:
-        store.close()
+    yield from store_of(request.param, request, tmp_path)
 
 
 def started(store: Any) -> None:

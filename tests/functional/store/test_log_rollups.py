@@ -15,10 +15,10 @@ from typing import Any, Iterator, List, Tuple
 
 import pytest
 
-from tests.functional.store.conftest import BACKENDS
+from tests.functional.store.conftest import store_of
 from tests.functional.store.test_log_summary import BOUNDS, D0, DAY, _as_dict, _expected, _seed
 from tests.functional.store.test_send_log import APP, make
-from wxapush.store import LogRecord, open_store
+from wxapush.store import LogRecord
 
 HOUR = 3600
 #: "now": three hours into the last day of BOUNDS
@@ -31,11 +31,7 @@ BUCKETS: List[Tuple[int, int]] = [(D0, D0 + DAY), (D0 + DAY, D0 + 2 * DAY)] + [
 
 @pytest.fixture(params=["postgresql", "mysql", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    store = open_store(BACKENDS[request.param](request, tmp_path))
-    try:
-        yield store
-    finally:
-        store.close()
+    yield from store_of(request.param, request, tmp_path)
 
 
 def _behind_the_back(store: Any, record: LogRecord, status: str) -> None:
